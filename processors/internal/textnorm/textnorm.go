@@ -1,0 +1,387 @@
+package textnorm
+
+import (
+	"unicode"
+	"unicode/utf8"
+)
+
+// Flag describes a token.
+type Flag uint8
+
+const (
+	// Number marks a numeric token (digits, "1,000", "6.213", "3rd", or a
+	// number word such as "three" in Content mode).
+	Number Flag = 1 << iota
+	// Stop marks a stopword (function word) in Content mode.
+	Stop
+	// Upper marks a token whose first source character is upper case.
+	Upper
+	// Initial marks the first token of a sentence (after ., !, ? or a
+	// line break), where upper case says nothing about being a name.
+	Initial
+)
+
+// Mode selects how tokens are normalized.
+type Mode uint8
+
+const (
+	// Plain lower-cases and splits on every character that is not a letter
+	// or digit, like the tokenizer of Google's rouge_score without stemming.
+	Plain Mode = iota
+	// Content additionally joins number formats ("1,000" = "1000",
+	// "2.50" = "2.5", "three" = "3", "3rd" = "3"), applies a light suffix
+	// stemmer and flags stopwords. It is meant for support checks.
+	Content
+)
+
+// Token is one normalized token. Hash identifies the normalized form; equal
+// forms have equal hashes. Start and End are byte offsets into the source.
+type Token struct {
+	Hash       uint64
+	Start, End int32
+	Flags      Flag
+}
+
+// Has reports whether t carries flag f.
+func (t Token) Has(f Flag) bool { return t.Flags&f != 0 }
+
+// maxTokenBytes bounds the bytes of one normalized token; longer runs are
+// hashed on their prefix so a pathological input cannot grow the buffer.
+const maxTokenBytes = 64
+
+// Tokenizer holds the scratch state of one tokenization. The zero value is
+// ready to use; a Tokenizer must not be used concurrently.
+type Tokenizer struct {
+	Mode Mode
+	// KeepText makes Tokenize append each normalized token to Text,
+	// separated by single spaces (for tests and debugging).
+	KeepText bool
+	Text     []byte
+
+	word [maxTokenBytes + 8]byte
+}
+
+// byte classes for the ASCII fast path.
+const (
+	clsOther = iota
+	clsLower
+	clsUpper
+	clsDigit
+	clsEnd // sentence-ending punctuation or newline
+)
+
+var asciiClass = func() (t [128]uint8) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = clsLower
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = clsUpper
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = clsDigit
+	}
+	t['.'], t['!'], t['?'], t['\n'] = clsEnd, clsEnd, clsEnd, clsEnd
+	return t
+}()
+
+// FNV-1a 64-bit parameters.
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+// HashBytes returns the FNV-1a hash of b, the hash Tokenize uses.
+func HashBytes(b []byte) uint64 {
+	h := uint64(fnvOffset)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= fnvPrime
+	}
+	return h
+}
+
+// HashString is HashBytes for a string.
+func HashString(s string) uint64 {
+	h := uint64(fnvOffset)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= fnvPrime
+	}
+	return h
+}
+
+// Tokenize appends the tokens of s to dst and returns it. It never panics:
+// invalid UTF-8 bytes separate tokens like punctuation does.
+func (t *Tokenizer) Tokenize(dst []Token, s string) []Token {
+	if len(s) > 1<<30 {
+		s = s[:1<<30] // offsets are int32
+	}
+	initial := true
+	content := t.Mode == Content
+	i := 0
+	for i < len(s) {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if asciiLower[c] == 0 {
+				if asciiClass[c] == clsEnd {
+					initial = true
+				}
+				i++
+				continue
+			}
+		} else {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError || !(unicode.IsLetter(r) || unicode.IsDigit(r)) {
+				i += size
+				continue
+			}
+		}
+		start := i
+		n, end, h, flags := t.scanWord(s, i)
+		i = end
+		if initial {
+			flags |= Initial
+			initial = false
+		}
+		w := t.word[:n]
+		if content && flags&Number == 0 {
+			if e := lookupLexicon(h); e != nil {
+				if e.digits != "" {
+					w = append(t.word[:0], e.digits...)
+					h = HashString(e.digits)
+					flags |= Number
+				} else {
+					flags |= Stop
+				}
+			}
+			if flags&(Stop|Number) == 0 && flags&nonASCII == 0 {
+				if sw := stem(w); len(sw) != len(w) || (len(sw) > 0 && sw[len(sw)-1] != w[len(w)-1]) {
+					w = sw
+					h = HashBytes(w)
+				}
+			}
+		} else if flags&Number != 0 && n != end-start {
+			h = HashBytes(w) // "1,000" or "3rd": hash the normalized digits
+		}
+		flags &^= nonASCII
+		if t.KeepText {
+			if len(t.Text) > 0 {
+				t.Text = append(t.Text, ' ')
+			}
+			t.Text = append(t.Text, w...)
+		}
+		dst = append(dst, Token{Hash: h, Start: int32(start), End: int32(end), Flags: flags})
+	}
+	return dst
+}
+
+// nonASCII is an internal flag: the word has non-ASCII letters.
+const nonASCII Flag = 1 << 7
+
+// asciiLower maps ASCII letters and digits to their lower-case form and
+// every other byte to 0.
+var asciiLower = func() (t [256]byte) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = byte(c)
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = byte(c + 'a' - 'A')
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = byte(c)
+	}
+	return t
+}()
+
+// scanWord reads one word starting at s[i] (a letter or digit) into t.word
+// and returns its normalized length, the end offset, the hash of the
+// normalized bytes and its flags.
+func (t *Tokenizer) scanWord(s string, i int) (n, end int, h uint64, flags Flag) {
+	w := &t.word
+	h = fnvOffset
+	allDigits := true
+	content := t.Mode == Content
+	if c := s[i]; c >= 'A' && c <= 'Z' {
+		flags |= Upper
+	}
+	for i < len(s) {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			l := asciiLower[c]
+			if l == 0 {
+				if content && allDigits && n > 0 && (c == ',' || c == '.') {
+					if c == ',' && threeDigitsThenEnd(s, i+1) {
+						i++ // thousands separator: "1,000" = "1000"
+						continue
+					}
+					if c == '.' && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9' && !hasDot(w[:n]) {
+						if n < maxTokenBytes {
+							w[n] = '.'
+							n++
+							h ^= '.'
+							h *= fnvPrime
+						}
+						i++
+						continue
+					}
+				}
+				break
+			}
+			if l > '9' {
+				allDigits = false
+			}
+			if n < maxTokenBytes {
+				w[n] = l
+				n++
+				h ^= uint64(l)
+				h *= fnvPrime
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError || !(unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			break
+		}
+		if n == 0 && unicode.IsUpper(r) {
+			flags |= Upper
+		}
+		allDigits = false
+		flags |= nonASCII
+		if n+utf8.UTFMax <= maxTokenBytes {
+			k := utf8.EncodeRune(w[n:], unicode.ToLower(r))
+			for _, b := range w[n : n+k] {
+				h ^= uint64(b)
+				h *= fnvPrime
+			}
+			n += k
+		}
+		i += size
+	}
+	if content {
+		if allDigits {
+			flags |= Number
+			n = len(trimDecimal(w[:n]))
+		} else if k := leadingDigits(w[:n]); k > 0 && isNumberSuffix(w[k:n]) {
+			// "3rd", "1990s", "16th" name the number.
+			flags |= Number
+			n = k
+		}
+	}
+	return n, i, h, flags
+}
+
+func hasDot(w []byte) bool {
+	for _, c := range w {
+		if c == '.' {
+			return true
+		}
+	}
+	return false
+}
+
+// threeDigitsThenEnd reports whether s[i:] starts with exactly three digits.
+func threeDigitsThenEnd(s string, i int) bool {
+	if i+3 > len(s) {
+		return false
+	}
+	for k := i; k < i+3; k++ {
+		if s[k] < '0' || s[k] > '9' {
+			return false
+		}
+	}
+	return i+3 == len(s) || s[i+3] < '0' || s[i+3] > '9'
+}
+
+// trimDecimal drops trailing zeros of a decimal part ("2.50" = "2.5",
+// "3.0" = "3") so formats of one value hash alike.
+func trimDecimal(w []byte) []byte {
+	if !hasDot(w) {
+		return w
+	}
+	for len(w) > 0 && w[len(w)-1] == '0' {
+		w = w[:len(w)-1]
+	}
+	if len(w) > 0 && w[len(w)-1] == '.' {
+		w = w[:len(w)-1]
+	}
+	return w
+}
+
+func leadingDigits(w []byte) int {
+	k := 0
+	for k < len(w) && w[k] >= '0' && w[k] <= '9' {
+		k++
+	}
+	return k
+}
+
+func isNumberSuffix(w []byte) bool {
+	switch string(w) {
+	case "st", "nd", "rd", "th", "s":
+		return true
+	}
+	return false
+}
+
+// stem strips common English inflectional suffixes in place. It is a light
+// stemmer (in the spirit of the S-stemmer of Harman 1991 extended with -ed,
+// -ing, -ly and a final -e) chosen because a support check only needs
+// "aired" = "air" and "titles" = "title", not Porter's full conflation, and
+// it must cost a few nanoseconds. Non-ASCII words are left alone.
+func stem(w []byte) []byte {
+	n := len(w)
+	if n <= 3 {
+		return w
+	}
+	switch {
+	case n > 4 && hasSuffix(w, "ies"):
+		w = append(w[:n-3], 'y')
+	case n > 4 && hasSuffix(w, "sses"):
+		w = w[:n-2]
+	case hasSuffix(w, "ss"), hasSuffix(w, "us"), hasSuffix(w, "is"):
+	case n > 4 && (hasSuffix(w, "xes") || hasSuffix(w, "ches") || hasSuffix(w, "shes")):
+		w = w[:n-2]
+	case hasSuffix(w, "s"):
+		w = w[:n-1]
+	case n > 5 && hasSuffix(w, "ing"):
+		w = undouble(w[:n-3])
+	case n > 4 && hasSuffix(w, "ied"):
+		w = append(w[:n-3], 'y')
+	case n > 4 && hasSuffix(w, "ed"):
+		w = undouble(w[:n-2])
+	case n > 5 && hasSuffix(w, "ly"):
+		w = w[:n-2]
+	}
+	// "base" and "based" both end as "bas".
+	if len(w) > 3 && w[len(w)-1] == 'e' {
+		w = w[:len(w)-1]
+	}
+	return w
+}
+
+func hasSuffix(w []byte, s string) bool {
+	return len(w) >= len(s) && string(w[len(w)-len(s):]) == s
+}
+
+// undouble turns "runn" (from "running") into "run".
+func undouble(w []byte) []byte {
+	n := len(w)
+	if n >= 3 && w[n-1] == w[n-2] {
+		switch w[n-1] {
+		case 'l', 's', 'z', 'a', 'e', 'i', 'o', 'u':
+			return w
+		}
+		return w[:n-1]
+	}
+	return w
+}
+
+// Normalize returns the Content-mode normal form of s: normalized tokens
+// separated by single spaces.
+func Normalize(s string) string {
+	t := Tokenizer{Mode: Content, KeepText: true}
+	var buf [64]Token
+	t.Tokenize(buf[:0], s)
+	return string(t.Text)
+}
