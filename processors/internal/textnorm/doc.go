@@ -4,7 +4,7 @@
 // "3rd" = "3"), a light suffix stemmer and an English stopword flag, plus
 // allocation-free hash sets and counters over token hashes.
 //
-// Tokens are identified by the FNV-1a 64-bit hash of their normalized form
+// Tokens are identified by a 64-bit hash of their normalized form
 // and carry their byte offsets in the source, so callers can quote source
 // spans without keeping normalized strings. Two different words colliding in
 // 64 bits is negligible for scoring purposes (about n²/2⁶⁵ for n words).

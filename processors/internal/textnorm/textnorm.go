@@ -1,6 +1,7 @@
 package textnorm
 
 import (
+	"encoding/binary"
 	"unicode"
 	"unicode/utf8"
 )
@@ -58,7 +59,7 @@ type Tokenizer struct {
 	KeepText bool
 	Text     []byte
 
-	word [maxTokenBytes + 8]byte
+	word [maxTokenBytes + 8]byte // 8 spare bytes let hashWord load whole words
 }
 
 // byte classes for the ASCII fast path.
@@ -84,30 +85,64 @@ var asciiClass = func() (t [128]uint8) {
 	return t
 }()
 
-// FNV-1a 64-bit parameters.
+// Hash multipliers (from xxhash's PRIME64 constants; any odd 64-bit
+// constants with well-mixed bits would do).
 const (
-	fnvOffset = 14695981039346656037
-	fnvPrime  = 1099511628211
+	prime1 = 0x9E3779B185EBCA87
+	prime2 = 0xC2B2AE3D27D4EB4F
 )
 
-// HashBytes returns the FNV-1a hash of b, the hash Tokenize uses.
+// HashBytes returns the hash Tokenize uses for a normalized token.
 func HashBytes(b []byte) uint64 {
-	h := uint64(fnvOffset)
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= fnvPrime
+	var buf [maxTokenBytes + 8]byte
+	if len(b) <= maxTokenBytes {
+		n := copy(buf[:], b)
+		return hashWord(&buf, n)
 	}
-	return h
+	// Longer inputs never come from Tokenize; hash them in chunks.
+	h := uint64(len(b)) * prime1
+	for len(b) >= 8 {
+		h = (h ^ binary.LittleEndian.Uint64(b)) * prime2
+		h ^= h >> 29
+		b = b[8:]
+	}
+	n := copy(buf[:], b)
+	clear(buf[n:8])
+	h = (h ^ binary.LittleEndian.Uint64(buf[:8])) * prime2
+	h ^= h >> 29
+	h *= prime1
+	return h ^ h>>32
+}
+
+// hashWord hashes w[:n] (n <= maxTokenBytes) eight bytes per multiply: a
+// byte-at-a-time hash such as FNV-1a is a serial chain of multiplies and was
+// the largest cost of tokenizing. Bytes of w past n are masked off, so the
+// array may hold stale bytes there.
+func hashWord(w *[maxTokenBytes + 8]byte, n int) uint64 {
+	h := uint64(n) * prime1
+	k := 0
+	for ; k+8 <= n; k += 8 {
+		h = (h ^ binary.LittleEndian.Uint64(w[k:k+8])) * prime2
+		h ^= h >> 29
+	}
+	if k < n {
+		v := binary.LittleEndian.Uint64(w[k : k+8])
+		v &= (1 << (8 * uint(n-k))) - 1
+		h = (h ^ v) * prime2
+		h ^= h >> 29
+	}
+	h *= prime1
+	return h ^ h>>32
 }
 
 // HashString is HashBytes for a string.
 func HashString(s string) uint64 {
-	h := uint64(fnvOffset)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= fnvPrime
+	var buf [maxTokenBytes + 8]byte
+	if len(s) <= maxTokenBytes {
+		n := copy(buf[:], s)
+		return hashWord(&buf, n)
 	}
-	return h
+	return HashBytes([]byte(s))
 }
 
 // Tokenize appends the tokens of s to dst and returns it. It never panics:
@@ -148,7 +183,7 @@ func (t *Tokenizer) Tokenize(dst []Token, s string) []Token {
 			if e := lookupLexicon(h); e != nil {
 				if e.digits != "" {
 					w = append(t.word[:0], e.digits...)
-					h = HashString(e.digits)
+					h = hashWord(&t.word, len(w))
 					flags |= Number
 				} else {
 					flags |= Stop
@@ -157,11 +192,9 @@ func (t *Tokenizer) Tokenize(dst []Token, s string) []Token {
 			if flags&(Stop|Number) == 0 && flags&nonASCII == 0 {
 				if sw := stem(w); len(sw) != len(w) || (len(sw) > 0 && sw[len(sw)-1] != w[len(w)-1]) {
 					w = sw
-					h = HashBytes(w)
+					h = hashWord(&t.word, len(w)) // w is a prefix of t.word
 				}
 			}
-		} else if flags&Number != 0 && n != end-start {
-			h = HashBytes(w) // "1,000" or "3rd": hash the normalized digits
 		}
 		flags &^= nonASCII
 		if t.KeepText {
@@ -198,7 +231,6 @@ var asciiLower = func() (t [256]byte) {
 // normalized bytes and its flags.
 func (t *Tokenizer) scanWord(s string, i int) (n, end int, h uint64, flags Flag) {
 	w := &t.word
-	h = fnvOffset
 	allDigits := true
 	content := t.Mode == Content
 	if c := s[i]; c >= 'A' && c <= 'Z' {
@@ -218,8 +250,6 @@ func (t *Tokenizer) scanWord(s string, i int) (n, end int, h uint64, flags Flag)
 						if n < maxTokenBytes {
 							w[n] = '.'
 							n++
-							h ^= '.'
-							h *= fnvPrime
 						}
 						i++
 						continue
@@ -233,8 +263,6 @@ func (t *Tokenizer) scanWord(s string, i int) (n, end int, h uint64, flags Flag)
 			if n < maxTokenBytes {
 				w[n] = l
 				n++
-				h ^= uint64(l)
-				h *= fnvPrime
 			}
 			i++
 			continue
@@ -249,12 +277,7 @@ func (t *Tokenizer) scanWord(s string, i int) (n, end int, h uint64, flags Flag)
 		allDigits = false
 		flags |= nonASCII
 		if n+utf8.UTFMax <= maxTokenBytes {
-			k := utf8.EncodeRune(w[n:], unicode.ToLower(r))
-			for _, b := range w[n : n+k] {
-				h ^= uint64(b)
-				h *= fnvPrime
-			}
-			n += k
+			n += utf8.EncodeRune(w[n:], unicode.ToLower(r))
 		}
 		i += size
 	}
@@ -268,7 +291,7 @@ func (t *Tokenizer) scanWord(s string, i int) (n, end int, h uint64, flags Flag)
 			n = k
 		}
 	}
-	return n, i, h, flags
+	return n, i, hashWord(w, n), flags
 }
 
 func hasDot(w []byte) bool {
