@@ -1,0 +1,282 @@
+// Package chlocal runs a local clickhouse-server process for single-machine
+// mode (`sightline up`) and for tests: it writes a minimal generated config
+// under a data directory, starts the server on loopback ports, waits until it
+// answers and stops it on Close.
+//
+// It never touches the system-wide ClickHouse configuration or data, and it
+// never listens on anything but loopback.
+package chlocal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// ErrNotInstalled is returned when no clickhouse-server binary can be found.
+var ErrNotInstalled = errors.New("clickhouse-server is not installed: install it from your OS packages " +
+	"(Debian/Ubuntu: `sudo apt-get install clickhouse-server`) or point Sightline at a running server " +
+	"with --clickhouse-addr HOST:9000")
+
+// Config says where and how to run the server.
+type Config struct {
+	// Dir holds the generated config, data and logs. Required.
+	Dir string
+	// TCPPort is the native protocol port (default 19000; 0 picks a free one).
+	TCPPort int
+	// HTTPPort is the HTTP port (default 18123; 0 picks a free one).
+	HTTPPort int
+	// Binary overrides the server binary (default: clickhouse-server on PATH,
+	// then `clickhouse server`).
+	Binary string
+	// StartTimeout bounds the wait for the server to answer (default 60s).
+	StartTimeout time.Duration
+	// Stderr receives the server's own stderr (default: discarded; the
+	// server logs to Dir/log).
+	Stderr io.Writer
+}
+
+// Server is a running local ClickHouse.
+type Server struct {
+	cfg  Config
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+// Addr is the native protocol address (host:port).
+func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.cfg.TCPPort)) }
+
+// HTTPAddr is the HTTP interface address.
+func (s *Server) HTTPAddr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.cfg.HTTPPort)) }
+
+// FindBinary returns the command that starts a ClickHouse server.
+func FindBinary() ([]string, error) {
+	if p, err := exec.LookPath("clickhouse-server"); err == nil {
+		return []string{p}, nil
+	}
+	for _, p := range []string{"/usr/bin/clickhouse-server", "/usr/sbin/clickhouse-server"} {
+		if _, err := os.Stat(p); err == nil {
+			return []string{p}, nil
+		}
+	}
+	if p, err := exec.LookPath("clickhouse"); err == nil {
+		return []string{p, "server"}, nil
+	}
+	return nil, ErrNotInstalled
+}
+
+// FreePort asks the kernel for a free loopback TCP port.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Start writes the config and starts the server, returning once it answers
+// queries. The caller must Close it.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("cannot start local clickhouse: no directory given")
+	}
+	bin := []string{cfg.Binary}
+	if cfg.Binary == "" {
+		var err error
+		if bin, err = FindBinary(); err != nil {
+			return nil, err
+		}
+	}
+	var err error
+	if cfg.TCPPort == 0 {
+		if cfg.TCPPort, err = FreePort(); err != nil {
+			return nil, fmt.Errorf("cannot pick a port for clickhouse: %w", err)
+		}
+	}
+	if cfg.HTTPPort == 0 {
+		if cfg.HTTPPort, err = FreePort(); err != nil {
+			return nil, fmt.Errorf("cannot pick a port for clickhouse: %w", err)
+		}
+	}
+	if cfg.StartTimeout == 0 {
+		cfg.StartTimeout = 60 * time.Second
+	}
+	dir, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("cannot resolve clickhouse directory: %w", err)
+	}
+	cfg.Dir = dir
+	for _, d := range []string{"data", "tmp", "user_files", "format_schemas", "log"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return nil, fmt.Errorf("cannot create clickhouse directory: %w", err)
+		}
+	}
+	if err := writeConfig(cfg); err != nil {
+		return nil, err
+	}
+	if conn, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.TCPPort)), 200*time.Millisecond); err == nil {
+		conn.Close()
+		return nil, fmt.Errorf("cannot start local clickhouse: port %d is already in use (another server running? use --clickhouse-addr to point at it)", cfg.TCPPort)
+	}
+	args := append(bin[1:], "--config-file="+filepath.Join(dir, "config.xml"))
+	cmd := exec.Command(bin[0], args...)
+	cmd.Dir = dir
+	cmd.Stdout = io.Discard
+	cmd.Stderr = cfg.Stderr
+	if cmd.Stderr == nil {
+		cmd.Stderr = io.Discard
+	}
+	// Own process group so a Ctrl-C to the parent's terminal is handled by
+	// the parent, which stops the server in order.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("cannot start %s: %w", bin[0], err)
+	}
+	s := &Server{cfg: cfg, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		s.err = cmd.Wait()
+		close(s.done)
+	}()
+	if err := s.waitReady(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) waitReady(ctx context.Context) error {
+	deadline := time.Now().Add(s.cfg.StartTimeout)
+	url := "http://" + s.HTTPAddr() + "/?query=SELECT%201"
+	client := &http.Client{Timeout: time.Second}
+	for {
+		select {
+		case <-s.done:
+			return fmt.Errorf("local clickhouse exited during start-up (%v); see %s", s.err, filepath.Join(s.cfg.Dir, "log", "clickhouse-server.err.log"))
+		case <-ctx.Done():
+			return ctx.Err()
+		default:
+		}
+		resp, err := client.Get(url)
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 && strings.TrimSpace(string(body)) == "1" {
+				// The HTTP port may answer before the native one is bound.
+				if c, err := net.DialTimeout("tcp", s.Addr(), time.Second); err == nil {
+					c.Close()
+					return nil
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("local clickhouse did not answer within %s; see %s", s.cfg.StartTimeout, filepath.Join(s.cfg.Dir, "log", "clickhouse-server.err.log"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Close stops the server (SIGTERM, then SIGKILL after 20s) and waits for it.
+func (s *Server) Close() error {
+	select {
+	case <-s.done:
+		return nil
+	default:
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(20 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+	return nil
+}
+
+// Done is closed when the server process exits.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+func writeConfig(cfg Config) error {
+	d := cfg.Dir
+	// <yandex> is the root element every release from 18.16 to current
+	// accepts; old releases need the caches and paths spelled out.
+	config := fmt.Sprintf(`<?xml version="1.0"?>
+<yandex>
+    <logger>
+        <level>warning</level>
+        <log>%[1]s/log/clickhouse-server.log</log>
+        <errorlog>%[1]s/log/clickhouse-server.err.log</errorlog>
+        <size>100M</size>
+        <count>3</count>
+    </logger>
+    <listen_host>127.0.0.1</listen_host>
+    <tcp_port>%[2]d</tcp_port>
+    <http_port>%[3]d</http_port>
+    <max_connections>256</max_connections>
+    <keep_alive_timeout>3</keep_alive_timeout>
+    <max_concurrent_queries>64</max_concurrent_queries>
+    <uncompressed_cache_size>268435456</uncompressed_cache_size>
+    <mark_cache_size>268435456</mark_cache_size>
+    <path>%[1]s/data/</path>
+    <tmp_path>%[1]s/tmp/</tmp_path>
+    <user_files_path>%[1]s/user_files/</user_files_path>
+    <format_schema_path>%[1]s/format_schemas/</format_schema_path>
+    <users_config>%[1]s/users.xml</users_config>
+    <default_profile>default</default_profile>
+    <default_database>default</default_database>
+    <timezone>UTC</timezone>
+    <mlock_executable>false</mlock_executable>
+    <builtin_dictionaries_reload_interval>3600</builtin_dictionaries_reload_interval>
+    <max_session_timeout>3600</max_session_timeout>
+    <default_session_timeout>60</default_session_timeout>
+</yandex>
+`, d, cfg.TCPPort, cfg.HTTPPort)
+	users := `<?xml version="1.0"?>
+<yandex>
+    <profiles>
+        <default>
+            <max_memory_usage>4000000000</max_memory_usage>
+            <load_balancing>random</load_balancing>
+        </default>
+    </profiles>
+    <users>
+        <default>
+            <password></password>
+            <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+            <profile>default</profile>
+            <quota>default</quota>
+        </default>
+    </users>
+    <quotas>
+        <default>
+            <interval>
+                <duration>3600</duration>
+                <queries>0</queries>
+                <errors>0</errors>
+                <result_rows>0</result_rows>
+                <read_rows>0</read_rows>
+                <execution_time>0</execution_time>
+            </interval>
+        </default>
+    </quotas>
+</yandex>
+`
+	if err := os.WriteFile(filepath.Join(d, "config.xml"), []byte(config), 0o644); err != nil {
+		return fmt.Errorf("cannot write clickhouse config: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(d, "users.xml"), []byte(users), 0o644); err != nil {
+		return fmt.Errorf("cannot write clickhouse users config: %w", err)
+	}
+	return nil
+}

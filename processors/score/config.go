@@ -1,0 +1,72 @@
+package score
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sightline-dev/sightline/internal/broker"
+)
+
+// Config of the score stage. Zero values take the defaults.
+type Config struct {
+	Brokers  []string // required
+	Group    string   // consumer group, default "sightline-score"
+	Topic    string   // default sightline.events
+	DLQTopic string   // default sightline.dlq
+	// BatchSize is the most events inserted in one ClickHouse batch
+	// (default 5000).
+	BatchSize int
+	// FlushInterval is the longest an event waits in a batch (default 1s).
+	FlushInterval time.Duration
+	// RetryMin and RetryMax bound the exponential backoff of ClickHouse and
+	// DLQ retries (defaults 100ms and 10s). Retries never give up while the
+	// stage runs: skipping would lose events.
+	RetryMin, RetryMax time.Duration
+	// KafkaOpts are extra franz-go options (TLS, SASL, ...).
+	KafkaOpts []kgo.Opt
+	Logger    *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.Group == "" {
+		c.Group = "sightline-score"
+	}
+	if c.Topic == "" {
+		c.Topic = broker.TopicEvents
+	}
+	if c.DLQTopic == "" {
+		c.DLQTopic = broker.TopicDLQ
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 5000
+	}
+	if c.FlushInterval == 0 {
+		c.FlushInterval = time.Second
+	}
+	if c.RetryMin == 0 {
+		c.RetryMin = 100 * time.Millisecond
+	}
+	if c.RetryMax == 0 {
+		c.RetryMax = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+func (c *Config) validate() error {
+	switch {
+	case len(c.Brokers) == 0:
+		return fmt.Errorf("invalid score config: kafka.brokers is empty")
+	case c.BatchSize < 1 || c.BatchSize > 1_000_000:
+		return fmt.Errorf("invalid score config: score.batch_size must be in [1, 1000000], got %d", c.BatchSize)
+	case c.FlushInterval < time.Millisecond:
+		return fmt.Errorf("invalid score config: score.flush_interval must be at least 1ms")
+	case c.RetryMax < c.RetryMin:
+		return fmt.Errorf("invalid score config: score.retry_max must not be below score.retry_min")
+	}
+	return nil
+}

@@ -1,0 +1,64 @@
+package score
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sightline-dev/sightline/schemas"
+)
+
+type metrics struct {
+	records     *prometheus.CounterVec
+	dlq         *prometheus.CounterVec
+	truncated   prometheus.Counter
+	batchSize   prometheus.Histogram
+	insertDur   prometheus.Histogram
+	retries     *prometheus.CounterVec
+	fetchErrors prometheus.Counter
+	commits     prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		records: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sightline_score_records_total",
+			Help: "Records consumed by the score stage, by result (stored, feedback, dlq).",
+		}, []string{"result"}),
+		dlq: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sightline_score_dlq_total",
+			Help: "Records sent to the dead-letter topic, by reason.",
+		}, []string{"reason"}),
+		truncated: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sightline_score_truncated_total",
+			Help: "Events stored with content cut to the size limit.",
+		}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "sightline_score_batch_size",
+			Help:    "Events per ClickHouse insert.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 9),
+		}),
+		insertDur: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "sightline_score_insert_duration_seconds",
+			Help:    "Duration of successful ClickHouse inserts.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
+		}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sightline_score_retries_total",
+			Help: "Retried operations, by target (clickhouse, dlq, commit).",
+		}, []string{"target"}),
+		fetchErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sightline_score_fetch_errors_total",
+			Help: "Errors fetching from Kafka.",
+		}),
+		commits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sightline_score_commits_total",
+			Help: "Offset commits after successful batches.",
+		}),
+	}
+	for _, r := range []schemas.Reason{schemas.ReasonDecode, schemas.ReasonSchemaVersion, schemas.ReasonMissingField, schemas.ReasonInvalidField, schemas.ReasonTooLarge} {
+		m.dlq.WithLabelValues(string(r))
+	}
+	if reg != nil {
+		reg.MustRegister(m.records, m.dlq, m.truncated, m.batchSize, m.insertDur, m.retries, m.fetchErrors, m.commits)
+	}
+	return m
+}

@@ -1,0 +1,253 @@
+package score
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sightline-dev/sightline/processors/features"
+	"github.com/sightline-dev/sightline/schemas"
+	"github.com/sightline-dev/sightline/schemas/eventpb"
+	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
+)
+
+// DLQ record headers.
+const (
+	HeaderReason          = "sightline.dlq.reason"
+	HeaderDetail          = "sightline.dlq.detail"
+	HeaderSourceTopic     = "sightline.source.topic"
+	HeaderSourcePartition = "sightline.source.partition"
+	HeaderSourceOffset    = "sightline.source.offset"
+)
+
+// Stage is a running score stage.
+type Stage struct {
+	cfg   Config
+	conn  driver.Conn
+	kcl   *kgo.Client
+	m     *metrics
+	ready atomic.Bool
+
+	rows     []chsink.EventRow
+	feedback []*eventpb.Event
+	dlq      []*kgo.Record
+	pending  int // records polled since the last commit
+	started  time.Time
+}
+
+// New creates the stage; Run starts it.
+func New(cfg Config, conn driver.Conn, reg prometheus.Registerer) (*Stage, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.ConsumeTopics(cfg.Topic),
+		kgo.DisableAutoCommit(),
+		// Rebalances wait until the polled records are stored and
+		// committed, so no partition moves away with work in flight.
+		kgo.BlockRebalanceOnPoll(),
+		kgo.FetchMaxBytes(64 << 20),
+		kgo.FetchMaxPartitionBytes(32 << 20),
+		kgo.ProducerBatchMaxBytes(16 << 20),
+		kgo.ClientID("sightline-score"),
+	}
+	opts = append(opts, cfg.KafkaOpts...)
+	kcl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("cannot create kafka client: %w", err)
+	}
+	return &Stage{cfg: cfg, conn: conn, kcl: kcl, m: newMetrics(reg)}, nil
+}
+
+// Ready reports whether the stage has joined its group and is consuming.
+func (s *Stage) Ready() bool { return s.ready.Load() }
+
+// Run consumes until ctx ends, then stores and commits what it holds and
+// leaves the group.
+func (s *Stage) Run(ctx context.Context) error {
+	defer s.kcl.Close()
+	log := s.cfg.Logger
+	for {
+		if ctx.Err() != nil {
+			break
+		}
+		wait := s.cfg.FlushInterval
+		if s.pending > 0 {
+			if wait = s.cfg.FlushInterval - time.Since(s.started); wait < time.Millisecond {
+				wait = time.Millisecond
+			}
+		}
+		pctx, cancel := context.WithTimeout(ctx, wait)
+		fetches := s.kcl.PollRecords(pctx, s.cfg.BatchSize-len(s.rows)-len(s.feedback))
+		cancel()
+		if fetches.IsClientClosed() {
+			break
+		}
+		fetches.EachError(func(t string, p int32, err error) {
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				return
+			}
+			s.m.fetchErrors.Inc()
+			log.Warn("kafka fetch error", "topic", t, "partition", p, "err", err)
+		})
+		s.ready.Store(true)
+		fetches.EachRecord(s.process)
+		if s.pending > 0 && (len(s.rows)+len(s.feedback) >= s.cfg.BatchSize || time.Since(s.started) >= s.cfg.FlushInterval) {
+			if err := s.flush(ctx); err != nil {
+				break // ctx ended while retrying; the records replay later
+			}
+		}
+		if s.pending == 0 {
+			s.kcl.AllowRebalance()
+		}
+	}
+	s.ready.Store(false)
+	if s.pending > 0 {
+		// Store what was polled, so a clean stop leaves nothing to replay.
+		fctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		if err := s.flush(fctx); err != nil {
+			log.Warn("could not store the last batch before stopping; it will be replayed", "err", err)
+		}
+		cancel()
+	}
+	s.kcl.AllowRebalance()
+	lctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = s.kcl.LeaveGroupContext(lctx)
+	return nil
+}
+
+func (s *Stage) process(r *kgo.Record) {
+	if s.pending == 0 {
+		s.started = time.Now()
+	}
+	s.pending++
+	ev, err := schemas.Decode(r.Value)
+	if err != nil {
+		s.reject(r, err)
+		return
+	}
+	if ev.GetTruncated() {
+		s.m.truncated.Inc()
+	}
+	if ev.GetKind() == eventpb.Kind_KIND_FEEDBACK {
+		s.feedback = append(s.feedback, ev)
+		return
+	}
+	s.rows = append(s.rows, s.Score(ev, r.Partition, r.Offset))
+}
+
+// Score computes everything stored beside one valid event.
+func (s *Stage) Score(ev *eventpb.Event, partition int32, offset int64) chsink.EventRow {
+	return chsink.EventRow{Event: ev, Features: features.Compute(ev), Partition: partition, Offset: offset}
+}
+
+func (s *Stage) reject(r *kgo.Record, err error) {
+	reason := schemas.ReasonOf(err)
+	s.m.dlq.WithLabelValues(string(reason)).Inc()
+	s.dlq = append(s.dlq, &kgo.Record{
+		Topic: s.cfg.DLQTopic,
+		Key:   r.Key,
+		Value: r.Value,
+		Headers: append(append([]kgo.RecordHeader(nil), r.Headers...),
+			kgo.RecordHeader{Key: HeaderReason, Value: []byte(reason)},
+			kgo.RecordHeader{Key: HeaderDetail, Value: []byte(err.Error())},
+			kgo.RecordHeader{Key: HeaderSourceTopic, Value: []byte(r.Topic)},
+			kgo.RecordHeader{Key: HeaderSourcePartition, Value: []byte(strconv.Itoa(int(r.Partition)))},
+			kgo.RecordHeader{Key: HeaderSourceOffset, Value: []byte(strconv.FormatInt(r.Offset, 10))},
+		),
+	})
+}
+
+// flush stores the batch, produces its rejects and commits, retrying each
+// step until it succeeds or ctx ends.
+func (s *Stage) flush(ctx context.Context) error {
+	if len(s.rows) > 0 {
+		n := len(s.rows)
+		if err := s.retry(ctx, "clickhouse", func(ctx context.Context) error {
+			start := time.Now()
+			err := chsink.InsertEvents(ctx, s.conn, s.rows)
+			if err == nil {
+				s.m.insertDur.Observe(time.Since(start).Seconds())
+			}
+			return err
+		}); err != nil {
+			return err
+		}
+		s.m.batchSize.Observe(float64(n))
+		s.m.records.WithLabelValues("stored").Add(float64(n))
+	}
+	if len(s.feedback) > 0 {
+		if err := s.retry(ctx, "clickhouse", func(ctx context.Context) error {
+			return chsink.InsertFeedback(ctx, s.conn, s.feedback)
+		}); err != nil {
+			return err
+		}
+		s.m.records.WithLabelValues("feedback").Add(float64(len(s.feedback)))
+	}
+	if len(s.dlq) > 0 {
+		if err := s.retry(ctx, "dlq", func(ctx context.Context) error {
+			return s.kcl.ProduceSync(ctx, s.dlq...).FirstErr()
+		}); err != nil {
+			return err
+		}
+		s.m.records.WithLabelValues("dlq").Add(float64(len(s.dlq)))
+	}
+	if err := s.retry(ctx, "commit", func(ctx context.Context) error {
+		return s.kcl.CommitUncommittedOffsets(ctx)
+	}); err != nil {
+		return err
+	}
+	s.m.commits.Inc()
+	clear(s.rows)
+	s.rows = s.rows[:0]
+	clear(s.feedback)
+	s.feedback = s.feedback[:0]
+	clear(s.dlq)
+	s.dlq = s.dlq[:0]
+	s.pending = 0
+	return nil
+}
+
+func (s *Stage) retry(ctx context.Context, target string, fn func(context.Context) error) error {
+	backoff := s.cfg.RetryMin
+	for attempt := 0; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := fn(actx)
+		cancel()
+		if err == nil {
+			if attempt > 0 {
+				s.cfg.Logger.Info("recovered after retries", "target", target, "attempts", attempt+1)
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		s.m.retries.WithLabelValues(target).Inc()
+		if attempt == 0 || attempt%10 == 0 {
+			s.cfg.Logger.Warn("retrying", "target", target, "attempt", attempt+1, "err", err)
+		}
+		// Full jitter keeps many stages from retrying in step.
+		sleep := time.Duration(rand.Int64N(int64(backoff))) + backoff/2
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(sleep):
+		}
+		if backoff *= 2; backoff > s.cfg.RetryMax {
+			backoff = s.cfg.RetryMax
+		}
+	}
+}

@@ -1,0 +1,371 @@
+package sdk
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/sightline-dev/sightline/schemas"
+	"github.com/sightline-dev/sightline/schemas/eventpb"
+)
+
+// Version is the SDK version recorded on every event.
+const Version = "0.1.0"
+
+// Client records LLM calls and produces them to Kafka. It is safe for
+// concurrent use.
+type Client struct {
+	cfg   cfg
+	kcl   *kgo.Client
+	queue chan item
+
+	mu     sync.RWMutex // held shared by senders; exclusively by Close
+	closed bool
+
+	stopOnce sync.Once
+	stop     chan struct{}
+	done     chan struct{}
+
+	queued, dropped, sent, failed, sampledOut, encodeErrors atomic.Int64
+}
+
+type item struct {
+	call Call
+	ex   *exchange // set by Transport: raw bytes parsed off the app's goroutine
+}
+
+// Stats are the client's counters since it was created.
+type Stats struct {
+	Queued       int64 // accepted by Record
+	Dropped      int64 // rejected because the queue was full or the client closed
+	Sent         int64 // acknowledged by the broker
+	Failed       int64 // not delivered (broker unreachable past the delivery timeout, too large, ...)
+	SampledOut   int64 // skipped by sampling
+	EncodeErrors int64 // could not be turned into a valid event (counted, never raised)
+}
+
+// NewClient creates a client and starts its background producer.
+func NewClient(opts ...Opt) (*Client, error) {
+	c := defaultCfg()
+	for _, o := range opts {
+		o.apply(&c)
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	kopts := []kgo.Opt{
+		kgo.SeedBrokers(c.brokers...),
+		kgo.DefaultProduceTopic(c.topic),
+		kgo.ProducerLinger(c.lingerTime),
+		kgo.MaxBufferedRecords(c.queueSize),
+		kgo.ProducerBatchCompression(kgo.Lz4Compression(), kgo.NoCompression()),
+		kgo.RecordDeliveryTimeout(c.deliveryTimeout),
+		kgo.ProducerBatchMaxBytes(16 << 20),
+		kgo.ClientID("sightline-sdk"),
+	}
+	kopts = append(kopts, c.kgoOpts...)
+	kcl, err := kgo.NewClient(kopts...)
+	if err != nil {
+		return nil, fmt.Errorf("cannot create kafka client: %w", err)
+	}
+	cl := &Client{
+		cfg:   c,
+		kcl:   kcl,
+		queue: make(chan item, c.queueSize),
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	go cl.run()
+	return cl, nil
+}
+
+// Record queues a finished call and returns at once. It reports whether the
+// call was queued; when the queue is full (or the client is closed) the
+// call is dropped and counted. The caller must not modify call's slices or
+// maps afterwards.
+func (c *Client) Record(call *Call) bool {
+	return c.enqueue(call, nil)
+}
+
+func (c *Client) enqueue(call *Call, ex *exchange) bool {
+	c.mu.RLock()
+	if c.closed {
+		c.mu.RUnlock()
+		c.dropped.Add(1)
+		return false
+	}
+	select {
+	case c.queue <- item{call: *call, ex: ex}:
+		c.mu.RUnlock()
+		c.queued.Add(1)
+		return true
+	default:
+		c.mu.RUnlock()
+		c.dropped.Add(1)
+		return false
+	}
+}
+
+// RecordWait queues a finished call, waiting for room while the queue is
+// full. Applications should use Record; RecordWait is for tools (such as
+// loadgen) that must not lose a call.
+func (c *Client) RecordWait(ctx context.Context, call *Call) error {
+	for {
+		c.mu.RLock()
+		if c.closed {
+			c.mu.RUnlock()
+			return ErrClosed
+		}
+		select {
+		case c.queue <- item{call: *call}:
+			c.mu.RUnlock()
+			c.queued.Add(1)
+			return nil
+		default:
+		}
+		c.mu.RUnlock()
+		t := time.NewTimer(time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// Stats returns the counters.
+func (c *Client) Stats() Stats {
+	return Stats{
+		Queued: c.queued.Load(), Dropped: c.dropped.Load(), Sent: c.sent.Load(),
+		Failed: c.failed.Load(), SampledOut: c.sampledOut.Load(), EncodeErrors: c.encodeErrors.Load(),
+	}
+}
+
+// Close stops accepting calls, produces everything queued and waits for the
+// broker's acknowledgements until ctx ends. Events not delivered by then are
+// counted as failed.
+func (c *Client) Close(ctx context.Context) error {
+	c.mu.Lock()
+	already := c.closed
+	c.closed = true
+	c.mu.Unlock()
+	if already {
+		<-c.done
+		return nil
+	}
+	c.stopOnce.Do(func() { close(c.stop) })
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+	}
+	err := c.kcl.Flush(ctx)
+	c.kcl.Close() // fails what is still buffered; the callbacks count it
+	if err != nil {
+		return fmt.Errorf("cannot flush sightline events: %w", err)
+	}
+	return nil
+}
+
+func (c *Client) run() {
+	defer close(c.done)
+	for {
+		select {
+		case it := <-c.queue:
+			c.process(&it)
+		case <-c.stop:
+			// Senders are excluded by now (closed under the lock), so what
+			// is in the channel is all there will be.
+			for {
+				select {
+				case it := <-c.queue:
+					c.process(&it)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+func (c *Client) process(it *item) {
+	if it.ex != nil {
+		if !it.ex.parse(&it.call) {
+			// Not a call we understand: nothing to record.
+			return
+		}
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		c.encodeErrors.Add(1)
+		return
+	}
+	if c.cfg.sampleRate < 1 {
+		if float64(binary.BigEndian.Uint64(id[8:])>>11)/float64(1<<53) >= c.cfg.sampleRate {
+			c.sampledOut.Add(1)
+			return
+		}
+	}
+	ev := c.toEvent(&it.call, id.String())
+	if c.cfg.redactor != nil {
+		c.cfg.redactor.Redact(ev)
+	}
+	truncate(ev, c.cfg.maxContentBytes)
+	if err := schemas.Validate(ev); err != nil {
+		c.encodeErrors.Add(1)
+		c.report(fmt.Errorf("sightline sdk: dropping an invalid event: %w", err))
+		return
+	}
+	b, err := proto.Marshal(ev)
+	if err != nil {
+		c.encodeErrors.Add(1)
+		return
+	}
+	c.kcl.Produce(context.Background(), &kgo.Record{Value: b}, c.onProduced)
+}
+
+func (c *Client) onProduced(_ *kgo.Record, err error) {
+	if err != nil {
+		c.failed.Add(1)
+		c.report(err)
+		return
+	}
+	c.sent.Add(1)
+}
+
+func (c *Client) report(err error) {
+	if c.cfg.onError != nil {
+		c.cfg.onError(err)
+	}
+}
+
+func (c *Client) toEvent(call *Call, id string) *eventpb.Event {
+	ev := &eventpb.Event{
+		SchemaVersion:  schemas.CurrentVersion,
+		EventId:        id,
+		Tenant:         c.cfg.tenant,
+		App:            c.cfg.app,
+		Environment:    c.cfg.environment,
+		Ts:             timestamppb.New(call.Start),
+		DurationMs:     float64(call.Duration) / float64(time.Millisecond),
+		Provider:       call.Provider,
+		Operation:      call.Operation,
+		RequestModel:   call.RequestModel,
+		Model:          call.Model,
+		InputTokens:    call.InputTokens,
+		OutputTokens:   call.OutputTokens,
+		CostUsd:        call.CostUSD,
+		TraceId:        call.TraceID,
+		SpanId:         call.SpanID,
+		ConversationId: call.ConversationID,
+		UserId:         call.UserID,
+		Variant:        call.Variant,
+		Reference:      call.Reference,
+		Embedding:      call.Embedding,
+		ResponseId:     call.ResponseID,
+		Sdk:            &eventpb.SDK{Name: c.cfg.sdkName, Version: Version},
+	}
+	if call.Start.IsZero() {
+		ev.Ts = timestamppb.Now()
+	}
+	if call.Duration < 0 {
+		ev.DurationMs = 0
+	}
+	if call.TTFT > 0 {
+		t := float64(call.TTFT) / float64(time.Millisecond)
+		ev.TtftMs = &t
+	}
+	if ev.Operation == "" {
+		ev.Operation = "chat"
+	}
+	if ev.Model == "" && ev.RequestModel == "" {
+		ev.Model = "unknown"
+	}
+	if call.InputTokens < 0 {
+		ev.InputTokens = 0
+	}
+	if call.OutputTokens < 0 {
+		ev.OutputTokens = 0
+	}
+	if !(call.CostUSD >= 0) { // also NaN
+		ev.CostUsd = 0
+	}
+	if call.ErrorType != "" || call.ErrorMessage != "" {
+		ev.Error = &eventpb.Error{Type: call.ErrorType, Message: call.ErrorMessage}
+	}
+	if call.PromptTemplateID != "" || call.PromptTemplateVersion != "" {
+		ev.PromptTemplate = &eventpb.PromptTemplate{Id: call.PromptTemplateID, Version: call.PromptTemplateVersion}
+	}
+	ev.Prompt = make([]*eventpb.Message, len(call.Prompt))
+	for i, m := range call.Prompt {
+		ev.Prompt[i] = &eventpb.Message{Role: m.Role, Content: m.Content}
+	}
+	ev.Completion = make([]*eventpb.Message, len(call.Completion))
+	for i, m := range call.Completion {
+		ev.Completion[i] = &eventpb.Message{Role: m.Role, Content: m.Content, FinishReason: m.FinishReason}
+	}
+	if len(call.Context) > 0 {
+		ev.Context = append([]string(nil), call.Context...)
+	}
+	if len(call.Segments) > 0 {
+		ev.Segments = make(map[string]string, len(call.Segments))
+		for k, v := range call.Segments {
+			ev.Segments[k] = v
+		}
+	}
+	if len(call.Attributes) > 0 {
+		ev.Attributes = make(map[string]string, len(call.Attributes))
+		for k, v := range call.Attributes {
+			ev.Attributes[k] = v
+		}
+	}
+	return ev
+}
+
+func truncate(ev *eventpb.Event, max int) {
+	cut := false
+	cutS := func(s *string) {
+		if len(*s) > max {
+			*s, cut = schemas.CutUTF8(*s, max), true
+		}
+	}
+	for _, m := range ev.Prompt {
+		cutS(&m.Content)
+	}
+	for _, m := range ev.Completion {
+		cutS(&m.Content)
+	}
+	for i := range ev.Context {
+		cutS(&ev.Context[i])
+	}
+	cutS(&ev.Reference)
+	if ev.Error != nil {
+		cutS(&ev.Error.Message)
+	}
+	// Labels over the schema limit would get the event rejected: cut them.
+	for _, s := range []*string{&ev.Tenant, &ev.App, &ev.Environment, &ev.Provider, &ev.Operation,
+		&ev.RequestModel, &ev.Model, &ev.Variant, &ev.TraceId, &ev.SpanId, &ev.ConversationId,
+		&ev.UserId, &ev.ResponseId} {
+		if len(*s) > schemas.MaxLabelBytes {
+			*s, cut = schemas.CutUTF8(*s, schemas.MaxLabelBytes), true
+		}
+	}
+	if schemas.Truncate(ev) || cut {
+		ev.Truncated = true
+	}
+}
+
+func errorTypeName(err error) string {
+	if t, ok := err.(interface{ ErrorType() string }); ok {
+		return t.ErrorType()
+	}
+	return fmt.Sprintf("%T", err)
+}

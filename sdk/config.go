@@ -1,0 +1,123 @@
+package sdk
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Opt configures a Client.
+type Opt interface{ apply(*cfg) }
+
+type opt func(*cfg)
+
+func (o opt) apply(c *cfg) { o(c) }
+
+type cfg struct {
+	brokers         []string
+	topic           string
+	queueSize       int
+	tenant          string
+	app             string
+	environment     string
+	redactor        Redactor
+	sampleRate      float64
+	maxContentBytes int
+	lingerTime      time.Duration
+	deliveryTimeout time.Duration
+	kgoOpts         []kgo.Opt
+	onError         func(error)
+	sdkName         string
+}
+
+func defaultCfg() cfg {
+	return cfg{
+		brokers:         []string{"127.0.0.1:19092"},
+		topic:           "sightline.events",
+		queueSize:       10000,
+		tenant:          "default",
+		environment:     "",
+		sampleRate:      1,
+		maxContentBytes: 256 << 10,
+		lingerTime:      5 * time.Millisecond,
+		deliveryTimeout: 30 * time.Second,
+		sdkName:         "sightline-go",
+	}
+}
+
+func (c *cfg) validate() error {
+	for _, v := range []struct {
+		name string
+		bad  bool
+		why  string
+	}{
+		{"Brokers", len(c.brokers) == 0, "at least one broker is required"},
+		{"Topic", c.topic == "", "must not be empty"},
+		{"QueueSize", c.queueSize < 1, "must be at least 1"},
+		{"App", c.app == "", "is required (the application's name, e.g. sdk.App(\"checkout-bot\"))"},
+		{"SampleRate", !(c.sampleRate > 0 && c.sampleRate <= 1), "must be in (0, 1]"},
+		{"MaxContentBytes", c.maxContentBytes < 1024, "must be at least 1024"},
+		{"DeliveryTimeout", c.deliveryTimeout <= 0, "must be positive"},
+	} {
+		if v.bad {
+			return fmt.Errorf("invalid sdk option %s: %s", v.name, v.why)
+		}
+	}
+	return nil
+}
+
+// Brokers sets the Kafka seed brokers, overriding the default
+// 127.0.0.1:19092 (the embedded broker of `sightline up`).
+func Brokers(addrs ...string) Opt { return opt(func(c *cfg) { c.brokers = addrs }) }
+
+// Topic sets the events topic, overriding the default "sightline.events".
+func Topic(t string) Opt { return opt(func(c *cfg) { c.topic = t }) }
+
+// QueueSize bounds the number of calls waiting to be encoded and produced,
+// overriding the default 10000. Calls recorded while the queue is full are
+// dropped and counted.
+func QueueSize(n int) Opt { return opt(func(c *cfg) { c.queueSize = n }) }
+
+// App names the application (required).
+func App(name string) Opt { return opt(func(c *cfg) { c.app = name }) }
+
+// Tenant sets the tenant, overriding the default "default".
+func Tenant(t string) Opt { return opt(func(c *cfg) { c.tenant = t }) }
+
+// Environment sets the deployment environment (e.g. "prod"), default empty.
+func Environment(e string) Opt { return opt(func(c *cfg) { c.environment = e }) }
+
+// WithRedactor sets the redaction applied to every event before it leaves
+// the process, overriding the default of none.
+func WithRedactor(r Redactor) Opt { return opt(func(c *cfg) { c.redactor = r }) }
+
+// SampleRate keeps this fraction of calls (deterministically by event id),
+// overriding the default 1 (all).
+func SampleRate(f float64) Opt { return opt(func(c *cfg) { c.sampleRate = f }) }
+
+// MaxContentBytes cuts each message, passage and reference to this many
+// bytes (the event is flagged truncated), overriding the default 256 KiB.
+func MaxContentBytes(n int) Opt { return opt(func(c *cfg) { c.maxContentBytes = n }) }
+
+// Linger sets how long the producer waits to fill a batch, overriding the
+// default 5ms.
+func Linger(d time.Duration) Opt { return opt(func(c *cfg) { c.lingerTime = d }) }
+
+// DeliveryTimeout bounds how long one event may be retried against an
+// unreachable broker before it is counted as failed, overriding the default
+// 30s.
+func DeliveryTimeout(d time.Duration) Opt { return opt(func(c *cfg) { c.deliveryTimeout = d }) }
+
+// KafkaOpts adds franz-go options (TLS, SASL, compression, ...) after the
+// SDK's own.
+func KafkaOpts(o ...kgo.Opt) Opt { return opt(func(c *cfg) { c.kgoOpts = append(c.kgoOpts, o...) }) }
+
+// OnError is called (from the client's goroutine, rate-limited by the
+// caller's own code) with produce errors; the default ignores them. Errors
+// are always counted in Stats.
+func OnError(f func(error)) Opt { return opt(func(c *cfg) { c.onError = f }) }
+
+// ErrClosed is returned by RecordWait after Close.
+var ErrClosed = errors.New("sightline sdk: client is closed")

@@ -1,0 +1,85 @@
+package sdk
+
+import (
+	"regexp"
+
+	"github.com/sightline-dev/sightline/schemas/eventpb"
+)
+
+// Redactor rewrites an event before it leaves the process. It runs on the
+// client's goroutine, never the application's.
+type Redactor interface {
+	Redact(ev *eventpb.Event)
+}
+
+// RedactorFunc adapts a function to Redactor.
+type RedactorFunc func(ev *eventpb.Event)
+
+// Redact calls f.
+func (f RedactorFunc) Redact(ev *eventpb.Event) { f(ev) }
+
+// TextRedactor applies a string rewrite to every content field of an
+// event: prompt and completion messages, context, reference, error message.
+type TextRedactor func(string) string
+
+// Redact rewrites every content field.
+func (f TextRedactor) Redact(ev *eventpb.Event) {
+	for _, m := range ev.Prompt {
+		m.Content = f(m.Content)
+	}
+	for _, m := range ev.Completion {
+		m.Content = f(m.Content)
+	}
+	for i := range ev.Context {
+		ev.Context[i] = f(ev.Context[i])
+	}
+	ev.Reference = f(ev.Reference)
+	if ev.Error != nil {
+		ev.Error.Message = f(ev.Error.Message)
+	}
+}
+
+var (
+	emailRE = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}`)
+	cardRE  = regexp.MustCompile(`\b(?:\d[ \-]?){12,18}\d\b`)
+	phoneRE = regexp.MustCompile(`(?:\+\d{1,3}[ .\-]?)?(?:\(\d{2,4}\)[ .\-]?|\d{2,4}[ .\-])\d{3,4}[ .\-]?\d{3,4}\b`)
+)
+
+// SimplePII returns a redactor for e-mail addresses, Luhn-valid payment
+// card numbers and phone numbers, replaced by [REDACTED:kind]. The full
+// PII detector (processors/pii) covers more kinds.
+func SimplePII() Redactor {
+	return TextRedactor(func(s string) string {
+		if s == "" {
+			return s
+		}
+		s = emailRE.ReplaceAllLiteralString(s, "[REDACTED:email]")
+		s = cardRE.ReplaceAllStringFunc(s, func(m string) string {
+			if luhn(m) {
+				return "[REDACTED:card]"
+			}
+			return m
+		})
+		return phoneRE.ReplaceAllLiteralString(s, "[REDACTED:phone]")
+	})
+}
+
+func luhn(s string) bool {
+	sum, n, double := 0, 0, false
+	for i := len(s) - 1; i >= 0; i-- {
+		c := s[i]
+		if c < '0' || c > '9' {
+			continue
+		}
+		d := int(c - '0')
+		if double {
+			if d *= 2; d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+		double = !double
+		n++
+	}
+	return n >= 13 && sum%10 == 0
+}

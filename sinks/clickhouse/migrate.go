@@ -1,0 +1,84 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/sightline-dev/sightline/schemas/migrations"
+)
+
+// MigrationResult says what Migrate did.
+type MigrationResult struct {
+	Applied []uint32 // versions applied now
+	Skipped []uint32 // versions the server is too old for
+	Current uint32   // highest applied version
+}
+
+const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations
+(
+    version UInt32,
+    name String,
+    applied_at DateTime
+)
+ENGINE = ReplacingMergeTree(applied_at)
+ORDER BY version`
+
+// Migrate applies the embedded migrations that are not yet recorded in
+// schema_migrations, in order. It is safe to run concurrently from several
+// processes: every statement is idempotent.
+func Migrate(ctx context.Context, conn driver.Conn) (MigrationResult, error) {
+	var res MigrationResult
+	all, err := migrations.All()
+	if err != nil {
+		return res, err
+	}
+	if err := conn.Exec(ctx, createMigrationsTable); err != nil {
+		return res, fmt.Errorf("cannot create schema_migrations: %w", err)
+	}
+	major, minor, err := ServerVersion(ctx, conn)
+	if err != nil {
+		return res, err
+	}
+	applied := map[uint32]bool{}
+	rows, err := conn.Query(ctx, "SELECT version FROM schema_migrations")
+	if err != nil {
+		return res, fmt.Errorf("cannot read schema_migrations: %w", err)
+	}
+	for rows.Next() {
+		var v uint32
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return res, fmt.Errorf("cannot read schema_migrations: %w", err)
+		}
+		applied[v] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return res, fmt.Errorf("cannot read schema_migrations: %w", err)
+	}
+	for _, m := range all {
+		if applied[m.Version] {
+			res.Current = m.Version
+			continue
+		}
+		if !m.Supported(major, minor) {
+			res.Skipped = append(res.Skipped, m.Version)
+			continue
+		}
+		for i, stmt := range m.Statements {
+			if err := conn.Exec(ctx, stmt); err != nil {
+				return res, fmt.Errorf("cannot apply migration %04d_%s (statement %d): %w", m.Version, m.Name, i+1, err)
+			}
+		}
+		if err := conn.Exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+			m.Version, m.Name, time.Now().UTC()); err != nil {
+			return res, fmt.Errorf("cannot record migration %04d_%s: %w", m.Version, m.Name, err)
+		}
+		res.Applied = append(res.Applied, m.Version)
+		res.Current = m.Version
+	}
+	return res, nil
+}
