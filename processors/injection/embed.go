@@ -1,0 +1,32 @@
+package injection
+
+import (
+	"bytes"
+	_ "embed"
+	"sync"
+
+	"github.com/sightline-dev/sightline/processors/internal/hashing"
+)
+
+// Retrain the shipped model from the dev data plus Augmentation():
+//
+//go:generate go run ./internal/train -data ../../../shared/data/prompt_injection.dev.jsonl -out model.bin.gz
+
+//go:embed model.bin.gz
+var embedded []byte
+
+var defaultModel = sync.OnceValue(func() *Model {
+	m, err := ReadModel(bytes.NewReader(embedded))
+	if err != nil {
+		// The embedded file is built and tested with the package; a bad one
+		// is a build defect, not a runtime condition.
+		panic("injection: cannot load embedded model: " + err.Error())
+	}
+	return m
+})
+
+// Default returns the model embedded in the binary. It is loaded once, on
+// first use.
+func Default() *Model { return defaultModel() }
+
+var sigmoid = hashing.Sigmoid

@@ -1,0 +1,235 @@
+package hashing
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sort"
+)
+
+// Sample is one training row: its features (from Features.Extract), its
+// label (true for the positive class) and its weight in the loss.
+type Sample struct {
+	Feats []uint32
+	// Extra lists the indexes of dense 0/1 features present in the row
+	// (e.g. matched cue-phrase categories); each counts with value 1, not
+	// length-normalized, so one cue weighs the same in a short or long text.
+	Extra  []uint8
+	Label  bool
+	Weight float64
+}
+
+// TrainOptions controls Fit.
+type TrainOptions struct {
+	// L2 is the ridge penalty λ in mean weighted log-loss + λ/2·‖w‖²
+	// (the bias is not penalized).
+	L2 float64
+	// Iterations bounds the L-BFGS iterations.
+	Iterations int
+	// NumExtra is the number of dense features Sample.Extra indexes.
+	NumExtra int
+	// L2Extra is the ridge penalty of the dense features (0 means L2). A
+	// smaller one lets a few robust hand-made features carry the decision
+	// while the many hashed ones stay damped.
+	L2Extra float64
+}
+
+// Fit trains a logistic regression over samples by minimizing the weighted
+// mean log-loss plus an L2 penalty with L-BFGS from zero weights. The
+// procedure has no randomness, so equal samples in equal order give an
+// equal model.
+func Fit(samples []Sample, feats Features, opt TrainOptions) (*Linear, error) {
+	if !feats.Valid() {
+		return nil, errors.New("cannot train model: invalid feature settings")
+	}
+	if len(samples) == 0 {
+		return nil, errors.New("cannot train model: no samples")
+	}
+	if opt.L2 <= 0 || opt.Iterations <= 0 {
+		return nil, errors.New("cannot train model: L2 and Iterations must be positive")
+	}
+	var totalW float64
+	var pos, neg bool
+	for _, s := range samples {
+		if s.Weight < 0 || math.IsNaN(s.Weight) || math.IsInf(s.Weight, 0) {
+			return nil, errors.New("cannot train model: sample weight must be finite and non-negative")
+		}
+		totalW += s.Weight
+		pos = pos || (s.Label && s.Weight > 0)
+		neg = neg || (!s.Label && s.Weight > 0)
+	}
+	if !pos || !neg {
+		return nil, errors.New("cannot train model: need weighted samples of both classes")
+	}
+	if opt.NumExtra < 0 || opt.NumExtra > 255 {
+		return nil, errors.New("cannot train model: NumExtra must be in [0,255]")
+	}
+	for _, s := range samples {
+		for _, e := range s.Extra {
+			if int(e) >= opt.NumExtra {
+				return nil, errors.New("cannot train model: extra feature index out of range")
+			}
+		}
+	}
+	l2Extra := opt.L2Extra
+	if l2Extra <= 0 {
+		l2Extra = opt.L2
+	}
+	dim := 1 << feats.Bits
+	bias := dim + opt.NumExtra // index of the bias in x
+	inv := make([]float64, len(samples))
+	for i, s := range samples {
+		if len(s.Feats) > 0 {
+			inv[i] = 1 / math.Sqrt(float64(len(s.Feats)))
+		}
+	}
+	mask := uint32(dim - 1)
+
+	// Func and Grad are called at the same points; one pass computes both.
+	var lastX, lastG []float64
+	var lastF float64
+	eval := func(x []float64) {
+		if lastX != nil && slices.Equal(lastX, x) {
+			return
+		}
+		if lastX == nil {
+			lastX = make([]float64, len(x))
+			lastG = make([]float64, len(x))
+		}
+		copy(lastX, x)
+		g := lastG
+		clear(g)
+		w, b, ex := x[:dim], x[bias], x[dim:bias]
+		var f float64
+		for i, s := range samples {
+			if s.Weight == 0 {
+				continue
+			}
+			z := b
+			for _, k := range s.Feats {
+				z += w[k&mask] * inv[i]
+			}
+			for _, e := range s.Extra {
+				z += ex[e]
+			}
+			// Stable log(1+exp(-y·z)) and its derivative.
+			y := -1.0
+			if s.Label {
+				y = 1
+			}
+			m := y * z
+			var loss float64
+			if m > 0 {
+				loss = math.Log1p(math.Exp(-m))
+			} else {
+				loss = -m + math.Log1p(math.Exp(m))
+			}
+			f += s.Weight * loss
+			d := s.Weight * -y * Sigmoid(-m) / totalW
+			for _, k := range s.Feats {
+				g[k&mask] += d * inv[i]
+			}
+			for _, e := range s.Extra {
+				g[dim+int(e)] += d
+			}
+			g[bias] += d
+		}
+		f /= totalW
+		var r float64
+		for j := 0; j < dim; j++ {
+			r += x[j] * x[j]
+			g[j] += opt.L2 * x[j]
+		}
+		var re float64
+		for j := dim; j < bias; j++ { // the bias is not penalized
+			re += x[j] * x[j]
+			g[j] += l2Extra * x[j]
+		}
+		lastF = f + opt.L2/2*r + l2Extra/2*re
+	}
+	x := make([]float64, bias+1)
+	lbfgs(x, func(x []float64) (float64, []float64) { eval(x); return lastF, lastG }, opt.Iterations)
+	var maxAbs float64
+	for _, v := range x[:dim] {
+		maxAbs = max(maxAbs, math.Abs(v))
+	}
+	m := &Linear{Features: feats, Bias: float32(x[bias]), W: make([]int16, dim), Extra: make([]float32, opt.NumExtra)}
+	for j := range m.Extra {
+		m.Extra[j] = float32(x[dim+j])
+	}
+	if maxAbs > 0 {
+		scale := maxAbs / math.MaxInt16
+		m.Scale = float32(scale)
+		for j, v := range x[:dim] {
+			m.W[j] = int16(math.Round(v / scale))
+		}
+	}
+	return m, nil
+}
+
+// AUC returns the area under the ROC curve of scores against labels (the
+// probability that a random positive outranks a random negative, ties
+// counting one half), as the Mann-Whitney U statistic over average ranks.
+// It returns NaN when either class is empty.
+func AUC(scores []float64, labels []bool) float64 {
+	n := len(scores)
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return scores[idx[a]] < scores[idx[b]] })
+	var rankSumPos float64
+	var nPos, nNeg float64
+	for i := 0; i < n; {
+		j := i
+		for j < n && scores[idx[j]] == scores[idx[i]] {
+			j++
+		}
+		avg := float64(i+j+1) / 2 // ranks are 1-based
+		for k := i; k < j; k++ {
+			if labels[idx[k]] {
+				rankSumPos += avg
+			}
+		}
+		i = j
+	}
+	for _, l := range labels {
+		if l {
+			nPos++
+		} else {
+			nNeg++
+		}
+	}
+	if nPos == 0 || nNeg == 0 {
+		return math.NaN()
+	}
+	return (rankSumPos - nPos*(nPos+1)/2) / (nPos * nNeg)
+}
+
+// Folds assigns each row to one of k folds from a seeded shuffle
+// (deterministic), stratified by strata[i] (e.g. source and class) so that
+// every fold keeps the mix of the whole.
+func Folds(strata []int, k int, seed uint64) []int {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	fold := make([]int, len(strata))
+	groups := map[int][]int{}
+	var keys []int
+	for i, s := range strata {
+		if _, ok := groups[s]; !ok {
+			keys = append(keys, s)
+		}
+		groups[s] = append(groups[s], i)
+	}
+	sort.Ints(keys)
+	next := 0 // carry the round-robin over strata so small ones spread too
+	for _, key := range keys {
+		idx := groups[key]
+		rng.Shuffle(len(idx), func(a, b int) { idx[a], idx[b] = idx[b], idx[a] })
+		for _, i := range idx {
+			fold[i] = next % k
+			next++
+		}
+	}
+	return fold
+}
