@@ -1,8 +1,9 @@
 package stats
 
 import (
+	"cmp"
 	"math"
-	"sort"
+	"slices"
 
 	"gonum.org/v1/gonum/stat/distuv"
 )
@@ -186,7 +187,7 @@ func WassersteinWeighted(uValues, uWeights, vValues, vWeights []float64) float64
 	if !(su > 0) || !(sv > 0) {
 		return math.NaN()
 	}
-	sort.Slice(pts, func(i, j int) bool { return pts[i].x < pts[j].x })
+	slices.SortFunc(pts, func(a, b pt) int { return cmp.Compare(a.x, b.x) })
 	var fu, fv, w float64
 	for i := 0; i < len(pts)-1; i++ {
 		fu += pts[i].wu / su

@@ -1,8 +1,9 @@
 package stats
 
 import (
+	"cmp"
 	"math"
-	"sort"
+	"slices"
 )
 
 // MannWhitneyResult is the outcome of the Mann–Whitney U test.
@@ -50,7 +51,7 @@ func MannWhitneyU(x, y []float64) MannWhitneyResult {
 	if n1 == 0 || n2 == 0 {
 		return MannWhitneyResult{nan, nan, nan}
 	}
-	sort.Slice(all, func(i, j int) bool { return all[i].v < all[j].v })
+	slices.SortFunc(all, func(a, b obs) int { return cmp.Compare(a.v, b.v) })
 	var r1, ties float64
 	for i := 0; i < len(all); {
 		j := i + 1
