@@ -6,8 +6,10 @@
 // The package is written in the style of gonum/stat: plain functions over
 // slices (or over the two mergeable summaries below), each documenting its
 // formula, its special cases and which reference implementation it agrees with.
-// Tests pin every expected value to a SciPy 1.10.1 (Debian 12) call recorded in
-// testdata/scipy_reference.py.
+// Tests pin expected values to SciPy 1.10.1 and statsmodels 0.13.5 calls
+// (Debian 12 packages) or, where no library function exists (PSI, MMD²), to
+// the definition evaluated with NumPy; testdata/scipy_reference.py holds the
+// script that produced them.
 //
 // Stream processors do not keep raw samples, so most tests exist in two forms:
 // one over samples (to match SciPy) and one over the mergeable summaries the

@@ -294,3 +294,32 @@ func TestMMDPermutation(t *testing.T) {
 		t.Errorf("linear kernel missed a mean shift: %+v", lin)
 	}
 }
+
+// TestKS2SampleAsymptotic checks the switch to the limiting distribution
+// above KSExactMaxProduct (4000·3000 = 1.2e7): P must be KolmogorovSF of the
+// scaled statistic, and close to the exact p-value at a size just below.
+func TestKS2SampleAsymptotic(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	draw := func(n int, shift float64) []float64 {
+		s := make([]float64, n)
+		for i := range s {
+			s[i] = rng.NormFloat64() + shift
+		}
+		return s
+	}
+	x, y := draw(4000, 0), draw(3000, 0.03)
+	r := KS2Sample(x, y)
+	if r.Exact {
+		t.Fatal("n1·n2 above KSExactMaxProduct should use the asymptotic p-value")
+	}
+	en := 4000.0 * 3000 / 7000
+	near(t, "asymptotic P", r.P, KolmogorovSF(math.Sqrt(en)*r.D), 1e-15)
+	// Just below the bound the exact and limiting p-values agree to about
+	// 1e-2 (the limit slightly overstates P at finite n).
+	e := KS2Sample(x[:3300], y)
+	if !e.Exact {
+		t.Fatal("3300·3000 should be exact")
+	}
+	en = 3300.0 * 3000 / 6300
+	near(t, "exact vs limit", e.P, KolmogorovSF(math.Sqrt(en)*e.D), 1e-2)
+}
