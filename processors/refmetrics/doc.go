@@ -1,0 +1,21 @@
+// Package refmetrics computes reference-based metrics of a completion when
+// the event carries a reference answer: ROUGE-L F1 (LCS based, Lin 2004),
+// sentence BLEU with Chen & Cherry (2014) smoothing method 1 (NLTK's
+// SmoothingFunction().method1, epsilon 0.1), and SQuAD token F1 and exact
+// match (SQuAD normalization: lower case, punctuation and the articles a, an,
+// the removed, white space split).
+//
+// It must never: score an event without a (non-blank) reference, panic on
+// any input, or log event content.
+//
+// ROUGE-L and BLEU tokenize with textnorm.Plain (lower case, split on every
+// non-alphanumeric character), the LCS is bit-parallel (Hyyrö 2004), n-grams
+// are counted in pooled hash counters.
+//
+// Expected values in the tests come from testdata/reference_values.py (NLTK
+// 3.8 sentence_bleu; a textbook LCS program; the SQuAD 2.0 script's
+// definitions), tolerance 1e-9:
+//
+//	go test ./processors/refmetrics -v
+//	go test ./processors/refmetrics -run XXX -bench . -benchmem
+package refmetrics
