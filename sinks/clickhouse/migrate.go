@@ -73,12 +73,26 @@ func Migrate(ctx context.Context, conn driver.Conn) (MigrationResult, error) {
 				return res, fmt.Errorf("cannot apply migration %04d_%s (statement %d): %w", m.Version, m.Name, i+1, err)
 			}
 		}
-		if err := conn.Exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-			m.Version, m.Name, time.Now().UTC()); err != nil {
+		if err := record(ctx, conn, m); err != nil {
 			return res, fmt.Errorf("cannot record migration %04d_%s: %w", m.Version, m.Name, err)
 		}
 		res.Applied = append(res.Applied, m.Version)
 		res.Current = m.Version
 	}
 	return res, nil
+}
+
+// record inserts the migration's row. A batch insert with a column list is
+// what every server release accepts from this driver (a parameterised
+// INSERT ... VALUES hangs against 18.16).
+func record(ctx context.Context, conn driver.Conn, m migrations.Migration) error {
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO schema_migrations (version, name, applied_at)")
+	if err != nil {
+		return err
+	}
+	if err := b.Append(m.Version, m.Name, time.Now().UTC()); err != nil {
+		_ = b.Abort()
+		return err
+	}
+	return b.Send()
 }

@@ -1,0 +1,234 @@
+// Package app wires Sightline's components into the processes the CLI runs:
+// `up` (everything on one machine) and the single stages.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sightline-dev/sightline/internal/broker"
+	"github.com/sightline-dev/sightline/internal/chlocal"
+	"github.com/sightline-dev/sightline/internal/config"
+	"github.com/sightline-dev/sightline/internal/server"
+	"github.com/sightline-dev/sightline/processors/score"
+	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
+)
+
+// NewRegistry returns a registry with the Go and process collectors.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// ClickHouseOptions turns the config into sink options.
+func ClickHouseOptions(c config.ClickHouseConfig, addr string) chsink.Options {
+	return chsink.Options{Addrs: strings.Split(addr, ","), Database: c.Database, Username: c.Username, Password: c.Password}
+}
+
+// Up runs everything on one machine until ctx ends: the embedded broker
+// (unless kafka.brokers is set), a local ClickHouse (unless clickhouse.addr
+// is set), migrations, the score stage and the HTTP server.
+func Up(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("cannot create data directory %s: %w", cfg.DataDir, err)
+	}
+	var cleanups []func()
+	defer func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+	}()
+
+	brokers := cfg.Kafka.Brokers
+	if len(brokers) == 0 {
+		_, portStr, err := net.SplitHostPort(cfg.Kafka.EmbeddedAddr)
+		if err != nil {
+			return fmt.Errorf("config: kafka.embedded_addr: %w", err)
+		}
+		port, _ := strconv.Atoi(portStr)
+		b, err := broker.Start(broker.Config{Port: port, DataDir: filepath.Join(cfg.DataDir, "kafka"), Partitions: cfg.Kafka.Partitions})
+		if err != nil {
+			return err
+		}
+		cleanups = append(cleanups, b.Close)
+		brokers = b.Addrs()
+		log.Info("embedded broker started", "addr", strings.Join(brokers, ","), "data_dir", filepath.Join(cfg.DataDir, "kafka"))
+	}
+
+	chAddr := cfg.ClickHouse.Addr
+	var chServer *chlocal.Server
+	if chAddr == "" {
+		s, err := chlocal.Start(ctx, chlocal.Config{
+			Dir:      filepath.Join(cfg.DataDir, "clickhouse"),
+			TCPPort:  cfg.ClickHouse.LocalPort,
+			HTTPPort: cfg.ClickHouse.LocalHTTP,
+		})
+		if err != nil {
+			return err
+		}
+		chServer = s
+		cleanups = append(cleanups, func() { s.Close() })
+		chAddr = s.Addr()
+		log.Info("local clickhouse started", "addr", chAddr, "http", s.HTTPAddr(), "data_dir", filepath.Join(cfg.DataDir, "clickhouse"))
+	}
+	conn, err := chsink.Open(ctx, ClickHouseOptions(cfg.ClickHouse, chAddr))
+	if err != nil {
+		return err
+	}
+	cleanups = append(cleanups, func() { conn.Close() })
+	res, err := chsink.Migrate(ctx, conn)
+	if err != nil {
+		return err
+	}
+	log.Info("migrations applied", "applied", res.Applied, "skipped_for_old_server", res.Skipped, "current", res.Current)
+
+	reg := NewRegistry()
+	stage, err := score.New(score.Config{
+		Brokers: brokers, Group: cfg.Score.Group, BatchSize: cfg.Score.BatchSize,
+		FlushInterval: cfg.Score.FlushInterval, Logger: log,
+	}, conn, reg)
+	if err != nil {
+		return err
+	}
+	producer, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerBatchMaxBytes(16<<20), kgo.ClientID("sightline-ingest"))
+	if err != nil {
+		return fmt.Errorf("cannot create kafka client: %w", err)
+	}
+	cleanups = append(cleanups, producer.Close)
+
+	chReady := pinger(conn)
+	srv, err := server.Start(server.Config{
+		Addr:     cfg.HTTPAddr,
+		Gatherer: reg,
+		Checks: []server.Check{
+			{Name: "broker", Ready: brokerReady(producer)},
+			{Name: "clickhouse", Ready: chReady},
+			{Name: "score", Ready: stage.Ready},
+		},
+		Producer: producer,
+		Topic:    broker.TopicEvents,
+	})
+	if err != nil {
+		return err
+	}
+	log.Info("http server listening", "addr", srv.Addr(), "endpoints", "/metrics /healthz /readyz POST /v1/events")
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		errc <- stage.Run(runCtx)
+	}()
+	var chDone <-chan struct{}
+	if chServer != nil {
+		chDone = chServer.Done()
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		runErr = err
+	case <-chDone:
+		runErr = errors.New("local clickhouse exited unexpectedly; see " + filepath.Join(cfg.DataDir, "clickhouse", "log"))
+	}
+	log.Info("shutting down")
+	cancel()
+	wg.Wait()
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	srv.Close(sctx)
+	scancel()
+	return runErr
+}
+
+// pinger returns a readiness check that pings ClickHouse at most once a
+// second.
+func pinger(conn driver.Conn) func() bool {
+	var mu sync.Mutex
+	var last time.Time
+	var ok bool
+	return func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(last) < time.Second {
+			return ok
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		ok = conn.Ping(ctx) == nil
+		cancel()
+		last = time.Now()
+		return ok
+	}
+}
+
+func brokerReady(cl *kgo.Client) func() bool {
+	var mu sync.Mutex
+	var last time.Time
+	var ok bool
+	return func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(last) < time.Second {
+			return ok
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		ok = cl.Ping(ctx) == nil
+		cancel()
+		last = time.Now()
+		return ok
+	}
+}
+
+// Score runs the score stage alone against the given brokers and
+// ClickHouse until ctx ends.
+func Score(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	if len(cfg.Kafka.Brokers) == 0 {
+		return errors.New("sightline score needs --kafka-brokers (or kafka.brokers in the config file)")
+	}
+	if cfg.ClickHouse.Addr == "" {
+		return errors.New("sightline score needs --clickhouse-addr (or clickhouse.addr in the config file)")
+	}
+	conn, err := chsink.Open(ctx, ClickHouseOptions(cfg.ClickHouse, cfg.ClickHouse.Addr))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	reg := NewRegistry()
+	stage, err := score.New(score.Config{
+		Brokers: cfg.Kafka.Brokers, Group: cfg.Score.Group, BatchSize: cfg.Score.BatchSize,
+		FlushInterval: cfg.Score.FlushInterval, Logger: log,
+	}, conn, reg)
+	if err != nil {
+		return err
+	}
+	srv, err := server.Start(server.Config{
+		Addr: cfg.HTTPAddr, Gatherer: reg,
+		Checks: []server.Check{{Name: "clickhouse", Ready: pinger(conn)}, {Name: "score", Ready: stage.Ready}},
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Close(context.Background())
+	log.Info("score stage running", "brokers", strings.Join(cfg.Kafka.Brokers, ","), "clickhouse", cfg.ClickHouse.Addr, "http", srv.Addr())
+	return stage.Run(ctx)
+}

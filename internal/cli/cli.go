@@ -1,0 +1,186 @@
+// Package cli defines the sightline command line. cmd/sightline only calls
+// Execute; every command is testable from here.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sightline-dev/sightline/internal/app"
+	"github.com/sightline-dev/sightline/internal/broker"
+	"github.com/sightline-dev/sightline/internal/config"
+	"github.com/sightline-dev/sightline/internal/loadgen"
+	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
+)
+
+type globals struct {
+	configPath string
+	dataDir    string
+	brokers    string
+	chAddr     string
+	httpAddr   string
+	logLevel   string
+	out        io.Writer
+}
+
+func (g *globals) load(cmd *cobra.Command) (config.Config, error) {
+	cfg, err := config.Load(g.configPath)
+	if err != nil {
+		return cfg, err
+	}
+	f := cmd.Flags()
+	if f.Changed("data-dir") {
+		cfg.DataDir = g.dataDir
+	}
+	if f.Changed("kafka-brokers") {
+		cfg.Kafka.Brokers = splitList(g.brokers)
+	}
+	if f.Changed("clickhouse-addr") {
+		cfg.ClickHouse.Addr = g.chAddr
+	}
+	if f.Changed("http-addr") {
+		cfg.HTTPAddr = g.httpAddr
+	}
+	return cfg, cfg.Validate()
+}
+
+func (g *globals) logger() *slog.Logger {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(g.logLevel)); err != nil {
+		lvl = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Execute runs the command line with args (without the program name).
+func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	root := NewRoot(stdout, stderr)
+	root.SetArgs(args)
+	return root.ExecuteContext(ctx)
+}
+
+// NewRoot builds the command tree.
+func NewRoot(stdout, stderr io.Writer) *cobra.Command {
+	g := &globals{out: stdout}
+	root := &cobra.Command{
+		Use:           "sightline",
+		Short:         "LLM observability pipeline: events in, scores and signals out",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.configPath, "config", "", "YAML config file")
+	pf.StringVar(&g.dataDir, "data-dir", "./sightline-data", "data directory (embedded broker log, local ClickHouse)")
+	pf.StringVar(&g.brokers, "kafka-brokers", "", "Kafka/Redpanda seed brokers, comma-separated (default: the embedded broker)")
+	pf.StringVar(&g.chAddr, "clickhouse-addr", "", "ClickHouse native address host:port (default: a local clickhouse-server run by sightline)")
+	pf.StringVar(&g.httpAddr, "http-addr", "127.0.0.1:8088", "HTTP address for /metrics, /healthz, /readyz and ingest")
+	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+
+	root.AddCommand(
+		&cobra.Command{
+			Use:   "up",
+			Short: "Run everything on this machine: embedded broker, local ClickHouse, migrations, stages, HTTP",
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				cfg, err := g.load(cmd)
+				if err != nil {
+					return err
+				}
+				return app.Up(cmd.Context(), cfg, g.logger())
+			},
+		},
+		&cobra.Command{
+			Use:   "score",
+			Short: "Run the score stage alone against --kafka-brokers and --clickhouse-addr",
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				cfg, err := g.load(cmd)
+				if err != nil {
+					return err
+				}
+				return app.Score(cmd.Context(), cfg, g.logger())
+			},
+		},
+		&cobra.Command{
+			Use:   "migrate",
+			Short: "Apply the ClickHouse migrations to --clickhouse-addr",
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				cfg, err := g.load(cmd)
+				if err != nil {
+					return err
+				}
+				addr := cfg.ClickHouse.Addr
+				if addr == "" {
+					addr = fmt.Sprintf("127.0.0.1:%d", cfg.ClickHouse.LocalPort)
+				}
+				conn, err := chsink.Open(cmd.Context(), app.ClickHouseOptions(cfg.ClickHouse, addr))
+				if err != nil {
+					return err
+				}
+				defer conn.Close()
+				res, err := chsink.Migrate(cmd.Context(), conn)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "applied %v, skipped (server too old) %v, schema version %d\n", res.Applied, res.Skipped, res.Current)
+				return nil
+			},
+		},
+		newLoadgen(g),
+		newSummary(g),
+	)
+	return root
+}
+
+func newLoadgen(g *globals) *cobra.Command {
+	var lc loadgen.Config
+	var topic string
+	cmd := &cobra.Command{
+		Use:   "loadgen",
+		Short: "Produce realistic synthetic LLM traffic through the SDK",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.load(cmd)
+			if err != nil {
+				return err
+			}
+			lc.Brokers = cfg.Kafka.Brokers
+			if len(lc.Brokers) == 0 {
+				lc.Brokers = []string{cfg.Kafka.EmbeddedAddr}
+			}
+			lc.Topic = topic
+			res, err := loadgen.Run(cmd.Context(), lc)
+			rate := 0.0
+			if res.Elapsed > 0 {
+				rate = float64(res.Produced) / res.Elapsed.Seconds()
+			}
+			fmt.Fprintf(g.out, "loadgen: %d events produced in %s (%.0f/s), %d failed\n", res.Produced, res.Elapsed.Round(time.Millisecond), rate, res.Failed)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&lc.Count, "count", 0, "produce exactly N events")
+	f.DurationVar(&lc.Duration, "duration", 0, "produce for this long (when --count is not given)")
+	f.Float64Var(&lc.Rate, "rate", 0, "events per second (0: as fast as possible)")
+	f.Uint64Var(&lc.Seed, "seed", 1, "random seed")
+	f.StringVar(&lc.Scenario, "scenario", "steady", "traffic shape: steady")
+	f.StringVar(&lc.Tenant, "tenant", "default", "tenant of the events")
+	f.StringVar(&topic, "topic", broker.TopicEvents, "events topic")
+	return cmd
+}

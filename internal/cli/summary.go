@@ -1,0 +1,118 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sightline-dev/sightline/internal/app"
+	"github.com/sightline-dev/sightline/internal/broker"
+	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
+)
+
+func newSummary(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "summary",
+		Short: "Print what is stored: events per app/model, latency quantiles, DLQ count",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.load(cmd)
+			if err != nil {
+				return err
+			}
+			addr := cfg.ClickHouse.Addr
+			if addr == "" {
+				addr = fmt.Sprintf("127.0.0.1:%d", cfg.ClickHouse.LocalPort)
+			}
+			conn, err := chsink.Open(cmd.Context(), app.ClickHouseOptions(cfg.ClickHouse, addr))
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			brokers := cfg.Kafka.Brokers
+			if len(brokers) == 0 {
+				brokers = []string{cfg.Kafka.EmbeddedAddr}
+			}
+			return Summary(cmd.Context(), g.out, conn, brokers)
+		},
+	}
+}
+
+// Summary prints the demo's read-back from ClickHouse and the DLQ.
+func Summary(ctx context.Context, w io.Writer, conn driver.Conn, brokers []string) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "== events per app and model (deduplicated)")
+	fmt.Fprintln(tw, "app\tmodel\tevents\terrors\tp50 ms\tp90 ms\tp99 ms\ttokens\tcost USD")
+	rows, err := conn.Query(ctx, `
+		SELECT app, model, count() AS n, sum(is_error),
+		       quantiles(0.5, 0.9, 0.99)(duration_ms), sum(total_tokens), sum(cost_usd)
+		FROM llm_events FINAL
+		GROUP BY app, model
+		ORDER BY app, model`)
+	if err != nil {
+		return fmt.Errorf("cannot query llm_events: %w", err)
+	}
+	var total uint64
+	for rows.Next() {
+		var app, model string
+		var n uint64
+		var errs uint64
+		var q []float64
+		var tokens int64
+		var cost float64
+		if err := rows.Scan(&app, &model, &n, &errs, &q, &tokens, &cost); err != nil {
+			rows.Close()
+			return fmt.Errorf("cannot read llm_events summary: %w", err)
+		}
+		total += n
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.0f\t%.0f\t%.0f\t%d\t%.4f\n", app, model, n, errs, q[0], q[1], q[2], tokens, cost)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("cannot read llm_events summary: %w", err)
+	}
+	tw.Flush()
+	var all, truncated uint64
+	var q []float64
+	if err := conn.QueryRow(ctx, `SELECT count(), sum(truncated), quantiles(0.5, 0.9, 0.99)(duration_ms) FROM llm_events FINAL`).Scan(&all, &truncated, &q); err != nil {
+		return fmt.Errorf("cannot query llm_events: %w", err)
+	}
+	fmt.Fprintf(w, "\n== all events: %d stored (deduplicated), %d truncated; latency p50 %.0f ms, p90 %.0f ms, p99 %.0f ms\n", all, truncated, q[0], q[1], q[2])
+	dlq, err := topicCount(ctx, brokers, broker.TopicDLQ)
+	if err != nil {
+		fmt.Fprintf(w, "== dead-letter topic: unavailable (%v)\n", err)
+		return nil
+	}
+	fmt.Fprintf(w, "== dead-letter topic %s: %d records\n", broker.TopicDLQ, dlq)
+	return nil
+}
+
+// topicCount is the number of records in a topic (end minus start offsets).
+func topicCount(ctx context.Context, brokers []string, topic string) (int64, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		return 0, err
+	}
+	starts, err := adm.ListStartOffsets(ctx, topic)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	ends.Each(func(o kadm.ListedOffset) {
+		if s, ok := starts.Lookup(o.Topic, o.Partition); ok {
+			n += o.Offset - s.Offset
+		}
+	})
+	return n, nil
+}

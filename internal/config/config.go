@@ -1,0 +1,96 @@
+// Package config loads the sightline YAML configuration file. Unknown keys
+// are errors that name the key, so a typo never silently falls back to a
+// default. Flags override file values; defaults fill the rest.
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole file.
+type Config struct {
+	DataDir    string           `yaml:"data_dir"`
+	HTTPAddr   string           `yaml:"http_addr"`
+	Kafka      KafkaConfig      `yaml:"kafka"`
+	ClickHouse ClickHouseConfig `yaml:"clickhouse"`
+	Score      ScoreConfig      `yaml:"score"`
+}
+
+// KafkaConfig: empty Brokers means the embedded broker.
+type KafkaConfig struct {
+	Brokers      []string `yaml:"brokers"`
+	EmbeddedAddr string   `yaml:"embedded_addr"`
+	Partitions   int32    `yaml:"partitions"`
+}
+
+// ClickHouseConfig: empty Addr means a local clickhouse-server managed by
+// sightline.
+type ClickHouseConfig struct {
+	Addr      string `yaml:"addr"`
+	Database  string `yaml:"database"`
+	Username  string `yaml:"username"`
+	Password  string `yaml:"password"`
+	LocalPort int    `yaml:"local_port"`
+	LocalHTTP int    `yaml:"local_http_port"`
+}
+
+// ScoreConfig tunes the score stage.
+type ScoreConfig struct {
+	Group         string        `yaml:"group"`
+	BatchSize     int           `yaml:"batch_size"`
+	FlushInterval time.Duration `yaml:"flush_interval"`
+}
+
+// Default returns the configuration `sightline up` runs with when given
+// nothing.
+func Default() Config {
+	return Config{
+		DataDir:  "./sightline-data",
+		HTTPAddr: "127.0.0.1:8088",
+		Kafka:    KafkaConfig{EmbeddedAddr: "127.0.0.1:19092", Partitions: 4},
+		ClickHouse: ClickHouseConfig{
+			Database: "default", Username: "default", LocalPort: 19000, LocalHTTP: 18123,
+		},
+		Score: ScoreConfig{Group: "sightline-score", BatchSize: 5000, FlushInterval: time.Second},
+	}
+}
+
+// Load reads path (if non-empty) over the defaults.
+func Load(path string) (Config, error) {
+	c := Default()
+	if path == "" {
+		return c, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, fmt.Errorf("cannot read config file: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && err.Error() != "EOF" {
+		return c, fmt.Errorf("cannot parse config file %s: %w", path, err)
+	}
+	return c, c.Validate()
+}
+
+// Validate checks the values, naming the YAML key of anything wrong.
+func (c *Config) Validate() error {
+	switch {
+	case c.DataDir == "":
+		return fmt.Errorf("config: data_dir must not be empty")
+	case c.HTTPAddr == "":
+		return fmt.Errorf("config: http_addr must not be empty")
+	case c.Kafka.Partitions < 1:
+		return fmt.Errorf("config: kafka.partitions must be at least 1")
+	case c.Score.BatchSize < 1:
+		return fmt.Errorf("config: score.batch_size must be at least 1")
+	case c.Score.FlushInterval < time.Millisecond:
+		return fmt.Errorf("config: score.flush_interval must be at least 1ms")
+	}
+	return nil
+}
