@@ -165,8 +165,10 @@ const (
 
 var cueTable = buildCueTable()
 
-// phraseHash combines word hashes from the last word backwards, so matching
-// can extend a phrase one word to the left at a time.
+// phraseStep combines word hashes from the last word backwards, so matching
+// extends a phrase one word to the left with one multiplication.
+const phraseSeed = 0x243f6a8885a308d3
+
 func phraseStep(h, word uint64) uint64 { return (h ^ word) * 0x9e3779b97f4a7c15 }
 
 func wordKey(w []byte) uint64 {
@@ -213,7 +215,7 @@ func buildCueTable() *[1 << cueTableBits]cueEntry {
 			if n == 0 {
 				panic("injection: empty cue phrase")
 			}
-			h := uint64(n)
+			h := uint64(phraseSeed)
 			for i := n - 1; i >= 0; i-- {
 				h = phraseStep(h, words[i])
 			}
@@ -226,7 +228,7 @@ func buildCueTable() *[1 << cueTableBits]cueEntry {
 	}
 	for _, wc := range wordClasses {
 		for _, w := range wc.words {
-			h := phraseStep(1, wordKey([]byte(w)))
+			h := phraseStep(phraseSeed, wordKey([]byte(w)))
 			insert(h, func(e *cueEntry) { e.cls |= wc.cls })
 		}
 	}
@@ -284,11 +286,9 @@ func matchCues(c *cueMatch, norm []byte) {
 		}
 		i = e
 		ring[pos%maxPhrase] = wordKey(norm[s:e])
+		h := uint64(phraseSeed)
 		for n := 1; n <= maxPhrase && n <= pos+1; n++ {
-			h := uint64(n)
-			for j := 0; j < n; j++ {
-				h = phraseStep(h, ring[(pos-j)%maxPhrase])
-			}
+			h = phraseStep(h, ring[(pos-n+1)%maxPhrase])
 			ent := lookupCue(h)
 			if ent == nil {
 				continue

@@ -95,7 +95,7 @@ func Augmentation() []Example {
 type TrainConfig struct {
 	// Bits is log2 of the number of hashed weights (default 16).
 	Bits uint8
-	// CharMin and CharMax bound the character n-gram lengths (default 3..5).
+	// CharMin and CharMax bound the character n-gram lengths (default 4..4).
 	CharMin, CharMax uint8
 	// L2 is the ridge penalty of the hashed n-gram weights (default 1e-2).
 	// It is strong on purpose: the dev data separates attacks from benign
@@ -118,7 +118,7 @@ type TrainConfig struct {
 
 // DefaultTrainConfig returns the settings the shipped model was trained with.
 func DefaultTrainConfig() TrainConfig {
-	return TrainConfig{Bits: 16, CharMin: 3, CharMax: 5, L2: 1e-2, L2Cue: 1e-4, Iterations: 200, Prior: 0.1, Seed: 1}
+	return TrainConfig{Bits: 16, CharMin: 4, CharMax: 4, L2: 1e-2, L2Cue: 1e-4, Iterations: 200, Prior: 0.1, Seed: 1}
 }
 
 func (c TrainConfig) withDefaults() TrainConfig {

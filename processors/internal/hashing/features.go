@@ -83,26 +83,26 @@ func (f Features) Extract(dst []uint32, norm []byte) []uint32 {
 }
 
 // appendChars appends the character n-grams of " w ". A rolling window of the
-// last seven bytes makes every n-gram one mask and one mix, so the cost is a
-// few multiplications per byte whatever the n-gram lengths.
+// last seven bytes makes every n-gram one mask and one multiply-shift
+// (Fibonacci hashing, Knuth TAOCP vol. 3 §6.4), so the cost is a couple of
+// multiplications per byte whatever the n-gram lengths.
 func (f Features) appendChars(dst []uint32, w []byte, shift uint) []uint32 {
+	lo, hi := int(f.CharMin), int(f.CharMax)
 	var win uint64 = ' '
 	cnt := 1
-	emit := func(dst []uint32) []uint32 {
-		for n := int(f.CharMin); n <= int(f.CharMax) && n <= cnt; n++ {
-			key := win & (1<<(8*uint(n)) - 1)
-			dst = append(dst, uint32(mix(key^uint64(n)<<58^tagChar)>>shift))
+	for i := 0; i <= len(w); i++ {
+		c := byte(' ')
+		if i < len(w) {
+			c = w[i]
 		}
-		return dst
-	}
-	for _, c := range w {
 		win = win<<8 | uint64(c)
 		cnt++
-		dst = emit(dst)
+		for n := lo; n <= hi && n <= cnt; n++ {
+			key := win&(1<<(8*uint(n))-1) | uint64(n)<<58
+			dst = append(dst, uint32((key*0x9e3779b97f4a7c15)>>shift))
+		}
 	}
-	win = win<<8 | ' '
-	cnt++
-	return emit(dst)
+	return dst
 }
 
 // WordFeatures appends the buckets of the features that belong to the single

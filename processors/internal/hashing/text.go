@@ -29,94 +29,97 @@ import (
 func Normalize(dst []byte, s string) []byte {
 	start := len(dst)
 	wordStart := -1 // index in dst where the current word began
-	sep := func() {
-		if wordStart >= 0 {
-			// Drop the retweet marker, which is a source artefact.
-			if len(dst)-wordStart == 2 && dst[wordStart] == 'r' && dst[wordStart+1] == 't' {
-				dst = dst[:wordStart]
-				if len(dst) > start {
-					dst = dst[:len(dst)-1] // the space before it
-				}
-			}
-			wordStart = -1
-		}
-	}
 	for i := 0; i < len(s); {
 		c := s[i]
-		atBoundary := wordStart < 0
-		if atBoundary {
-			if n := skipURL(s, i); n > 0 {
-				i += n
+		if c < utf8.RuneSelf {
+			if l := asciiFold[c]; l != 0 {
+				if wordStart < 0 {
+					if (l == 'h' || l == 'w') && i+4 <= len(s) {
+						if n := skipURL(s, i); n > 0 {
+							i += n
+							continue
+						}
+					}
+					if len(dst) > start {
+						dst = append(dst, ' ')
+					}
+					wordStart = len(dst)
+				}
+				// Cut runs of one letter (not digit) at two.
+				if n := len(dst); l <= '9' || n-wordStart < 2 || dst[n-1] != l || dst[n-2] != l {
+					dst = append(dst, l)
+				}
+				i++
 				continue
 			}
-			if c == '@' {
+			switch {
+			case c == '\'':
+				// Inside a word it is dropped so "don't" stays whole.
+			case c == '@' && wordStart < 0:
 				j := i + 1
 				for j < len(s) && isWordByte(s[j]) {
 					j++
 				}
 				i = j
 				continue
+			case c == '&':
+				if n := entityLen(s, i); n > 0 {
+					dst, wordStart = endWord(dst, wordStart, start)
+					i += n
+					continue
+				}
+				dst, wordStart = endWord(dst, wordStart, start)
+			default:
+				dst, wordStart = endWord(dst, wordStart, start)
 			}
+			i++
+			continue
 		}
-		if c == '&' {
-			if n := entityLen(s, i); n > 0 {
-				sep()
-				i += n
-				continue
-			}
-		}
-		var r rune
-		size := 1
-		if c < utf8.RuneSelf {
-			r = rune(c)
-		} else {
-			r, size = utf8.DecodeRuneInString(s[i:])
-		}
+		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
-		case r == '\'' || r == '\u2019':
-			// Keep words like "don't" whole; elsewhere it is a separator.
-			if wordStart < 0 {
-				sep()
-			}
-		case r < utf8.RuneSelf && isAlnumASCII(byte(r)):
-			b := byte(r)
-			if 'A' <= b && b <= 'Z' {
-				b += 'a' - 'A'
-			}
-			dst = appendLetter(dst, &wordStart, start, b)
-		case r != utf8.RuneError && r >= utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r)):
-			r = unicode.ToLower(r)
+		case r == '\u2019':
+		case r != utf8.RuneError && (unicode.IsLetter(r) || unicode.IsDigit(r)):
 			if wordStart < 0 {
 				if len(dst) > start {
 					dst = append(dst, ' ')
 				}
 				wordStart = len(dst)
 			}
-			dst = utf8.AppendRune(dst, r)
+			dst = utf8.AppendRune(dst, unicode.ToLower(r))
 		default:
-			sep()
+			dst, wordStart = endWord(dst, wordStart, start)
 		}
 		i += size
 	}
-	sep()
+	dst, _ = endWord(dst, wordStart, start)
 	return dst
 }
 
-// appendLetter appends one ASCII letter or digit, starting a word if needed
-// and cutting runs of one letter at two.
-func appendLetter(dst []byte, wordStart *int, start int, b byte) []byte {
-	if *wordStart < 0 {
+// endWord closes the current word, dropping it if it is the retweet marker
+// "rt" (a source artefact), and returns the new dst and wordStart (-1).
+func endWord(dst []byte, wordStart, start int) ([]byte, int) {
+	if wordStart >= 0 && len(dst)-wordStart == 2 && dst[wordStart] == 'r' && dst[wordStart+1] == 't' {
+		dst = dst[:wordStart]
 		if len(dst) > start {
-			dst = append(dst, ' ')
+			dst = dst[:len(dst)-1] // the space before it
 		}
-		*wordStart = len(dst)
 	}
-	n := len(dst)
-	if n-*wordStart >= 2 && dst[n-1] == b && dst[n-2] == b {
-		return dst
-	}
-	return append(dst, b)
+	return dst, -1
 }
+
+// asciiFold maps ASCII letters and digits to their lowercase form and every
+// other byte to 0.
+var asciiFold = func() (t [utf8.RuneSelf]byte) {
+	for c := 0; c < utf8.RuneSelf; c++ {
+		switch {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+			t[c] = byte(c)
+		case 'A' <= c && c <= 'Z':
+			t[c] = byte(c + 'a' - 'A')
+		}
+	}
+	return t
+}()
 
 func isAlnumASCII(c byte) bool {
 	return ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9')
