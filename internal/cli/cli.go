@@ -181,6 +181,7 @@ func newLoadgen(g *globals) *cobra.Command {
 	f.Uint64Var(&lc.Seed, "seed", 1, "random seed")
 	f.StringVar(&lc.Scenario, "scenario", "steady", "traffic shape: steady")
 	f.StringVar(&lc.Tenant, "tenant", "default", "tenant of the events")
+	f.IntVar(&lc.Invalid, "invalid", 0, "also produce N malformed records (they go to the dead-letter topic)")
 	f.StringVar(&topic, "topic", broker.TopicEvents, "events topic")
 	return cmd
 }

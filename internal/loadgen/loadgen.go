@@ -13,6 +13,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/sightline-dev/sightline/schemas/eventpb"
 	"github.com/sightline-dev/sightline/sdk"
 )
 
@@ -30,6 +35,9 @@ type Config struct {
 	Seed uint64
 	// Scenario shapes the traffic; "" or "steady" is normal traffic.
 	Scenario string
+	// Invalid adds this many malformed records (garbage bytes, unsupported
+	// schema version, missing fields) to show the dead-letter path.
+	Invalid int
 	// Now is the clock for event timestamps (default time.Now).
 	Now func() time.Time
 }
@@ -131,6 +139,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		}
 		delete(clients, app)
 	}
+	if cfg.Invalid > 0 && firstErr == nil {
+		if err := produceInvalid(ctx, cfg); err != nil {
+			firstErr = err
+		}
+	}
 	res.Elapsed = time.Since(start)
 	if firstErr != nil {
 		return res, firstErr
@@ -139,6 +152,39 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return res, fmt.Errorf("loadgen: %d of %d events were not delivered", int64(n)-res.Produced, n)
 	}
 	return res, nil
+}
+
+// produceInvalid sends malformed records straight to the events topic,
+// bypassing the SDK (which never produces invalid events).
+func produceInvalid(ctx context.Context, cfg Config) error {
+	topic := cfg.Topic
+	if topic == "" {
+		topic = "sightline.events"
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		return fmt.Errorf("cannot create kafka client: %w", err)
+	}
+	defer cl.Close()
+	recs := make([]*kgo.Record, cfg.Invalid)
+	for i := range recs {
+		var v []byte
+		switch i % 3 {
+		case 0:
+			v = []byte("this is not a protobuf event \xff\xfe")
+		case 1:
+			b, _ := proto.Marshal(&eventpb.Event{SchemaVersion: 99, EventId: "0190c8e4-0000-7000-8000-000000000000", App: "x", Model: "m", Ts: timestamppb.Now()})
+			v = b
+		default:
+			b, _ := proto.Marshal(&eventpb.Event{SchemaVersion: 1, EventId: "0190c8e4-0000-7000-8000-000000000001", Ts: timestamppb.Now()})
+			v = b
+		}
+		recs[i] = &kgo.Record{Value: v}
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return fmt.Errorf("cannot produce invalid records: %w", err)
+	}
+	return nil
 }
 
 // Generator makes synthetic calls.

@@ -1,0 +1,48 @@
+# Sightline. `make demo` and `make test` do all of their own set-up.
+export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
+GO ?= go
+GOFLAGS_TEST ?= -count=1 -timeout 25m
+
+.PHONY: all build deps test demo bench fuzz generate vet clean
+
+all: build
+
+build:
+	$(GO) build -o bin/sightline ./cmd/sightline
+
+deps:
+	@deploy/scripts/ensure-deps.sh
+
+vet:
+	$(GO) vet ./...
+
+# The whole suite: unit, fuzz seeds, integration against a real ClickHouse
+# (started by the tests) and the in-process Kafka broker.
+test: deps vet
+	$(GO) test $(GOFLAGS_TEST) ./...
+
+demo: deps build
+	@deploy/scripts/demo.sh
+
+# Benchmarks quoted in the README.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime=1s ./sdk/ ./processors/...
+
+# Run each fuzz target for a short while (FUZZTIME=1m for longer).
+FUZZTIME ?= 15s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+# Regenerate the protobuf Go code (protoc from the OS packages).
+generate:
+	@command -v protoc >/dev/null || (sudo apt-get install -y protobuf-compiler || apt-get install -y protobuf-compiler)
+	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+	protoc -I schemas/proto --go_out=. --go_opt=module=github.com/sightline-dev/sightline \
+	  schemas/proto/sightline/event/v1/event.proto
+
+clean:
+	rm -rf bin sightline-demo-data

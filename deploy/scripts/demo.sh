@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# make demo: start `sightline up`, run loadgen for about a minute, print a
+# summary read back from ClickHouse, and stop everything it started.
+set -euo pipefail
+
+BIN=${BIN:-./bin/sightline}
+DATA=${DEMO_DATA_DIR:-./sightline-demo-data}
+DURATION=${DEMO_DURATION:-60s}
+RATE=${DEMO_RATE:-200}
+HTTP=127.0.0.1:8088
+
+rm -rf "$DATA"
+mkdir -p "$DATA"
+echo "== starting sightline up (data in $DATA, log in $DATA/up.log)"
+"$BIN" up --data-dir "$DATA" >"$DATA/up.log" 2>&1 &
+UP_PID=$!
+cleanup() {
+  if kill -0 "$UP_PID" 2>/dev/null; then
+    kill -INT "$UP_PID" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$UP_PID" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$UP_PID" 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT
+
+for i in $(seq 1 300); do
+  if curl -sf "http://$HTTP/readyz" >/dev/null 2>&1; then break; fi
+  if ! kill -0 "$UP_PID" 2>/dev/null; then
+    echo "sightline up exited; its log:" >&2; cat "$DATA/up.log" >&2; exit 1
+  fi
+  sleep 0.2
+done
+curl -sf "http://$HTTP/readyz" >/dev/null || { echo "sightline up did not become ready; log:" >&2; cat "$DATA/up.log" >&2; exit 1; }
+echo "== ready: http://$HTTP/metrics /healthz /readyz"
+
+echo "== loadgen for $DURATION at $RATE events/s, plus 5 malformed records for the dead-letter topic"
+"$BIN" loadgen --duration "$DURATION" --rate "$RATE" --invalid 5
+
+# Wait until the score stage has stored everything (it flushes every second).
+sleep 3
+echo
+"$BIN" summary
+echo
+echo "== stopping"

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what `make test` and `make demo` need from the operating system's
+# packages when it is missing: clickhouse-server (Debian/Ubuntu package).
+# Go itself must already be installed.
+set -euo pipefail
+
+have_clickhouse() {
+  command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server ] || [ -x /usr/bin/clickhouse-server ] || command -v clickhouse >/dev/null 2>&1
+}
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO="sudo"
+fi
+
+missing=()
+have_clickhouse || missing+=(clickhouse-server clickhouse-client)
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "missing: ${missing[*]}; install ClickHouse with your package manager, or point sightline at a server with --clickhouse-addr" >&2
+    exit 1
+  fi
+  echo "installing from the OS packages: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+have_clickhouse || { echo "clickhouse-server is still not installed" >&2; exit 1; }
