@@ -114,7 +114,7 @@ func (m *Model) evidence(dst []string, s *scratch, k int) []string {
 			break
 		}
 		i = we
-		if hasDigit(s.norm[ws:we]) {
+		if hasDigit(s.norm[ws:we]) || hashing.IsStopword(s.norm[ws:we]) {
 			continue
 		}
 		s.feats = f.WordFeatures(s.feats[:0], s.norm[ws:we])

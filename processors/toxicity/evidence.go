@@ -18,7 +18,7 @@ type span struct {
 // two-word phrases of text that pushed its score toward toxic the most,
 // strongest first, in normalized (lowercased) form. Terms containing digits
 // are never reported, so numbers such as phone or account numbers cannot leak
-// into the scores.
+// into the scores; common function words are skipped as uninformative.
 func (m *Model) Evidence(dst []string, text string, k int) []string {
 	s := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(s)
@@ -40,7 +40,7 @@ func (m *Model) evidence(dst []string, s *scratch, k int) []string {
 	var top [MaxEvidence]span
 	n := 0
 	add := func(c span) {
-		if c.w <= 0 || hasDigit(s.norm[c.s:c.e]) {
+		if c.w <= 0 || hasDigit(s.norm[c.s:c.e]) || hashing.IsStopword(s.norm[c.s:c.e]) {
 			return
 		}
 		for i := 0; i < n; i++ {
