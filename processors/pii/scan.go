@@ -105,7 +105,7 @@ var keyPrefixes = []struct {
 	p   string
 	min int
 }{
-	{"sk-", 20}, // OpenAI (sk-, sk-proj-), Anthropic (sk-ant-)
+	{"sk-", 20},                                                          // OpenAI (sk-, sk-proj-), Anthropic (sk-ant-)
 	{"sk_live_", 16}, {"sk_test_", 16}, {"rk_live_", 16}, {"whsec_", 20}, // Stripe
 	{"AKIA", 16}, {"ASIA", 16}, // AWS access key ids
 	{"ghp_", 30}, {"gho_", 30}, {"ghu_", 30}, {"ghs_", 30}, {"ghr_", 30}, {"github_pat_", 30}, // GitHub
