@@ -59,7 +59,7 @@ func (c *cfg) validate() error {
 		{"App", c.app == "", "is required (the application's name, e.g. sdk.App(\"checkout-bot\"))"},
 		{"SampleRate", !(c.sampleRate > 0 && c.sampleRate <= 1), "must be in (0, 1]"},
 		{"MaxContentBytes", c.maxContentBytes < 1024, "must be at least 1024"},
-		{"DeliveryTimeout", c.deliveryTimeout <= 0, "must be positive"},
+		{"DeliveryTimeout", c.deliveryTimeout < time.Second, "must be at least 1s"},
 	} {
 		if v.bad {
 			return fmt.Errorf("invalid sdk option %s: %s", v.name, v.why)

@@ -33,8 +33,8 @@ func FakeOpenAI(tb testing.TB) *httptest.Server {
 			Model    string `json:"model"`
 			Stream   bool   `json:"stream"`
 			Messages []struct {
-				Role    string `json:"role"`
-				Content string `json:"content"`
+				Role    string          `json:"role"`
+				Content json.RawMessage `json:"content"`
 			} `json:"messages"`
 			StreamOptions *struct {
 				IncludeUsage bool `json:"include_usage"`
@@ -53,7 +53,7 @@ func FakeOpenAI(tb testing.TB) *httptest.Server {
 		last := ""
 		for _, m := range req.Messages {
 			if m.Role == "user" {
-				last = m.Content
+				last = flatten(m.Content)
 			}
 		}
 		answer := "echo: " + last
@@ -130,4 +130,21 @@ func ReadEvents(tb testing.TB, brokers []string, topic string, n int, timeout ti
 		}
 	}
 	return out
+}
+
+// flatten reads a message content given as a string or as text parts.
+func flatten(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var parts []struct {
+		Text string `json:"text"`
+	}
+	_ = json.Unmarshal(raw, &parts)
+	var out []string
+	for _, p := range parts {
+		out = append(out, p.Text)
+	}
+	return strings.Join(out, " ")
 }

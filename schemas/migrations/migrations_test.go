@@ -1,0 +1,51 @@
+package migrations
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestAllParseAndAvoidNewTypesInBase(t *testing.T) {
+	all, err := All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) == 0 || all[0].Version != 1 {
+		t.Fatalf("want migrations starting at 1, got %d", len(all))
+	}
+	// Base migrations run on ClickHouse 18.16, which lacks these.
+	forbidden := []string{"DateTime64", "Map(", "LowCardinality", " TTL ", "JSON"}
+	for _, m := range all {
+		if m.Requires != [2]int{} {
+			continue
+		}
+		for _, s := range m.Statements {
+			for _, f := range forbidden {
+				if strings.Contains(s, f) {
+					t.Errorf("migration %d uses %q but has no '-- requires:' line", m.Version, f)
+				}
+			}
+			if strings.HasPrefix(s, "CREATE") && !strings.Contains(s, "IF NOT EXISTS") {
+				t.Errorf("migration %d: statement is not idempotent: %.60s", m.Version, s)
+			}
+		}
+	}
+}
+
+func TestParse(t *testing.T) {
+	m, err := Parse("0007_feature.sql", "-- requires: 23.8\n-- comment\nALTER TABLE x ADD COLUMN IF NOT EXISTS y String;\nSELECT 1;\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Version != 7 || m.Name != "feature" || m.Requires != [2]int{23, 8} || len(m.Statements) != 2 {
+		t.Fatalf("parsed %+v", m)
+	}
+	if m.Supported(18, 16) || !m.Supported(23, 8) || !m.Supported(24, 1) {
+		t.Fatal("Supported is wrong")
+	}
+	for _, bad := range []string{"x.sql", "0000_zero.sql", "abc_x.sql"} {
+		if _, err := Parse(bad, "SELECT 1;"); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}
