@@ -35,7 +35,9 @@ func benchCall() Call {
 // measures exactly what the application's goroutine pays to record a call
 // when the queue has room (never the cheaper drop path).
 func newQueueClient() *Client {
-	return &Client{cfg: defaultCfg(), queue: make(chan item, 1<<14), stop: make(chan struct{}), done: make(chan struct{})}
+	cfg := defaultCfg()
+	cfg.app = "bench"
+	return &Client{cfg: cfg, queue: make(chan item, 1<<14), stop: make(chan struct{}), done: make(chan struct{})}
 }
 
 func drain(b *testing.B, c *Client, i int) {
