@@ -4,6 +4,7 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/sightline-dev/sightline/processors/detector"
 )
@@ -82,11 +83,129 @@ func (d *Detector) Detect(in *detector.Input, out *detector.Scores) error {
 //	0.3  an apology or "as an AI" disclaimer without a refusal
 //	0    otherwise.
 func (d *Detector) Confidence(completion string) float64 {
+	if !mayRefuse(opening(completion, d.cfg.ScanBytes)) {
+		return 0
+	}
 	bp := d.pool.Get().(*[]byte)
 	defer d.pool.Put(bp)
 	s := normalize((*bp)[:0], completion, d.cfg.ScanBytes)
 	*bp = s[:0]
-	return score(string(s)) // string(s) of a local does not escape: no copy kept
+	// string(s) would copy the whole opening to the heap (the compiler's
+	// stack buffer holds only 32 bytes); score reads s and keeps nothing.
+	return score(unsafe.String(unsafe.SliceData(s), len(s)))
+}
+
+// opening returns at most max bytes of s, cut at a rune start.
+func opening(s string, max int) string {
+	if len(s) > max {
+		i := max
+		for i > 0 && !utf8.RuneStart(s[i]) {
+			i--
+		}
+		s = s[:i]
+	}
+	return s
+}
+
+// isAlnum marks ASCII letters and digits, the bytes that continue a word.
+var isAlnum = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	return t
+}()
+
+// mayRefuse reports whether the raw opening s holds anything score can
+// act on, scanning bytes case-insensitively without normalizing: the word
+// "I" (or "I'm", "Im"), "ai" at a word start ("as an AI"), "sorry",
+// "unfortunately", "apologize", "regret", or a stem of the foreign forms
+// ("puedo", "peux", "kann", "posso"). Every phrase score looks for in the
+// normalized text contains one of these in the raw text, so false means a
+// confidence of 0. Most answers have none, and normalizing 600 bytes cost
+// several times this scan. "İ" and the Kelvin sign lower-case to ASCII
+// letters, so their presence sends the text to the full check.
+func mayRefuse(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !stemStart[c] {
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			if (c == 0xC4 && i+1 < len(s) && s[i+1] == 0xB0) || (c == 0xE2 && strings.HasPrefix(s[i:], "\u212A")) {
+				return true
+			}
+			continue
+		}
+		c |= 0x20 // lower case for letters; other bytes never match below
+		wordStart := i == 0 || !isAlnum[s[i-1]]
+		switch c {
+		case 'i':
+			if !wordStart {
+				continue
+			}
+			if i+1 == len(s) || !isAlnum[s[i+1]] {
+				return true
+			}
+			if s[i+1]|0x20 == 'm' && (i+2 == len(s) || !isAlnum[s[i+2]]) {
+				return true
+			}
+		case 'a':
+			if wordStart && i+1 < len(s) && s[i+1]|0x20 == 'i' {
+				return true
+			}
+			if hasFoldPrefix(s[i:], "apologize") {
+				return true
+			}
+		case 's':
+			if hasFoldPrefix(s[i:], "sorry") {
+				return true
+			}
+		case 'u':
+			if hasFoldPrefix(s[i:], "unfortunately") {
+				return true
+			}
+		case 'r':
+			if hasFoldPrefix(s[i:], "regret") {
+				return true
+			}
+		case 'p':
+			if hasFoldPrefix(s[i:], "puedo") || hasFoldPrefix(s[i:], "peux") || hasFoldPrefix(s[i:], "posso") {
+				return true
+			}
+		case 'k':
+			if hasFoldPrefix(s[i:], "kann") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// stemStart marks the bytes mayRefuse must look at: the first letters of
+// its stems in both cases and the lead bytes of "İ" and the Kelvin sign.
+var stemStart = func() (t [256]bool) {
+	for _, c := range "iasurpk" {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	t[0xC4], t[0xE2] = true, true
+	return t
+}()
+
+// hasFoldPrefix reports whether s starts with the lower-case ASCII word w,
+// ignoring ASCII case.
+func hasFoldPrefix(s, w string) bool {
+	if len(s) < len(w) {
+		return false
+	}
+	for k := 0; k < len(w); k++ {
+		if s[k]|0x20 != w[k] {
+			return false
+		}
+	}
+	return true
 }
 
 func score(s string) float64 {

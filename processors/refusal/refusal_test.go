@@ -112,3 +112,23 @@ func FuzzRefusal(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPrefilter checks that the raw-byte prefilter never hides a refusal:
+// Confidence must equal scoring the full normalized opening.
+func FuzzPrefilter(f *testing.F) {
+	for _, s := range []string{
+		"I can't help with that.", "Im sorry", "As an AI, I cannot", "has an air of", "\u0130 can not help",
+		"Lo siento, pero no puedo ayudar.", "Je ne peux pas", "Ich kann das nicht", "NÃO POSSO AJUDAR",
+		"UNFORTUNATELY", "hi regret", "'i will not do it", "I’m unable to assist", "éi can not help",
+		"\u212Aann", "The race was staged at the Mount Panorama Circuit.", "x" + strings.Repeat("a", 598) + "i can",
+	} {
+		f.Add(s)
+	}
+	d := New(Config{})
+	f.Fuzz(func(t *testing.T, s string) {
+		want := score(string(normalize(nil, s, d.cfg.ScanBytes)))
+		if got := d.Confidence(s); got != want {
+			t.Fatalf("Confidence(%q) = %v, full check %v", s, got, want)
+		}
+	})
+}
