@@ -1,0 +1,148 @@
+package sightlineexporter
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configopaque"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/config/configretry"
+	"go.opentelemetry.io/collector/config/configtls"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+
+	"github.com/sightline-dev/sightline/schemas"
+)
+
+// Defaults the factory's configuration starts from.
+const (
+	DefaultTopic         = "sightline.events"
+	DefaultClientID      = "sightline-collector"
+	DefaultCompression   = "lz4"
+	DefaultMaxEventBytes = 1_000_000 // Kafka's default message.max.bytes is ~1 MiB
+)
+
+// Config of the sightline exporter.
+type Config struct {
+	exporterhelper.TimeoutConfig `mapstructure:",squash"`
+	// QueueBatchConfig is the exporterhelper sending queue (sending_queue).
+	QueueBatchConfig configoptional.Optional[exporterhelper.QueueBatchConfig] `mapstructure:"sending_queue"`
+	// BackOffConfig retries batches the brokers did not acknowledge. Event
+	// ids are derived from trace and span id, so a retried batch
+	// deduplicates downstream.
+	BackOffConfig configretry.BackOffConfig `mapstructure:"retry_on_failure"`
+
+	// Brokers are the Kafka bootstrap brokers, host:port (required).
+	Brokers []string `mapstructure:"brokers"`
+	// Topic events are produced to (default sightline.events).
+	Topic string `mapstructure:"topic"`
+	// ClientID is the Kafka client id (default sightline-collector).
+	ClientID string `mapstructure:"client_id"`
+	// Compression of produced batches: none, gzip, snappy, lz4 (default) or zstd.
+	Compression string `mapstructure:"compression"`
+	// TLS to the brokers; absent means plaintext.
+	TLS *configtls.ClientConfig `mapstructure:"tls"`
+	// SASL authentication; absent means none.
+	SASL *SASLConfig `mapstructure:"sasl"`
+	// Tenant stamped on every event unless the resource or span has a
+	// sightline.tenant attribute (default empty).
+	Tenant string `mapstructure:"tenant"`
+	// MaxEventBytes bounds one encoded event (default 1000000, what a
+	// default Kafka broker accepts). Content of a larger event is cut until
+	// it fits and the event is flagged truncated.
+	MaxEventBytes int `mapstructure:"max_event_bytes"`
+}
+
+// SASLConfig is Kafka SASL authentication.
+type SASLConfig struct {
+	// Mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+	Mechanism string              `mapstructure:"mechanism"`
+	Username  string              `mapstructure:"username"`
+	Password  configopaque.String `mapstructure:"password"`
+}
+
+var (
+	_ component.Config   = (*Config)(nil)
+	_ confmap.Validator = (*Config)(nil)
+)
+
+func createDefaultConfig() component.Config {
+	queue := exporterhelper.NewDefaultQueueConfig()
+	return &Config{
+		TimeoutConfig:    exporterhelper.NewDefaultTimeoutConfig(),
+		QueueBatchConfig: configoptional.Some(queue),
+		BackOffConfig:    configretry.NewDefaultBackOffConfig(),
+		Topic:            DefaultTopic,
+		ClientID:         DefaultClientID,
+		Compression:      DefaultCompression,
+		MaxEventBytes:    DefaultMaxEventBytes,
+	}
+}
+
+// Validate checks the configuration; errors name the YAML key.
+func (c *Config) Validate() error {
+	var errs []error
+	if len(c.Brokers) == 0 {
+		errs = append(errs, errors.New("brokers: at least one broker (host:port) is required"))
+	}
+	for i, b := range c.Brokers {
+		host, port, err := net.SplitHostPort(b)
+		if err != nil || host == "" {
+			errs = append(errs, fmt.Errorf("brokers[%d]: %q is not host:port", i, b))
+			continue
+		}
+		if p, err := strconv.Atoi(port); err != nil || p <= 0 || p > 65535 {
+			errs = append(errs, fmt.Errorf("brokers[%d]: %q has no valid port", i, b))
+		}
+	}
+	if err := validTopic(c.Topic); err != nil {
+		errs = append(errs, fmt.Errorf("topic: %w", err))
+	}
+	switch c.Compression {
+	case "none", "gzip", "snappy", "lz4", "zstd":
+	default:
+		errs = append(errs, fmt.Errorf("compression: %q is not one of none, gzip, snappy, lz4, zstd", c.Compression))
+	}
+	if c.MaxEventBytes < 1024 || c.MaxEventBytes > schemas.MaxEncodedBytes {
+		errs = append(errs, fmt.Errorf("max_event_bytes: %d is outside [1024, %d]", c.MaxEventBytes, schemas.MaxEncodedBytes))
+	}
+	if len(c.Tenant) > schemas.MaxLabelBytes {
+		errs = append(errs, fmt.Errorf("tenant: longer than %d bytes", schemas.MaxLabelBytes))
+	}
+	if c.SASL != nil {
+		switch c.SASL.Mechanism {
+		case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+		default:
+			errs = append(errs, fmt.Errorf("sasl::mechanism: %q is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512", c.SASL.Mechanism))
+		}
+		if c.SASL.Username == "" {
+			errs = append(errs, errors.New("sasl::username: is required with sasl"))
+		}
+		if c.SASL.Password == "" {
+			errs = append(errs, errors.New("sasl::password: is required with sasl"))
+		}
+	}
+	if c.Timeout < 0 {
+		errs = append(errs, errors.New("timeout: must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// validTopic applies Kafka's topic name rules.
+func validTopic(t string) error {
+	if t == "" {
+		return errors.New("is required")
+	}
+	if len(t) > 249 || t == "." || t == ".." {
+		return fmt.Errorf("%q is not a valid Kafka topic name", t)
+	}
+	for _, r := range t {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return fmt.Errorf("%q has a character Kafka does not allow in topic names (allowed: a-z A-Z 0-9 . _ -)", t)
+		}
+	}
+	return nil
+}

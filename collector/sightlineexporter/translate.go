@@ -1,0 +1,890 @@
+package sightlineexporter
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"hash/fnv"
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/sightline-dev/sightline/schemas"
+	"github.com/sightline-dev/sightline/schemas/eventpb"
+)
+
+// translator maps spans and log events to Sightline events. It keeps no
+// state between calls and is safe for concurrent use.
+type translator struct {
+	tenant string // default tenant, overridden by a sightline.tenant attribute
+	tel    *telemetry
+}
+
+// maxIndex bounds N in indexed attributes (gen_ai.prompt.N.*): beyond it
+// the attribute is ignored and counted, so a hostile N cannot make the
+// exporter allocate.
+const maxIndex = schemas.MaxMessages
+
+type resourceInfo struct {
+	app, env, tenant string
+}
+
+func (t *translator) resource(r pcommon.Resource) resourceInfo {
+	ri := resourceInfo{tenant: t.tenant}
+	for k, v := range r.Attributes().All() {
+		switch k {
+		case "service.name":
+			ri.app = v.AsString()
+		case "deployment.environment.name":
+			ri.env = v.AsString()
+		case "deployment.environment":
+			if ri.env == "" {
+				ri.env = v.AsString()
+			}
+		case "sightline.tenant":
+			ri.tenant = v.AsString()
+		}
+	}
+	return ri
+}
+
+type callRef struct {
+	ev      *eventpb.Event
+	traceID pcommon.TraceID
+	start   pcommon.Timestamp
+}
+
+type retrievalRef struct {
+	start pcommon.Timestamp
+	docs  []string
+}
+
+// traces appends the events of the LLM calls in td to out. Spans that are
+// not LLM calls cost one pass over their attributes and no allocation.
+func (t *translator) traces(td ptrace.Traces, out []*eventpb.Event) []*eventpb.Event {
+	var (
+		calls      []callRef
+		retrievals map[pcommon.TraceID][]retrievalRef
+	)
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		var res resourceInfo
+		resDone := false
+		sss := rs.ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			ss := sss.At(j)
+			spans := ss.Spans()
+			for k := 0; k < spans.Len(); k++ {
+				span := spans.At(k)
+				var f fields
+				f.scan(span.Attributes())
+				switch {
+				case f.isCall():
+					if !resDone {
+						res, resDone = t.resource(rs.Resource()), true
+					}
+					ev := t.spanCall(&res, ss.Scope(), span, &f)
+					calls = append(calls, callRef{ev: ev, traceID: span.TraceID(), start: span.StartTimestamp()})
+				case f.isRetrieval():
+					docs := t.documents(span.Attributes(), &f, nil)
+					if len(docs) > 0 {
+						if retrievals == nil {
+							retrievals = map[pcommon.TraceID][]retrievalRef{}
+						}
+						retrievals[span.TraceID()] = append(retrievals[span.TraceID()], retrievalRef{start: span.StartTimestamp(), docs: docs})
+					}
+				}
+			}
+		}
+	}
+	for _, c := range calls {
+		// Retrievals of the same trace that started before the call are
+		// its context (RAG): the documents were available to the prompt.
+		for _, r := range retrievals[c.traceID] {
+			if r.start <= c.start {
+				c.ev.Context = append(c.ev.Context, r.docs...)
+			}
+		}
+		if t.finish(c.ev) {
+			out = append(out, c.ev)
+		}
+	}
+	return out
+}
+
+func (t *translator) spanCall(res *resourceInfo, scope pcommon.InstrumentationScope, span ptrace.Span, f *fields) *eventpb.Event {
+	ev := t.build(res, f, span.Attributes())
+	start, end := span.StartTimestamp(), span.EndTimestamp()
+	ev.EventId = eventID(span.TraceID(), span.SpanID(), start, idFromSpan)
+	ev.Ts = timestamppb.New(start.AsTime())
+	if end > start {
+		ev.DurationMs = float64(end-start) / 1e6
+	}
+	if tid := span.TraceID(); !tid.IsEmpty() {
+		ev.TraceId = hex.EncodeToString(tid[:])
+	}
+	if sid := span.SpanID(); !sid.IsEmpty() {
+		ev.SpanId = hex.EncodeToString(sid[:])
+	}
+	if span.Status().Code() == ptrace.StatusCodeError || f.errType != "" {
+		typ := f.errType
+		if typ == "" {
+			typ = "error"
+		}
+		ev.Error = &eventpb.Error{Type: validUTF8(typ), Message: validUTF8(span.Status().Message())}
+	}
+	if scope.Name() != "" {
+		ev.Sdk = &eventpb.SDK{Name: scope.Name(), Version: scope.Version()}
+	}
+	// Per-message span events (older conventions) and the details event.
+	if evs := span.Events(); evs.Len() > 0 {
+		var m eventMessages
+		empty := pcommon.NewValueEmpty()
+		for i := 0; i < evs.Len(); i++ {
+			e := evs.At(i)
+			t.messageEvent(ev, &m, e.Name(), e.Attributes(), empty)
+		}
+		m.apply(ev)
+	}
+	return ev
+}
+
+// build makes the event's labels, tokens and content from one scan of the
+// attributes (and a second pass when indexed or unknown keys were seen).
+func (t *translator) build(res *resourceInfo, f *fields, attrs pcommon.Map) *eventpb.Event {
+	ev := &eventpb.Event{
+		SchemaVersion:  schemas.CurrentVersion,
+		Tenant:         res.tenant,
+		App:            res.app,
+		Environment:    res.env,
+		ConversationId: f.convID,
+		UserId:         f.userID,
+		ResponseId:     f.respID,
+		Variant:        f.variant,
+	}
+	if f.tenant != "" {
+		ev.Tenant = f.tenant
+	}
+	t.labels(ev, f)
+	t.content(ev, f, attrs)
+	return ev
+}
+
+// labels sets provider, operation, models and tokens from f, where
+// missing on ev (so a details event can fill what a span lacked).
+func (t *translator) labels(ev *eventpb.Event, f *fields) {
+	if ev.Provider == "" {
+		ev.Provider = strings.ToLower(firstNonEmpty(f.provider, f.system, f.oiProvider, f.oiSystem))
+	}
+	if ev.Operation == "" {
+		switch {
+		case f.op != "":
+			ev.Operation = f.op
+		case f.reqType == "completion":
+			ev.Operation = "text_completion"
+		case f.reqType != "" || strings.EqualFold(f.oiKind, "LLM"):
+			ev.Operation = "chat"
+		}
+	}
+	if ev.RequestModel == "" {
+		ev.RequestModel = f.reqModel
+	}
+	if ev.Model == "" {
+		// The model that answered; the requested one when the response
+		// did not say.
+		ev.Model = firstNonEmpty(f.respModel, f.oiModel, f.reqModel)
+	}
+	if ev.ResponseId == "" {
+		ev.ResponseId = f.respID
+	}
+	if ev.ConversationId == "" {
+		ev.ConversationId = f.convID
+	}
+	if ev.InputTokens == 0 {
+		switch {
+		case f.hasInTok:
+			ev.InputTokens = t.tokens(f.inTok)
+		case f.hasOIInTok:
+			ev.InputTokens = t.tokens(f.oiInTok)
+		}
+	}
+	if ev.OutputTokens == 0 {
+		switch {
+		case f.hasOutTok:
+			ev.OutputTokens = t.tokens(f.outTok)
+		case f.hasOIOutTok:
+			ev.OutputTokens = t.tokens(f.oiOutTok)
+		}
+	}
+}
+
+// tokens reads a token count. Counts sent as strings or doubles are
+// accepted when they hold a whole non-negative number, and counted as an
+// issue either way; anything else is 0.
+func (t *translator) tokens(v pcommon.Value) int64 {
+	switch v.Type() {
+	case pcommon.ValueTypeInt:
+		if n := v.Int(); n >= 0 {
+			return n
+		}
+	case pcommon.ValueTypeDouble:
+		if d := v.Double(); d >= 0 && d <= math.MaxInt64/2 && d == math.Trunc(d) {
+			t.tel.issue(issueTokenCountType)
+			return int64(d)
+		}
+	case pcommon.ValueTypeStr:
+		if n, err := strconv.ParseInt(strings.TrimSpace(v.Str()), 10, 64); err == nil && n >= 0 {
+			t.tel.issue(issueTokenCountType)
+			return n
+		}
+	}
+	t.tel.issue(issueTokenCountType)
+	return 0
+}
+
+// content sets prompt, completion, context and attributes.
+func (t *translator) content(ev *eventpb.Event, f *fields, attrs pcommon.Map) {
+	if f.hasSysInstr {
+		// A list of parts, one system message.
+		parts, err := messagesFromValue(f.sysInstr, "system", nil)
+		if err != nil {
+			t.tel.issue(issueInvalidMessages)
+			parts = []*eventpb.Message{{Role: "system", Content: validUTF8(f.sysInstr.AsString())}}
+		}
+		if len(parts) > 0 {
+			sys := &eventpb.Message{Role: "system"}
+			for i, p := range parts {
+				if i > 0 {
+					sys.Content += "\n"
+				}
+				sys.Content += p.Content
+			}
+			ev.Prompt = append(ev.Prompt, sys)
+		}
+	}
+	ev.Prompt = t.messages(ev.Prompt, f.hasInMsgs, f.inMsgs, "user")
+	ev.Completion = t.messages(ev.Completion, f.hasOutMsgs, f.outMsgs, "assistant")
+	if len(ev.Prompt) == 0 {
+		ev.Prompt = t.messages(ev.Prompt, f.hasOldPrompt, f.oldPrompt, "user")
+	}
+	if len(ev.Completion) == 0 {
+		ev.Completion = t.messages(ev.Completion, f.hasOldCompletion, f.oldCompletion, "assistant")
+	}
+	if f.indexed || f.unknown || f.oiDocs {
+		t.secondPass(ev, f, attrs)
+	}
+	// OpenInference spans without structured messages: the raw input and
+	// output values.
+	if len(ev.Prompt) == 0 && f.inputValue != "" {
+		ev.Prompt = append(ev.Prompt, &eventpb.Message{Role: "user", Content: validUTF8(f.inputValue)})
+	}
+	if len(ev.Completion) == 0 && f.outputValue != "" {
+		ev.Completion = append(ev.Completion, &eventpb.Message{Role: "assistant", Content: validUTF8(f.outputValue)})
+	}
+	if f.hasFinish {
+		applyFinishReasons(ev.Completion, f.finish)
+	}
+	if f.hasDocs {
+		ev.Context = t.documents(attrs, f, ev.Context)
+	}
+}
+
+func (t *translator) messages(out []*eventpb.Message, has bool, v pcommon.Value, role string) []*eventpb.Message {
+	if !has {
+		return out
+	}
+	n := len(out)
+	out, err := messagesFromValue(v, role, out)
+	if err != nil {
+		// Keep what was sent as one message rather than lose the text.
+		t.tel.issue(issueInvalidMessages)
+		out = append(out[:n], &eventpb.Message{Role: role, Content: validUTF8(v.AsString())})
+	}
+	return out
+}
+
+func applyFinishReasons(completion []*eventpb.Message, v pcommon.Value) {
+	switch v.Type() {
+	case pcommon.ValueTypeSlice:
+		s := v.Slice()
+		for i := 0; i < s.Len() && i < len(completion); i++ {
+			if completion[i].FinishReason == "" {
+				completion[i].FinishReason = validUTF8(s.At(i).AsString())
+			}
+		}
+	case pcommon.ValueTypeStr:
+		if len(completion) > 0 && completion[0].FinishReason == "" {
+			completion[0].FinishReason = validUTF8(v.Str())
+		}
+	}
+}
+
+// documents returns the retrieved passages recorded on a span, appended
+// to out.
+func (t *translator) documents(attrs pcommon.Map, f *fields, out []string) []string {
+	if f.hasDocs {
+		var err error
+		if out, err = documentsFromValue(f.docs, out); err != nil {
+			t.tel.issue(issueInvalidDocuments)
+		}
+	}
+	if f.oiDocs {
+		var docs []string
+		for k, v := range attrs.All() {
+			rest, ok := strings.CutPrefix(k, "retrieval.documents.")
+			if !ok {
+				continue
+			}
+			idx, field, ok := splitIndexed(rest)
+			if !ok || field != "document.content" {
+				continue
+			}
+			if idx >= schemas.MaxContextItems {
+				t.tel.issue(issueIndexOutOfRange)
+				continue
+			}
+			for len(docs) <= idx {
+				docs = append(docs, "")
+			}
+			docs[idx] = validUTF8(v.AsString())
+		}
+		for _, d := range docs {
+			if d != "" {
+				out = append(out, d)
+			}
+		}
+	}
+	return out
+}
+
+// indexedMsg collects one message spread over indexed attributes.
+type indexedMsg struct {
+	role, content, finish string
+	tools                 []toolCall
+	set                   bool
+}
+
+type toolCall struct{ name, args string }
+
+func (m *indexedMsg) toProto() *eventpb.Message {
+	content := m.content
+	for _, tc := range m.tools {
+		if tc.name == "" && tc.args == "" {
+			continue
+		}
+		if content != "" {
+			content += "\n"
+		}
+		content += "tool_call " + tc.name + "(" + tc.args + ")"
+	}
+	return &eventpb.Message{Role: validUTF8(m.role), Content: validUTF8(content), FinishReason: validUTF8(m.finish)}
+}
+
+// secondPass reads indexed message attributes (OpenLLMetry's
+// gen_ai.prompt.N.*, OpenInference's llm.input_messages.N.message.*) and
+// keeps unknown gen_ai.* keys as event attributes.
+func (t *translator) secondPass(ev *eventpb.Event, f *fields, attrs pcommon.Map) {
+	var prompt, completion, oiIn, oiOut []indexedMsg
+	for k, v := range attrs.All() {
+		var (
+			dst   *[]indexedMsg
+			rest  string
+			isOI  bool
+			found bool
+		)
+		switch {
+		case strings.HasPrefix(k, "gen_ai."):
+			if rest, found = strings.CutPrefix(k, "gen_ai.prompt."); found {
+				dst = &prompt
+			} else if rest, found = strings.CutPrefix(k, "gen_ai.completion."); found {
+				dst = &completion
+			} else if f.unknown && !knownGenAI[k] {
+				if ev.Attributes == nil {
+					ev.Attributes = map[string]string{}
+				}
+				ev.Attributes[k] = validUTF8(v.AsString())
+				continue
+			}
+		case strings.HasPrefix(k, "llm."):
+			if rest, found = strings.CutPrefix(k, "llm.input_messages."); found {
+				dst, isOI = &oiIn, true
+			} else if rest, found = strings.CutPrefix(k, "llm.output_messages."); found {
+				dst, isOI = &oiOut, true
+			} else if k == "llm.invocation_parameters" {
+				if ev.Attributes == nil {
+					ev.Attributes = map[string]string{}
+				}
+				ev.Attributes[k] = validUTF8(v.AsString())
+				continue
+			}
+		}
+		if dst == nil {
+			continue
+		}
+		idx, field, ok := splitIndexed(rest)
+		if !ok {
+			continue
+		}
+		if idx >= maxIndex {
+			t.tel.issue(issueIndexOutOfRange)
+			continue
+		}
+		for len(*dst) <= idx {
+			*dst = append(*dst, indexedMsg{})
+		}
+		m := &(*dst)[idx]
+		if isOI {
+			field = strings.TrimPrefix(field, "message.")
+		}
+		setIndexedField(m, field, v)
+	}
+	if len(ev.Prompt) == 0 {
+		ev.Prompt = appendIndexed(ev.Prompt, prompt, "user")
+		ev.Prompt = appendIndexed(ev.Prompt, oiIn, "user")
+	}
+	if len(ev.Completion) == 0 {
+		ev.Completion = appendIndexed(ev.Completion, completion, "assistant")
+		ev.Completion = appendIndexed(ev.Completion, oiOut, "assistant")
+	}
+}
+
+func setIndexedField(m *indexedMsg, field string, v pcommon.Value) {
+	m.set = true
+	switch field {
+	case "role":
+		m.role = v.AsString()
+	case "content":
+		// OpenLLMetry stores multimodal content as a JSON list of parts.
+		s := v.AsString()
+		if strings.HasPrefix(s, "[{") {
+			s = rawContent([]byte(s))
+		}
+		m.content = s
+	case "finish_reason":
+		m.finish = v.AsString()
+	default:
+		// tool_calls.M.name / .arguments (OpenLLMetry) and
+		// tool_calls.M.tool_call.function.name / .arguments (OpenInference);
+		// contents.M.message_content.text (OpenInference multimodal).
+		if rest, ok := strings.CutPrefix(field, "tool_calls."); ok {
+			i, sub, ok := splitIndexed(rest)
+			if !ok || i >= 64 {
+				return
+			}
+			for len(m.tools) <= i {
+				m.tools = append(m.tools, toolCall{})
+			}
+			switch strings.TrimPrefix(sub, "tool_call.function.") {
+			case "name":
+				m.tools[i].name = v.AsString()
+			case "arguments":
+				m.tools[i].args = v.AsString()
+			}
+			return
+		}
+		if rest, ok := strings.CutPrefix(field, "contents."); ok {
+			if _, sub, ok := splitIndexed(rest); ok && sub == "message_content.text" {
+				if m.content != "" {
+					m.content += "\n"
+				}
+				m.content += v.AsString()
+			}
+		}
+	}
+}
+
+func appendIndexed(out []*eventpb.Message, msgs []indexedMsg, role string) []*eventpb.Message {
+	for i := range msgs {
+		if !msgs[i].set {
+			continue
+		}
+		if msgs[i].role == "" {
+			msgs[i].role = role
+		}
+		out = append(out, msgs[i].toProto())
+	}
+	return out
+}
+
+// knownGenAI are the gen_ai.* keys mapped to event fields; every other
+// gen_ai.* key is kept in attributes.
+var knownGenAI = map[string]bool{
+	"gen_ai.operation.name": true, "gen_ai.provider.name": true, "gen_ai.system": true,
+	"gen_ai.request.model": true, "gen_ai.response.model": true, "gen_ai.response.id": true,
+	"gen_ai.conversation.id": true, "gen_ai.usage.input_tokens": true, "gen_ai.usage.prompt_tokens": true,
+	"gen_ai.usage.output_tokens": true, "gen_ai.usage.completion_tokens": true,
+	"gen_ai.response.finish_reasons": true, "gen_ai.input.messages": true, "gen_ai.output.messages": true,
+	"gen_ai.system_instructions": true, "gen_ai.retrieval.documents": true, "gen_ai.prompt": true,
+	"gen_ai.completion": true,
+}
+
+// eventMessages collects messages from per-message events; they are used
+// only when the attributes carried none (instrumentations that record
+// both must not double the prompt).
+type eventMessages struct {
+	prompt, completion []*eventpb.Message
+	details            bool
+}
+
+func (m *eventMessages) apply(ev *eventpb.Event) {
+	if len(ev.Prompt) == 0 {
+		ev.Prompt = m.prompt
+	}
+	if len(ev.Completion) == 0 {
+		ev.Completion = m.completion
+	}
+}
+
+const detailsEvent = "gen_ai.client.inference.operation.details"
+
+// messageEvent reads one GenAI event (span event or log record; body is
+// the log body, empty for span events) into m or, for the details event,
+// straight into ev. It reports whether name was a GenAI message event.
+func (t *translator) messageEvent(ev *eventpb.Event, m *eventMessages, name string, attrs pcommon.Map, body pcommon.Value) bool {
+	get := func(key string) (pcommon.Value, bool) {
+		if body.Type() == pcommon.ValueTypeMap {
+			if v, ok := body.Map().Get(key); ok {
+				return v, true
+			}
+		}
+		return attrs.Get(key)
+	}
+	switch name {
+	case detailsEvent:
+		var f fields
+		f.scan(attrs)
+		if body.Type() == pcommon.ValueTypeMap {
+			f.scan(body.Map())
+		}
+		t.labels(ev, &f)
+		if len(ev.Prompt) == 0 || len(ev.Completion) == 0 {
+			tmp := &eventpb.Event{}
+			t.content(tmp, &f, attrs)
+			if len(ev.Prompt) == 0 {
+				ev.Prompt = tmp.Prompt
+			}
+			if len(ev.Completion) == 0 {
+				ev.Completion = tmp.Completion
+			}
+			ev.Context = append(ev.Context, tmp.Context...)
+			for k, v := range tmp.Attributes {
+				if ev.Attributes == nil {
+					ev.Attributes = map[string]string{}
+				}
+				ev.Attributes[k] = v
+			}
+		}
+		m.details = true
+	case "gen_ai.system.message", "gen_ai.user.message", "gen_ai.assistant.message", "gen_ai.tool.message":
+		role := strings.TrimSuffix(strings.TrimPrefix(name, "gen_ai."), ".message")
+		if v, ok := get("role"); ok && v.AsString() != "" {
+			role = v.AsString()
+		}
+		msg := &eventpb.Message{Role: validUTF8(role)}
+		if v, ok := get("content"); ok {
+			msg.Content = contentOf(v)
+		} else if body.Type() == pcommon.ValueTypeStr {
+			msg.Content = validUTF8(body.Str())
+		}
+		m.prompt = append(m.prompt, msg)
+	case "gen_ai.choice":
+		msg := &eventpb.Message{Role: "assistant"}
+		if v, ok := get("message"); ok {
+			switch v.Type() {
+			case pcommon.ValueTypeMap:
+				if r, ok := v.Map().Get("role"); ok && r.AsString() != "" {
+					msg.Role = validUTF8(r.AsString())
+				}
+				if c, ok := v.Map().Get("content"); ok {
+					msg.Content = contentOf(c)
+				}
+			default:
+				if parsed, err := messagesFromValue(v, "assistant", nil); err == nil && len(parsed) == 1 {
+					msg = parsed[0]
+				} else {
+					msg.Content = validUTF8(v.AsString())
+				}
+			}
+		} else if v, ok := get("content"); ok {
+			msg.Content = contentOf(v)
+		} else if v, ok := get("message.content"); ok {
+			msg.Content = contentOf(v)
+		}
+		if v, ok := get("finish_reason"); ok {
+			msg.FinishReason = validUTF8(v.AsString())
+		}
+		m.completion = append(m.completion, msg)
+	case "gen_ai.content.prompt":
+		if v, ok := attrs.Get("gen_ai.prompt"); ok {
+			m.prompt = t.messages(m.prompt, true, v, "user")
+		}
+	case "gen_ai.content.completion":
+		if v, ok := attrs.Get("gen_ai.completion"); ok {
+			m.completion = t.messages(m.completion, true, v, "assistant")
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// contentOf renders a content value: a string as is, structured content
+// (a list of parts) as its text.
+func contentOf(v pcommon.Value) string {
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		return validUTF8(v.Str())
+	case pcommon.ValueTypeSlice, pcommon.ValueTypeMap:
+		return validUTF8(rawContent([]byte(v.AsString())))
+	default:
+		return validUTF8(v.AsString())
+	}
+}
+
+type logGroup struct {
+	ev        *eventpb.Event
+	msgs      eventMessages
+	f         fields
+	res       resourceInfo
+	first     pcommon.Timestamp
+	last      pcommon.Timestamp
+	traceID   pcommon.TraceID
+	spanID    pcommon.SpanID
+	scopeName string
+	scopeVer  string
+}
+
+type logKey struct {
+	res     int
+	traceID pcommon.TraceID
+	spanID  pcommon.SpanID
+}
+
+// logs appends the events of the LLM calls in ld to out: one per
+// gen_ai.client.inference.operation.details record, and one per span for
+// the older per-message records (gen_ai.user.message, gen_ai.choice, ...),
+// grouped by trace and span id.
+func (t *translator) logs(ld plog.Logs, out []*eventpb.Event) []*eventpb.Event {
+	var groups map[logKey]*logGroup
+	var order []*logGroup
+	rls := ld.ResourceLogs()
+	for i := 0; i < rls.Len(); i++ {
+		rl := rls.At(i)
+		var res resourceInfo
+		resDone := false
+		sls := rl.ScopeLogs()
+		for j := 0; j < sls.Len(); j++ {
+			sl := sls.At(j)
+			lrs := sl.LogRecords()
+			for k := 0; k < lrs.Len(); k++ {
+				lr := lrs.At(k)
+				name := lr.EventName()
+				if name == "" {
+					if v, ok := lr.Attributes().Get("event.name"); ok {
+						name = v.AsString()
+					}
+				}
+				if !strings.HasPrefix(name, "gen_ai.") {
+					continue
+				}
+				if !resDone {
+					res, resDone = t.resource(rl.Resource()), true
+				}
+				ts := lr.Timestamp()
+				if ts == 0 {
+					ts = lr.ObservedTimestamp()
+				}
+				key := logKey{res: i, traceID: lr.TraceID(), spanID: lr.SpanID()}
+				if name == detailsEvent {
+					key.res = -1 - len(order) // one call per record, never merged
+				}
+				if groups == nil {
+					groups = map[logKey]*logGroup{}
+				}
+				g := groups[key]
+				if g == nil {
+					g = &logGroup{ev: &eventpb.Event{}, res: res, first: ts, last: ts,
+						traceID: lr.TraceID(), spanID: lr.SpanID(), scopeName: sl.Scope().Name(), scopeVer: sl.Scope().Version()}
+					groups[key] = g
+					order = append(order, g)
+				}
+				if ts < g.first {
+					g.first = ts
+				}
+				if ts > g.last {
+					g.last = ts
+				}
+				if name != detailsEvent {
+					g.f.scan(lr.Attributes()) // gen_ai.system, sometimes the model
+				}
+				t.messageEvent(g.ev, &g.msgs, name, lr.Attributes(), lr.Body())
+			}
+		}
+	}
+	for _, g := range order {
+		ev := g.ev
+		base := t.build(&g.res, &g.f, pcommon.NewMap())
+		mergeLabels(ev, base)
+		g.msgs.apply(ev)
+		if ev.Operation == "" && !g.msgs.details {
+			ev.Operation = "chat" // per-message events describe a chat
+		}
+		ev.SchemaVersion = schemas.CurrentVersion
+		ev.Ts = timestamppb.New(g.first.AsTime())
+		if g.last > g.first {
+			ev.DurationMs = float64(g.last-g.first) / 1e6
+		}
+		if !g.traceID.IsEmpty() {
+			ev.TraceId = hex.EncodeToString(g.traceID[:])
+		}
+		if !g.spanID.IsEmpty() {
+			ev.SpanId = hex.EncodeToString(g.spanID[:])
+		}
+		if !g.traceID.IsEmpty() && !g.spanID.IsEmpty() {
+			// Derived like a span's id but in its own namespace: the log
+			// records do not know the span's start, and a call sent both
+			// as a span and as log events must not collide by accident.
+			ev.EventId = eventID(g.traceID, g.spanID, g.first, idFromLogs)
+		} else {
+			ev.EventId = contentEventID(ev, g.first)
+		}
+		if g.scopeName != "" {
+			ev.Sdk = &eventpb.SDK{Name: g.scopeName, Version: g.scopeVer}
+		}
+		if t.finish(ev) {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// mergeLabels copies base's labels into ev where ev has none.
+func mergeLabels(ev, base *eventpb.Event) {
+	ev.Tenant = firstNonEmpty(ev.Tenant, base.Tenant)
+	ev.App = firstNonEmpty(ev.App, base.App)
+	ev.Environment = firstNonEmpty(ev.Environment, base.Environment)
+	ev.Provider = firstNonEmpty(ev.Provider, base.Provider)
+	ev.Operation = firstNonEmpty(ev.Operation, base.Operation)
+	ev.RequestModel = firstNonEmpty(ev.RequestModel, base.RequestModel)
+	ev.Model = firstNonEmpty(ev.Model, base.Model)
+	ev.ConversationId = firstNonEmpty(ev.ConversationId, base.ConversationId)
+	ev.UserId = firstNonEmpty(ev.UserId, base.UserId)
+	ev.ResponseId = firstNonEmpty(ev.ResponseId, base.ResponseId)
+	ev.Variant = firstNonEmpty(ev.Variant, base.Variant)
+	if ev.InputTokens == 0 {
+		ev.InputTokens = base.InputTokens
+	}
+	if ev.OutputTokens == 0 {
+		ev.OutputTokens = base.OutputTokens
+	}
+}
+
+// finish applies the defaults and limits and validates ev; it reports
+// whether ev is to be produced. Rejected calls are counted, never fatal.
+func (t *translator) finish(ev *eventpb.Event) bool {
+	if ev.App == "" {
+		ev.App = "unknown_service"
+		t.tel.issue(issueMissingService)
+	}
+	if ev.Model == "" && ev.RequestModel == "" {
+		t.tel.drop(dropMissingModel)
+		return false
+	}
+	cut := cutLabels(ev)
+	if schemas.Truncate(ev) || cut {
+		ev.Truncated = true
+		t.tel.issue(issueTruncated)
+	}
+	if err := schemas.Validate(ev); err != nil {
+		t.tel.drop(dropInvalidEvent)
+		return false
+	}
+	return true
+}
+
+// cutLabels cuts label fields to schemas.MaxLabelBytes: a long label is
+// more useful cut than the whole call rejected.
+func cutLabels(ev *eventpb.Event) bool {
+	cut := false
+	for _, p := range [...]*string{&ev.Tenant, &ev.App, &ev.Environment, &ev.Provider, &ev.Operation,
+		&ev.RequestModel, &ev.Model, &ev.Variant, &ev.ConversationId, &ev.UserId, &ev.ResponseId} {
+		if len(*p) > schemas.MaxLabelBytes {
+			*p, cut = schemas.CutUTF8(*p, schemas.MaxLabelBytes), true
+		}
+		*p = validUTF8(*p)
+	}
+	return cut
+}
+
+// eventID derives the event id from the span: a UUIDv7 whose time is the
+// span start and whose other bits are a hash of trace and span id, so the
+// collector's retries (and a replayed batch) produce the same id and
+// deduplicate downstream.
+func eventID(traceID pcommon.TraceID, spanID pcommon.SpanID, start pcommon.Timestamp, ns byte) string {
+	h := fnv.New128a()
+	_, _ = h.Write([]byte{ns})
+	_, _ = h.Write(traceID[:])
+	_, _ = h.Write(spanID[:])
+	var sum [16]byte
+	return uuidV7(h.Sum(sum[:0]), start)
+}
+
+// Namespaces of derived event ids.
+const (
+	idFromSpan byte = 's'
+	idFromLogs byte = 'l'
+)
+
+// contentEventID is the id of a call without trace context: a hash of
+// what identifies it.
+func contentEventID(ev *eventpb.Event, ts pcommon.Timestamp) string {
+	h := fnv.New128a()
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(ts))
+	_, _ = h.Write(b[:])
+	for _, s := range []string{ev.App, ev.Model, ev.ResponseId, ev.ConversationId} {
+		_, _ = h.Write([]byte(s))
+		_, _ = h.Write([]byte{0})
+	}
+	for _, m := range ev.Prompt {
+		_, _ = h.Write([]byte(m.Content))
+	}
+	var sum [16]byte
+	return uuidV7(h.Sum(sum[:0]), ts)
+}
+
+func uuidV7(rnd []byte, ts pcommon.Timestamp) string {
+	var u uuid.UUID
+	copy(u[:], rnd)
+	ms := uint64(ts) / 1e6
+	u[0], u[1], u[2] = byte(ms>>40), byte(ms>>32), byte(ms>>24)
+	u[3], u[4], u[5] = byte(ms>>16), byte(ms>>8), byte(ms)
+	u[6] = 0x70 | u[6]&0x0f // version 7
+	u[8] = 0x80 | u[8]&0x3f // RFC 4122 variant
+	return u.String()
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// validUTF8 replaces invalid UTF-8 (which OTLP does not forbid in every
+// client) so the event always encodes.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
