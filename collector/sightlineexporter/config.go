@@ -65,7 +65,7 @@ type SASLConfig struct {
 }
 
 var (
-	_ component.Config   = (*Config)(nil)
+	_ component.Config  = (*Config)(nil)
 	_ confmap.Validator = (*Config)(nil)
 )
 

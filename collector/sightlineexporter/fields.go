@@ -156,10 +156,9 @@ func isIndexed(k, prefix string) bool {
 func splitIndexed(rest string) (int, string, bool) {
 	n, i := 0, 0
 	for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
-		if n > 1<<20 {
-			return 0, "", false
+		if n <= 1<<20 { // beyond, n stays large: the caller's bound rejects it
+			n = n*10 + int(rest[i]-'0')
 		}
-		n = n*10 + int(rest[i]-'0')
 		i++
 	}
 	if i == 0 || i >= len(rest) || rest[i] != '.' {

@@ -14,12 +14,12 @@ import (
 type issue int
 
 const (
-	issueTokenCountType    issue = iota // token count sent as a string or fraction
-	issueInvalidMessages                // message attribute not the expected JSON: kept as raw text
-	issueIndexOutOfRange                // gen_ai.prompt.N.* with N beyond the message limit
-	issueMissingService                 // no service.name: app set to unknown_service
-	issueTruncated                      // content cut to the size limits
-	issueInvalidDocuments               // retrieval documents not the expected JSON
+	issueTokenCountType   issue = iota // token count sent as a string or fraction
+	issueInvalidMessages               // message attribute not the expected JSON: kept as raw text
+	issueIndexOutOfRange               // gen_ai.prompt.N.* with N beyond the message limit
+	issueMissingService                // no service.name: app set to unknown_service
+	issueTruncated                     // content cut to the size limits
+	issueInvalidDocuments              // retrieval documents not the expected JSON
 	numIssues
 )
 

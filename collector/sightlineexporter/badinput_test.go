@@ -1,0 +1,285 @@
+package sightlineexporter
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sightline-dev/sightline/schemas"
+)
+
+// oneSpan returns traces holding one span with the attributes set by fill.
+func oneSpan(fill func(pcommon.Map)) ptrace.Traces {
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	rs.Resource().Attributes().PutStr("service.name", "bad-input")
+	span := rs.ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	span.SetTraceID(pcommon.TraceID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16})
+	span.SetSpanID(pcommon.SpanID{1, 2, 3, 4, 5, 6, 7, 8})
+	start := time.Date(2025, 10, 1, 12, 0, 0, 0, time.UTC)
+	span.SetStartTimestamp(pcommon.NewTimestampFromTime(start))
+	span.SetEndTimestamp(pcommon.NewTimestampFromTime(start.Add(time.Second)))
+	fill(span.Attributes())
+	return td
+}
+
+func chatAttrs(a pcommon.Map) {
+	a.PutStr("gen_ai.operation.name", "chat")
+	a.PutStr("gen_ai.provider.name", "openai")
+	a.PutStr("gen_ai.request.model", "gpt-4o-mini")
+}
+
+// TestBadInput feeds data that cannot be mapped as sent: nothing crashes,
+// each problem is counted, and what can be kept is kept.
+func TestBadInput(t *testing.T) {
+	huge := strings.Repeat("lorem ipsum ", 100_000) // 1.2 MB
+	cases := []struct {
+		name      string
+		fill      func(pcommon.Map)
+		events    int
+		issue     string
+		drop      string
+		checkFunc func(t *testing.T, tr *translator, td ptrace.Traces)
+	}{
+		{name: "token counts as numeric strings", events: 1, issue: "token_count_type", fill: func(a pcommon.Map) {
+			chatAttrs(a)
+			a.PutStr("gen_ai.usage.input_tokens", "112")
+			a.PutStr("gen_ai.usage.output_tokens", "21")
+		}, checkFunc: func(t *testing.T, tr *translator, td ptrace.Traces) {
+			ev := tr.traces(td, nil)[0]
+			if ev.InputTokens != 112 || ev.OutputTokens != 21 {
+				t.Errorf("tokens = %d/%d, want 112/21", ev.InputTokens, ev.OutputTokens)
+			}
+		}},
+		{name: "token counts as garbage", events: 1, issue: "token_count_type", fill: func(a pcommon.Map) {
+			chatAttrs(a)
+			a.PutStr("gen_ai.usage.input_tokens", "many")
+			a.PutDouble("gen_ai.usage.output_tokens", 2.5)
+			a.PutBool("gen_ai.usage.prompt_tokens", true)
+		}},
+		{name: "negative token count", events: 1, issue: "token_count_type", fill: func(a pcommon.Map) {
+			chatAttrs(a)
+			a.PutInt("gen_ai.usage.input_tokens", -5)
+		}},
+		{name: "invalid JSON in input messages", events: 1, issue: "invalid_messages", fill: func(a pcommon.Map) {
+			chatAttrs(a)
+			a.PutStr("gen_ai.input.messages", `[{"role":"user","parts":[{"type":"text","content":"hi"`)
+			a.PutStr("gen_ai.output.messages", `{"role": 7}`)
+		}, checkFunc: func(t *testing.T, tr *translator, td ptrace.Traces) {
+			ev := tr.traces(td, nil)[0]
+			if len(ev.Prompt) != 1 || !strings.Contains(ev.Prompt[0].Content, `"content":"hi"`) {
+				t.Errorf("raw text of invalid messages not kept: %v", ev.Prompt)
+			}
+		}},
+		{name: "messages of the wrong type", events: 1, issue: "invalid_messages", fill: func(a pcommon.Map) {
+			chatAttrs(a)
+			a.PutInt("gen_ai.input.messages", 42)
+			a.PutStr("gen_ai.system_instructions", "[1, 2")
+		}},
+		{name: "missing model", events: 0, drop: "missing_model", fill: func(a pcommon.Map) {
+			a.PutStr("gen_ai.operation.name", "chat")
+			a.PutStr("gen_ai.input.messages", `[{"role":"user","parts":[{"type":"text","content":"hi"}]}]`)
+		}},
+		{name: "huge content", events: 1, issue: "truncated", fill: func(a pcommon.Map) {
+			chatAttrs(a)
+			a.PutInt("gen_ai.usage.input_tokens", 300000)
+			a.PutStr("gen_ai.input.messages", `[{"role":"user","parts":[{"type":"text","content":"`+huge+`"}]}]`)
+			a.PutStr("gen_ai.output.messages", `[{"role":"assistant","parts":[{"type":"text","content":"short"}]}]`)
+		}, checkFunc: func(t *testing.T, tr *translator, td ptrace.Traces) {
+			ev := tr.traces(td, nil)[0]
+			if !ev.Truncated || len(ev.Prompt[0].Content) > schemas.MaxContentBytes {
+				t.Errorf("not truncated: %d bytes", len(ev.Prompt[0].Content))
+			}
+			if ev.Model != "gpt-4o-mini" || ev.InputTokens != 300000 || ev.Completion[0].Content != "short" {
+				t.Errorf("other fields lost: %v", ev)
+			}
+		}},
+		{name: "huge attribute values", events: 1, issue: "truncated", fill: func(a pcommon.Map) {
+			chatAttrs(a)
+			for i := 0; i < 300; i++ {
+				a.PutStr("gen_ai.custom."+strings.Repeat("k", i%7)+string(rune('a'+i%26))+itoa(i), "v")
+			}
+			a.PutStr("gen_ai.request.blob", huge)
+			a.PutStr("gen_ai.response.model", strings.Repeat("m", 1000))
+		}},
+		{name: "index out of range", events: 1, issue: "index_out_of_range", fill: func(a pcommon.Map) {
+			chatAttrs(a)
+			a.PutStr("gen_ai.prompt.999999999.content", "x")
+			a.PutStr("gen_ai.prompt.99999999999999999999999.content", "x")
+			a.PutStr("gen_ai.prompt.0.content", "hello")
+		}},
+		{name: "invalid UTF-8", events: 1, fill: func(a pcommon.Map) {
+			chatAttrs(a)
+			a.PutStr("gen_ai.prompt.0.content", "caf\xe9")
+			a.PutStr("gen_ai.conversation.id", "\xff\xfe")
+		}, checkFunc: func(t *testing.T, tr *translator, td ptrace.Traces) {
+			ev := tr.traces(td, nil)[0]
+			if _, err := proto.Marshal(ev); err != nil {
+				t.Errorf("event does not encode: %v", err)
+			}
+		}},
+		{name: "empty and null-ish values", events: 1, fill: func(a pcommon.Map) {
+			chatAttrs(a)
+			a.PutEmpty("gen_ai.input.messages")
+			a.PutStr("gen_ai.output.messages", "")
+			a.PutEmptySlice("gen_ai.response.finish_reasons")
+			a.PutStr("gen_ai.retrieval.documents", "null")
+		}},
+		{name: "missing service name", events: 1, fill: func(a pcommon.Map) {
+			chatAttrs(a)
+		}, checkFunc: func(t *testing.T, tr *translator, td ptrace.Traces) {
+			td.ResourceSpans().At(0).Resource().Attributes().Remove("service.name")
+			if ev := tr.traces(td, nil)[0]; ev.App != "unknown_service" {
+				t.Errorf("app = %q", ev.App)
+			}
+			if tr.tel.stats().Issues["missing_service_name"] != 1 {
+				t.Errorf("not counted: %+v", tr.tel.stats())
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tr, tel := newTestTranslator(t)
+			td := oneSpan(c.fill)
+			evs := tr.traces(td, nil)
+			if len(evs) != c.events {
+				t.Fatalf("%d events, want %d", len(evs), c.events)
+			}
+			for _, ev := range evs {
+				if err := schemas.Validate(ev); err != nil {
+					t.Errorf("invalid event produced: %v", err)
+				}
+				b, err := proto.Marshal(ev)
+				if err != nil {
+					t.Fatalf("cannot encode: %v", err)
+				}
+				if _, err := schemas.Decode(b); err != nil {
+					t.Errorf("score stage would reject: %v", err)
+				}
+			}
+			st := tel.stats()
+			if c.issue != "" && st.Issues[c.issue] == 0 {
+				t.Errorf("issue %s not counted: %+v", c.issue, st)
+			}
+			if c.drop != "" && st.Dropped[c.drop] == 0 {
+				t.Errorf("drop %s not counted: %+v", c.drop, st)
+			}
+			if c.checkFunc != nil {
+				c.checkFunc(t, tr, td)
+			}
+		})
+	}
+}
+
+// TestEncodeShrinks checks that an event over max_event_bytes is cut to
+// fit, not dropped, and keeps its other fields.
+func TestEncodeShrinks(t *testing.T) {
+	tr, tel := newTestTranslator(t)
+	big := strings.Repeat("x", 200_000)
+	td := oneSpan(func(a pcommon.Map) {
+		chatAttrs(a)
+		a.PutInt("gen_ai.usage.output_tokens", 9)
+		for i := 0; i < 8; i++ {
+			a.PutStr("gen_ai.prompt."+itoa(i)+".content", big)
+		}
+	})
+	evs := tr.traces(td, nil)
+	const limit = 100_000
+	b, bounds := encode(nil, nil, evs, limit, tel)
+	if len(bounds) != 2 {
+		t.Fatalf("event dropped: %+v", tel.stats())
+	}
+	rec := b[bounds[0]:bounds[1]]
+	if len(rec) > limit {
+		t.Fatalf("record of %d bytes over the limit %d", len(rec), limit)
+	}
+	ev, err := schemas.Decode(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ev.Truncated || len(ev.Prompt) != 8 || ev.OutputTokens != 9 || ev.Model == "" {
+		t.Errorf("shrunk event lost fields: truncated=%v prompts=%d", ev.Truncated, len(ev.Prompt))
+	}
+}
+
+// TestPerMessageLogsWithoutModel: older per-message log events carry no
+// model; the call is dropped and counted, not fatal.
+func TestPerMessageLogsWithoutModel(t *testing.T) {
+	tr, tel := newTestTranslator(t)
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	rl.Resource().Attributes().PutStr("service.name", "x")
+	lr := rl.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+	lr.SetEventName("gen_ai.user.message")
+	lr.Body().SetEmptyMap().PutStr("content", "hi")
+	lr.Attributes().PutStr("gen_ai.system", "openai")
+	if evs := tr.logs(ld, nil); len(evs) != 0 {
+		t.Fatalf("%d events from a call without model", len(evs))
+	}
+	if tel.stats().Dropped["missing_model"] != 1 {
+		t.Errorf("not counted: %+v", tel.stats())
+	}
+}
+
+// TestNonLLMSpansIgnored: ordinary spans produce nothing and count nothing.
+func TestNonLLMSpansIgnored(t *testing.T) {
+	tr, tel := newTestTranslator(t)
+	for _, fill := range []func(pcommon.Map){
+		func(a pcommon.Map) { a.PutStr("http.request.method", "GET"); a.PutInt("http.response.status_code", 200) },
+		func(a pcommon.Map) { a.PutStr("gen_ai.operation.name", "embeddings"); a.PutStr("gen_ai.request.model", "e5") },
+		func(a pcommon.Map) { a.PutStr("gen_ai.operation.name", "invoke_agent"); a.PutStr("gen_ai.request.model", "m") },
+		func(a pcommon.Map) { a.PutStr("openinference.span.kind", "CHAIN"); a.PutStr("input.value", "q") },
+	} {
+		if evs := tr.traces(oneSpan(fill), nil); len(evs) != 0 {
+			t.Errorf("non-call span produced %d events", len(evs))
+		}
+	}
+	if st := tel.stats(); len(st.Issues)+len(st.Dropped) != 0 {
+		t.Errorf("counted: %+v", st)
+	}
+}
+
+// TestEventIDDeterministic: the same span gives the same id (collector
+// retries deduplicate); another span another id.
+func TestEventIDDeterministic(t *testing.T) {
+	tr, _ := newTestTranslator(t)
+	a := tr.traces(oneSpan(chatAttrs), nil)[0].EventId
+	b := tr.traces(oneSpan(chatAttrs), nil)[0].EventId
+	if a != b {
+		t.Fatalf("ids differ: %s %s", a, b)
+	}
+	td := oneSpan(chatAttrs)
+	td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).SetSpanID(pcommon.SpanID{9})
+	if c := tr.traces(td, nil)[0].EventId; c == a {
+		t.Fatal("different spans share an id")
+	}
+	if a[14] != '7' {
+		t.Errorf("%s is not a UUIDv7", a)
+	}
+}
+
+func FuzzMessages(f *testing.F) {
+	for _, s := range []string{
+		`[{"role":"user","parts":[{"type":"text","content":"hi"}]}]`,
+		`[{"role":"assistant","content":[{"type":"text","text":"x"}],"finish_reason":"stop"}]`,
+		`{"index":0,"message":{"role":"assistant","content":"y"}}`,
+		`[{"type":"tool_call","name":"f","arguments":{"a":1}}]`,
+		`plain text`, `[`, `{"parts":[{"type":"blob"}]}`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		msgs, _ := messagesFromString(s, "user", nil)
+		for _, m := range msgs {
+			if m == nil {
+				t.Fatal("nil message")
+			}
+		}
+		_, _ = documentsFromValue(pcommon.NewValueStr(s), nil)
+	})
+}

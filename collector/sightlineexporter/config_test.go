@@ -1,0 +1,85 @@
+package sightlineexporter
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configopaque"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+)
+
+func loadConfig(t *testing.T, name string) (*Config, error) {
+	t.Helper()
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := cm.Sub(component.MustNewIDWithName(Type.String(), name).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := NewFactory().CreateDefaultConfig().(*Config)
+	if err := sub.Unmarshal(cfg); err != nil {
+		return nil, err
+	}
+	return cfg, confmap.Validate(cfg)
+}
+
+func TestConfigMinimal(t *testing.T) {
+	cfg, err := loadConfig(t, "minimal")
+	if err != nil {
+		t.Fatalf("minimal config is invalid: %v", err)
+	}
+	if cfg.Topic != "sightline.events" || cfg.Compression != "lz4" || cfg.ClientID != "sightline-collector" ||
+		cfg.MaxEventBytes != DefaultMaxEventBytes || cfg.TLS != nil || cfg.SASL != nil || !cfg.QueueBatchConfig.HasValue() {
+		t.Errorf("defaults not applied: %+v", cfg)
+	}
+}
+
+func TestConfigFull(t *testing.T) {
+	cfg, err := loadConfig(t, "full")
+	if err != nil {
+		t.Fatalf("full config is invalid: %v", err)
+	}
+	switch {
+	case len(cfg.Brokers) != 2, cfg.Topic != "llm.events", cfg.ClientID != "collector-eu1", cfg.Compression != "zstd",
+		cfg.Tenant != "acme", cfg.MaxEventBytes != 4_000_000, cfg.Timeout != 10*time.Second:
+		t.Errorf("fields not read: %+v", cfg)
+	case cfg.TLS == nil || !cfg.TLS.InsecureSkipVerify || cfg.TLS.ServerName != "kafka.internal":
+		t.Errorf("tls not read: %+v", cfg.TLS)
+	case cfg.SASL == nil || cfg.SASL.Mechanism != "SCRAM-SHA-512" || cfg.SASL.Password != configopaque.String("s3cret"):
+		t.Errorf("sasl not read: %+v", cfg.SASL)
+	case cfg.QueueBatchConfig.Get().QueueSize != 5000 || cfg.BackOffConfig.MaxInterval != 30*time.Second:
+		t.Errorf("queue or retry not read")
+	}
+}
+
+func TestConfigInvalid(t *testing.T) {
+	_, err := loadConfig(t, "invalid")
+	if err == nil {
+		t.Fatal("invalid config accepted")
+	}
+	for _, key := range []string{"brokers:", "topic:", "compression:", "max_event_bytes:", "sasl::mechanism:", "sasl::password:"} {
+		if !strings.Contains(err.Error(), key) {
+			t.Errorf("error does not name %s: %v", key, err)
+		}
+	}
+	if _, err := loadConfig(t, "invalid_broker"); err == nil || !strings.Contains(err.Error(), "brokers[0]") {
+		t.Errorf("broker without port: got %v", err)
+	}
+}
+
+func TestDefaultConfigNeedsBrokers(t *testing.T) {
+	cfg := NewFactory().CreateDefaultConfig().(*Config)
+	if err := confmap.Validate(cfg); err == nil {
+		t.Fatal("default config without brokers validated")
+	}
+	cfg.Brokers = []string{"127.0.0.1:19092"}
+	if err := confmap.Validate(cfg); err != nil {
+		t.Fatalf("default config with brokers: %v", err)
+	}
+}
