@@ -1,6 +1,7 @@
 package refmetrics
 
 import (
+	"encoding/binary"
 	"math"
 	"math/bits"
 	"strings"
@@ -49,19 +50,17 @@ func New(cfg Config) *Detector {
 func (d *Detector) Name() string { return "refmetrics" }
 
 type state struct {
-	tk         textnorm.Tokenizer
-	cand, ref  []textnorm.Token
-	candH      []uint64
-	refH       []uint64
-	sym        textnorm.Counter // reference token hash -> symbol id + 1
-	masks      []uint64
-	v          []uint64
-	refGrams   textnorm.Counter
-	candGrams  textnorm.Counter
-	squadBuf   []byte
-	squadCand  []uint64
-	squadRef   []uint64
-	squadCount textnorm.Counter
+	tk            textnorm.Tokenizer
+	cand, ref     []textnorm.Token
+	candID, refID []uint32         // symbol ids of the bounded Plain tokens; 0 = not in the reference
+	sym           textnorm.Counter // reference token hash -> symbol id
+	masks         []uint64
+	v             []uint64
+	grams         gramTable
+	squadBuf      []byte
+	squadCand     []uint64
+	squadRef      []uint64
+	squadCount    textnorm.Counter
 }
 
 // Metrics are the reference metrics of one completion.
@@ -89,20 +88,27 @@ func (d *Detector) Detect(in *detector.Input, out *detector.Scores) error {
 // non-letter, non-digit character: the tokenizer of Google's rouge_score
 // without stemming, except that non-ASCII letters are kept). TokenF1 and
 // ExactMatch use the SQuAD normalization instead (see squadTokens).
+//
+// Each text is tokenized once: ROUGE-L and BLEU work on small integer
+// symbol ids of the reference's tokens, and the SQuAD tokens reuse the Plain
+// token hashes wherever a white-space word is one Plain token in ASCII
+// punctuation, the common case.
 func (d *Detector) Compute(candidate, reference string) Metrics {
 	st := d.pool.Get().(*state)
 	defer d.pool.Put(st)
 	st.tk.Mode = textnorm.Plain
 	st.cand = st.tk.Tokenize(st.cand[:0], candidate)
 	st.ref = st.tk.Tokenize(st.ref[:0], reference)
-	st.candH = hashes(st.candH[:0], st.cand, d.cfg.MaxTokens)
-	st.refH = hashes(st.refH[:0], st.ref, d.cfg.MaxTokens)
+	cand, ref := st.cand[:min(len(st.cand), d.cfg.MaxTokens)], st.ref[:min(len(st.ref), d.cfg.MaxTokens)]
+	nsym := st.symbols(cand, ref)
 
 	var m Metrics
-	m.RougeL = RougeLF1(st, st.candH, st.refH)
-	m.BLEU = sentenceBLEU(st, st.candH, st.refH)
-	st.squadCand = squadTokens(st, st.squadCand[:0], candidate, d.cfg.MaxTokens)
-	st.squadRef = squadTokens(st, st.squadRef[:0], reference, d.cfg.MaxTokens)
+	if len(cand) > 0 && len(ref) > 0 {
+		m.RougeL = rougeL(lcsIDs(st, st.candID, st.refID, nsym), len(cand), len(ref))
+	}
+	m.BLEU = sentenceBLEU(st, st.candID, st.refID, nsym >= 1<<16)
+	st.squadCand = squadTokens(st, st.squadCand[:0], candidate, st.cand, d.cfg.MaxTokens)
+	st.squadRef = squadTokens(st, st.squadRef[:0], reference, st.ref, d.cfg.MaxTokens)
 	m.TokenF1 = tokenF1(st, st.squadCand, st.squadRef)
 	if equalHashes(st.squadCand, st.squadRef) {
 		m.ExactMatch = 1
@@ -110,14 +116,26 @@ func (d *Detector) Compute(candidate, reference string) Metrics {
 	return m
 }
 
-func hashes(dst []uint64, toks []textnorm.Token, max int) []uint64 {
-	if len(toks) > max {
-		toks = toks[:max]
+// symbols numbers the distinct reference tokens 1..n, sets st.refID and
+// st.candID (0 for a candidate token the reference lacks) and returns n.
+func (st *state) symbols(cand, ref []textnorm.Token) int {
+	st.sym.Reset(len(ref))
+	st.refID = st.refID[:0]
+	nsym := 0
+	for _, t := range ref {
+		id := st.sym.Get(t.Hash)
+		if id == 0 {
+			nsym++
+			id = int32(nsym)
+			st.sym.Add(t.Hash, id)
+		}
+		st.refID = append(st.refID, uint32(id))
 	}
-	for _, t := range toks {
-		dst = append(dst, t.Hash)
+	st.candID = st.candID[:0]
+	for _, t := range cand {
+		st.candID = append(st.candID, uint32(st.sym.Get(t.Hash)))
 	}
-	return dst
+	return nsym
 }
 
 func equalHashes(a, b []uint64) bool {
@@ -147,34 +165,69 @@ func RougeLF1(st *state, cand, ref []uint64) float64 {
 	if len(cand) == 0 || len(ref) == 0 {
 		return 0
 	}
-	lcs := lcsLen(st, cand, ref)
+	return rougeL(lcsLen(st, cand, ref), len(cand), len(ref))
+}
+
+func rougeL(lcs, nc, nr int) float64 {
 	if lcs == 0 {
 		return 0
 	}
-	p := float64(lcs) / float64(len(cand))
-	r := float64(lcs) / float64(len(ref))
+	p := float64(lcs) / float64(nc)
+	r := float64(lcs) / float64(nr)
 	return 2 * p * r / (p + r)
 }
 
+// lcsLen is the LCS length of two sequences of token hashes.
 func lcsLen(st *state, a, b []uint64) int {
-	words := (len(b) + 63) / 64
 	st.sym.Reset(len(b))
+	st.refID = st.refID[:0]
 	nsym := 0
 	for _, h := range b {
-		if st.sym.Get(h) == 0 {
+		id := st.sym.Get(h)
+		if id == 0 {
 			nsym++
-			st.sym.Add(h, int32(nsym))
+			id = int32(nsym)
+			st.sym.Add(h, id)
 		}
+		st.refID = append(st.refID, uint32(id))
 	}
+	st.candID = st.candID[:0]
+	for _, h := range a {
+		st.candID = append(st.candID, uint32(st.sym.Get(h)))
+	}
+	return lcsIDs(st, st.candID, st.refID, nsym)
+}
+
+// lcsIDs is the bit-parallel LCS length of symbol sequences a and b, where
+// b uses the ids 1..nsym and a id 0 for symbols b lacks.
+func lcsIDs(st *state, a, b []uint32, nsym int) int {
+	if len(b) == 0 {
+		return 0
+	}
+	words := (len(b) + 63) / 64
 	need := nsym * words
 	if cap(st.masks) < need {
 		st.masks = make([]uint64, need)
 	}
 	st.masks = st.masks[:need]
 	clear(st.masks)
-	for i, h := range b {
-		id := int(st.sym.Get(h)) - 1
-		st.masks[id*words+i/64] |= 1 << (uint(i) % 64)
+	for i, id := range b {
+		st.masks[int(id-1)*words+i/64] |= 1 << (uint(i) % 64)
+	}
+	if words == 1 {
+		// A reference of up to 64 tokens, the common case: one word, no carries.
+		v := ^uint64(0)
+		for _, id := range a {
+			if id == 0 {
+				continue
+			}
+			u := v & st.masks[id-1]
+			v = (v + u) | (v &^ u)
+		}
+		if len(b) < 64 {
+			v &= (1 << uint(len(b))) - 1
+		}
+		return len(b) - bits.OnesCount64(v)
 	}
 	if cap(st.v) < words {
 		st.v = make([]uint64, words)
@@ -183,12 +236,11 @@ func lcsLen(st *state, a, b []uint64) int {
 	for i := range v {
 		v[i] = ^uint64(0)
 	}
-	for _, h := range a {
-		id := int(st.sym.Get(h)) - 1
-		if id < 0 {
+	for _, id := range a {
+		if id == 0 {
 			continue // no match: V is unchanged
 		}
-		m := st.masks[id*words : id*words+words]
+		m := st.masks[int(id-1)*words : int(id)*words]
 		var carry uint64
 		for k := range v {
 			u := v[k] & m[k]
@@ -226,33 +278,53 @@ const bleuEpsilon = 0.1
 //	BLEU = BP · exp(Σ_n ¼ ln p_n),
 //
 // and 0 when no unigram matches or the candidate is empty (as NLTK).
-func sentenceBLEU(st *state, cand, ref []uint64) float64 {
+//
+// N-grams are keys of up to four 16-bit symbol ids packed into a uint64,
+// exact and without hashing (wide: hashed, for references with 65536 or
+// more distinct tokens). A candidate n-gram is looked up only while its
+// (n−1)-gram prefix occurs in the reference, since every n-gram of the
+// reference has its prefix there too.
+func sentenceBLEU(st *state, cand, ref []uint32, wide bool) float64 {
 	if len(cand) == 0 || len(ref) == 0 {
 		return 0
 	}
-	st.refGrams.Reset(maxOrder * len(ref))
-	for n := 1; n <= maxOrder; n++ {
-		for i := 0; i+n <= len(ref); i++ {
-			st.refGrams.Add(gramHash(ref[i:i+n]), 1)
+	t := &st.grams
+	t.reset(maxOrder * len(ref))
+	for i := range ref {
+		var k uint64
+		for n := 0; n < maxOrder && i+n < len(ref); n++ {
+			k = gramKey(k, ref[i+n], wide)
+			t.ref[t.insert(k)]++
 		}
 	}
-	st.candGrams.Reset(maxOrder * len(cand))
-	var logSum float64
-	for n := 1; n <= maxOrder; n++ {
-		matches, total := 0, 0
-		for i := 0; i+n <= len(cand); i++ {
-			total++
-			g := gramHash(cand[i : i+n])
-			if st.candGrams.Add(g, 1) <= st.refGrams.Get(g) {
-				matches++
+	var matches [maxOrder]int
+	for i := range cand {
+		var k uint64
+		for n := 0; n < maxOrder && i+n < len(cand); n++ {
+			id := cand[i+n]
+			if id == 0 {
+				break
+			}
+			k = gramKey(k, id, wide)
+			j := t.find(k)
+			if j < 0 {
+				break
+			}
+			t.cand[j]++
+			if t.cand[j] <= t.ref[j] {
+				matches[n]++ // clipped: at most the reference's count
 			}
 		}
+	}
+	var logSum float64
+	for n := 1; n <= maxOrder; n++ {
+		total := max(0, len(cand)-n+1)
 		den := float64(max(1, total))
-		if n == 1 && matches == 0 {
+		if n == 1 && matches[0] == 0 {
 			return 0
 		}
-		p := float64(matches) / den
-		if matches == 0 {
+		p := float64(matches[n-1]) / den
+		if matches[n-1] == 0 {
 			p = bleuEpsilon / den
 		}
 		logSum += math.Log(p) / maxOrder
@@ -265,15 +337,73 @@ func sentenceBLEU(st *state, cand, ref []uint64) float64 {
 	return bp * math.Exp(logSum)
 }
 
-// gramHash combines token hashes into an n-gram hash; the order n is part of
-// the hash through the number of rounds.
-func gramHash(g []uint64) uint64 {
-	h := uint64(len(g)) * 0x9E3779B97F4A7C15
-	for _, x := range g {
-		h = (h ^ x) * 0xC2B2AE3D27D4EB4F
-		h ^= h >> 31
+// gramKey extends the key of an n-gram by one symbol id (ids are >= 1, so
+// keys of different orders differ and are never 0).
+func gramKey(k uint64, id uint32, wide bool) uint64 {
+	if !wide {
+		return k<<16 | uint64(id)
 	}
-	return h
+	h := (k ^ uint64(id)) * 0xC2B2AE3D27D4EB4F
+	h ^= h >> 31
+	return h | 1
+}
+
+// gramTable counts n-grams of the reference and clipped matches of the
+// candidate in one open-addressing table (linear probing, Fibonacci
+// hashing), reused across events.
+type gramTable struct {
+	keys      []uint64 // 0 = empty
+	ref, cand []int32
+	shift     uint
+}
+
+func (t *gramTable) reset(n int) {
+	size, lg := 16, uint(4)
+	for size < 2*n {
+		size <<= 1
+		lg++
+	}
+	if cap(t.keys) >= size {
+		t.keys, t.ref, t.cand = t.keys[:size], t.ref[:size], t.cand[:size]
+		clear(t.keys)
+		clear(t.ref)
+		clear(t.cand)
+	} else {
+		t.keys, t.ref, t.cand = make([]uint64, size), make([]int32, size), make([]int32, size)
+	}
+	t.shift = 64 - lg
+}
+
+// insert returns the slot of k, claiming an empty one if k is new. The
+// table holds at most half as many keys as slots (reset's n bounds them).
+func (t *gramTable) insert(k uint64) int {
+	mask := len(t.keys) - 1
+	i := int((k * 0x9E3779B97F4A7C15) >> t.shift)
+	for {
+		switch t.keys[i] {
+		case k:
+			return i
+		case 0:
+			t.keys[i] = k
+			return i
+		}
+		i = (i + 1) & mask
+	}
+}
+
+// find returns the slot of k, or -1.
+func (t *gramTable) find(k uint64) int {
+	mask := len(t.keys) - 1
+	i := int((k * 0x9E3779B97F4A7C15) >> t.shift)
+	for {
+		switch t.keys[i] {
+		case k:
+			return i
+		case 0:
+			return -1
+		}
+		i = (i + 1) & mask
+	}
 }
 
 // tokenF1 is SQuAD's token F1: with common = |multiset(c) ∩ multiset(r)|,
@@ -311,14 +441,99 @@ func tokenF1(st *state, cand, ref []uint64) float64 {
 // white space, the articles a, an, the dropped. Python's regex \b(a|an|the)\b
 // also drops an article glued to non-ASCII punctuation ("“the"); such cases
 // keep the article here.
-func squadTokens(st *state, dst []uint64, s string, max int) []uint64 {
-	w := st.squadBuf[:0]
-	flush := func() {
-		if len(w) > 0 && !isArticle(w) && len(dst) < max {
-			dst = append(dst, textnorm.HashBytes(w))
+//
+// toks are the Plain tokens of s. A white-space word that is one ASCII Plain
+// token of at most 64 bytes with only ASCII punctuation around it
+// normalizes to that token's bytes, whose hash Tokenize already computed
+// (HashBytes hashes alike); other words are normalized here.
+func squadTokens(st *state, dst []uint64, s string, toks []textnorm.Token, max int) []uint64 {
+	// Plain tokens never hold white space, so words end only in the gaps
+	// between tokens: scan the gaps and jump over the tokens.
+	ws, wt := 0, 0 // current word's start and first token
+	clean := true  // the current word's bytes outside tokens are ASCII punctuation
+	pos := 0
+	for k := 0; k <= len(toks); k++ {
+		end := len(s)
+		if k < len(toks) {
+			end = int(toks[k].Start)
 		}
-		w = w[:0]
+		for j := pos; j < end; {
+			c := s[j]
+			size := 1
+			if c < utf8.RuneSelf {
+				if !asciiSpace[c] {
+					clean = clean && isPunct(c)
+					j++
+					continue
+				}
+			} else {
+				var r rune
+				r, size = utf8.DecodeRuneInString(s[j:])
+				if !unicode.IsSpace(r) {
+					clean = false
+					j += size
+					continue
+				}
+			}
+			if len(dst) >= max {
+				return dst
+			}
+			dst = squadEmit(st, dst, s, ws, j, toks[wt:k], clean)
+			j += size
+			ws, wt, clean = j, k, true
+		}
+		if k < len(toks) {
+			pos = int(toks[k].End)
+		}
 	}
+	if len(dst) < max {
+		dst = squadEmit(st, dst, s, ws, len(s), toks[wt:], clean)
+	}
+	return dst
+}
+
+// asciiSpace is str.split's ASCII white space.
+var asciiSpace = [utf8.RuneSelf]bool{' ': true, '\t': true, '\n': true, '\r': true, '\v': true, '\f': true, 0x1c: true, 0x1d: true, 0x1e: true, 0x1f: true}
+
+// squadEmit appends the SQuAD token of the word s[ws:we], which holds the
+// Plain tokens toks. A word that is one ASCII token of at most 64 bytes (the
+// Tokenizer's bound) with only ASCII punctuation around it (clean)
+// normalizes to that token's bytes, whose hash Tokenize already computed
+// (HashBytes hashes alike); a clean word without tokens is empty.
+func squadEmit(st *state, dst []uint64, s string, ws, we int, toks []textnorm.Token, clean bool) []uint64 {
+	if ws == we || (clean && len(toks) == 0) {
+		return dst
+	}
+	if clean && len(toks) == 1 {
+		if t := toks[0]; t.End-t.Start <= 64 && isASCII(s[t.Start:t.End]) {
+			if !isArticleFold(s[t.Start:t.End]) {
+				dst = append(dst, t.Hash)
+			}
+			return dst
+		}
+	}
+	return squadWord(st, dst, s[ws:we])
+}
+
+func isASCII(s string) bool {
+	for len(s) >= 8 {
+		if binary.LittleEndian.Uint64([]byte(s[:8]))&0x8080808080808080 != 0 {
+			return false
+		}
+		s = s[8:]
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// squadWord appends the hash of the SQuAD normal form of the white-space
+// free word w unless it is empty or an article.
+func squadWord(st *state, dst []uint64, s string) []uint64 {
+	w := st.squadBuf[:0]
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
@@ -326,8 +541,6 @@ func squadTokens(st *state, dst []uint64, s string, max int) []uint64 {
 			switch {
 			case c >= 'A' && c <= 'Z':
 				w = append(w, c+'a'-'A')
-			case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' || (c >= 0x1c && c <= 0x1f):
-				flush()
 			case isPunct(c):
 			default:
 				w = append(w, c)
@@ -336,19 +549,30 @@ func squadTokens(st *state, dst []uint64, s string, max int) []uint64 {
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		i += size
-		if unicode.IsSpace(r) {
-			flush()
-			continue
-		}
 		if r == utf8.RuneError && size == 1 {
 			w = append(w, s[i-1]) // keep invalid bytes as they are, like a byte string
 			continue
 		}
 		w = utf8.AppendRune(w, unicode.ToLower(r))
 	}
-	flush()
+	if len(w) > 0 && !isArticle(w) {
+		dst = append(dst, textnorm.HashBytes(w))
+	}
 	st.squadBuf = w[:0]
 	return dst
+}
+
+// isArticleFold reports whether the ASCII word w is a, an or the in any case.
+func isArticleFold(w string) bool {
+	switch len(w) {
+	case 1:
+		return w[0]|0x20 == 'a'
+	case 2:
+		return w[0]|0x20 == 'a' && w[1]|0x20 == 'n'
+	case 3:
+		return w[0]|0x20 == 't' && w[1]|0x20 == 'h' && w[2]|0x20 == 'e'
+	}
+	return false
 }
 
 func isArticle(w []byte) bool {
