@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -102,6 +103,9 @@ func DecodeInto(b []byte, ev *eventpb.Event) error {
 		return &Error{Reason: ReasonDecode, Detail: "empty record"}
 	}
 	if err := proto.Unmarshal(b, ev); err != nil {
+		if strings.Contains(err.Error(), "invalid UTF-8") {
+			return &Error{Reason: ReasonInvalidField, Detail: "a string field is not valid UTF-8"}
+		}
 		return &Error{Reason: ReasonDecode, Detail: "not a sightline.event.v1.Event protobuf: " + sanitize(err.Error())}
 	}
 	Truncate(ev)

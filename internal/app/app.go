@@ -103,7 +103,7 @@ func Up(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	reg := NewRegistry()
 	stage, err := score.New(score.Config{
 		Brokers: brokers, Group: cfg.Score.Group, BatchSize: cfg.Score.BatchSize,
-		FlushInterval: cfg.Score.FlushInterval, Logger: log,
+		FlushInterval: cfg.Score.FlushInterval, SessionTimeout: cfg.Score.SessionTimeout, Logger: log,
 	}, conn, reg)
 	if err != nil {
 		return err
@@ -216,7 +216,7 @@ func Score(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	reg := NewRegistry()
 	stage, err := score.New(score.Config{
 		Brokers: cfg.Kafka.Brokers, Group: cfg.Score.Group, BatchSize: cfg.Score.BatchSize,
-		FlushInterval: cfg.Score.FlushInterval, Logger: log,
+		FlushInterval: cfg.Score.FlushInterval, SessionTimeout: cfg.Score.SessionTimeout, Logger: log,
 	}, conn, reg)
 	if err != nil {
 		return err

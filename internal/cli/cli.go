@@ -25,6 +25,7 @@ type globals struct {
 	dataDir    string
 	brokers    string
 	chAddr     string
+	chDB       string
 	httpAddr   string
 	logLevel   string
 	out        io.Writer
@@ -44,6 +45,9 @@ func (g *globals) load(cmd *cobra.Command) (config.Config, error) {
 	}
 	if f.Changed("clickhouse-addr") {
 		cfg.ClickHouse.Addr = g.chAddr
+	}
+	if f.Changed("clickhouse-database") {
+		cfg.ClickHouse.Database = g.chDB
 	}
 	if f.Changed("http-addr") {
 		cfg.HTTPAddr = g.httpAddr
@@ -92,6 +96,7 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 	pf.StringVar(&g.dataDir, "data-dir", "./sightline-data", "data directory (embedded broker log, local ClickHouse)")
 	pf.StringVar(&g.brokers, "kafka-brokers", "", "Kafka/Redpanda seed brokers, comma-separated (default: the embedded broker)")
 	pf.StringVar(&g.chAddr, "clickhouse-addr", "", "ClickHouse native address host:port (default: a local clickhouse-server run by sightline)")
+	pf.StringVar(&g.chDB, "clickhouse-database", "default", "ClickHouse database")
 	pf.StringVar(&g.httpAddr, "http-addr", "127.0.0.1:8088", "HTTP address for /metrics, /healthz, /readyz and ingest")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 

@@ -44,6 +44,8 @@ type ScoreConfig struct {
 	Group         string        `yaml:"group"`
 	BatchSize     int           `yaml:"batch_size"`
 	FlushInterval time.Duration `yaml:"flush_interval"`
+	// SessionTimeout: how long a crashed stage keeps its partitions.
+	SessionTimeout time.Duration `yaml:"session_timeout"`
 }
 
 // Default returns the configuration `sightline up` runs with when given

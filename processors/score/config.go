@@ -25,6 +25,10 @@ type Config struct {
 	// DLQ retries (defaults 100ms and 10s). Retries never give up while the
 	// stage runs: skipping would lose events.
 	RetryMin, RetryMax time.Duration
+	// SessionTimeout is the consumer group session timeout (default 45s):
+	// how long a crashed member keeps its partitions before the group
+	// rebalances them to the others.
+	SessionTimeout time.Duration
 	// KafkaOpts are extra franz-go options (TLS, SASL, ...).
 	KafkaOpts []kgo.Opt
 	Logger    *slog.Logger
@@ -51,6 +55,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.RetryMax == 0 {
 		c.RetryMax = 10 * time.Second
+	}
+	if c.SessionTimeout == 0 {
+		c.SessionTimeout = 45 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -54,6 +54,7 @@ func New(cfg Config, conn driver.Conn, reg prometheus.Registerer) (*Stage, error
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(cfg.Topic),
 		kgo.DisableAutoCommit(),
+		kgo.SessionTimeout(cfg.SessionTimeout),
 		// Rebalances wait until the polled records are stored and
 		// committed, so no partition moves away with work in flight.
 		kgo.BlockRebalanceOnPoll(),

@@ -1,0 +1,108 @@
+// Package e2e holds end-to-end tests that run the sightline binary as a
+// separate process, so it can be killed with SIGKILL mid-stream.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sightline-dev/sightline/internal/loadgen"
+	"github.com/sightline-dev/sightline/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "sightline")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/sightline-dev/sightline/cmd/sightline")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("cannot build sightline: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// SDK → broker → score stage (separate process) → ClickHouse: N events in,
+// exactly N distinct events visible, although the stage is killed with
+// SIGKILL twice mid-stream and restarted.
+func TestExactlyNEventsAcrossSIGKILL(t *testing.T) {
+	bin := buildBinary(t)
+	b := testenv.Broker(t, "")
+	conn, opts := testenv.Database(t)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "sightline.yaml")
+	cfg := fmt.Sprintf("clickhouse:\n  addr: %s\n  database: %s\nkafka:\n  brokers: [%s]\nscore:\n  batch_size: 250\n  flush_interval: 100ms\n  session_timeout: 6s\nhttp_addr: 127.0.0.1:0\n",
+		opts.Addrs[0], opts.Database, strings.Join(b.Addrs(), ","))
+	testenv.Must(t, os.WriteFile(cfgPath, []byte(cfg), 0o644), "write config")
+
+	start := func(i int) *exec.Cmd {
+		cmd := exec.Command(bin, "score", "--config", cfgPath, "--log-level", "warn")
+		log, _ := os.Create(filepath.Join(dir, fmt.Sprintf("score-%d.log", i)))
+		cmd.Stdout, cmd.Stderr = log, log
+		testenv.Must(t, cmd.Start(), "start score stage")
+		return cmd
+	}
+	count := func(q string) uint64 {
+		var n uint64
+		testenv.Must(t, conn.QueryRow(context.Background(), q).Scan(&n), q)
+		return n
+	}
+
+	const n = 20000
+	lgDone := make(chan error, 1)
+	go func() {
+		_, err := loadgen.Run(context.Background(), loadgen.Config{Brokers: b.Addrs(), Count: n, Rate: 5000, Seed: 42})
+		lgDone <- err
+	}()
+
+	var killedAt []uint64
+	for i := 0; i < 2; i++ {
+		cmd := start(i)
+		threshold := uint64((i + 1) * n / 5)
+		testenv.Eventually(t, 60*time.Second, "progress before the kill", func() (bool, string) {
+			c := count("SELECT count() FROM llm_events")
+			return c >= threshold, fmt.Sprint(c)
+		})
+		testenv.Must(t, cmd.Process.Signal(syscall.SIGKILL), "SIGKILL")
+		cmd.Wait()
+		killedAt = append(killedAt, count("SELECT count(DISTINCT event_id) FROM llm_events"))
+	}
+	final := start(9)
+	defer func() { final.Process.Signal(syscall.SIGTERM); final.Wait() }()
+	testenv.Must(t, <-lgDone, "loadgen")
+	testenv.Eventually(t, 120*time.Second, "all events stored", func() (bool, string) {
+		c := count("SELECT count(DISTINCT event_id) FROM llm_events")
+		return c >= n, fmt.Sprint(c)
+	})
+	time.Sleep(500 * time.Millisecond) // let a last batch land, were there one too many
+	if killedAt[0] >= n || killedAt[1] >= n {
+		t.Fatalf("the kills did not happen mid-stream: %v", killedAt)
+	}
+	distinct := count("SELECT count(DISTINCT event_id) FROM llm_events")
+	final1 := count("SELECT count() FROM llm_events FINAL")
+	view := count("SELECT count() FROM llm_events_dedup")
+	raw := count("SELECT count() FROM llm_events")
+	t.Logf("killed at %v distinct; finally %d distinct, %d with FINAL, %d in the view, %d raw rows (replayed duplicates before merge: %d)",
+		killedAt, distinct, final1, view, raw, raw-distinct)
+	if distinct != n || final1 != n || view != n {
+		t.Fatalf("want exactly %d events, got distinct=%d final=%d view=%d", n, distinct, final1, view)
+	}
+}
+
+// `sightline loadgen --count N` produces exactly N events.
+func TestLoadgenCountIsExact(t *testing.T) {
+	b := testenv.Broker(t, "")
+	res, err := loadgen.Run(context.Background(), loadgen.Config{Brokers: b.Addrs(), Count: 1234, Seed: 7})
+	testenv.Must(t, err, "loadgen")
+	if res.Produced != 1234 || res.Failed != 0 {
+		t.Fatalf("produced %d, failed %d", res.Produced, res.Failed)
+	}
+}
