@@ -104,7 +104,8 @@ func classify(run string, d []byte, g []uint8, sep byte, mixed bool, want KindSe
 	if want.Has(CreditCard) && nd >= 13 && nd <= 19 && !paren && !plus && !mixed && sep != '.' && cardGroups(g) && luhn(d) && cardPrefix(d) {
 		return CreditCard, true
 	}
-	if want.Has(Phone) && !idContext(before) && phone(run, d, g, sep, paren, plus) {
+	// idContext reads the text before the run, so it goes last.
+	if want.Has(Phone) && phone(run, d, g, sep, paren, plus) && !idContext(before) {
 		return Phone, true
 	}
 	return 0, false

@@ -19,7 +19,9 @@ func scan(dst []span, s string, want KindSet) []span {
 		dst = scanEmail(dst, s)
 	}
 	if want&Of(APIKey, JWT, PrivateKey) != 0 {
-		dst = scanSecrets(dst, s, want)
+		if m := secretTriggers(s); m != 0 {
+			dst = scanSecrets(dst, s, want, m)
+		}
 	}
 	if want.Has(IPv6) && strings.IndexByte(s, ':') >= 0 {
 		dst = scanIPv6(dst, s)
@@ -101,7 +103,7 @@ func scanEmail(dst []span, s string) []span {
 
 // keyPrefixes are the prefixes providers put on their secrets, with the
 // minimum number of key characters ([A-Za-z0-9_-]) that must follow.
-var keyPrefixes = []struct {
+var keyPrefixes = [...]struct {
 	p   string
 	min int
 }{
@@ -119,9 +121,51 @@ var keyPrefixes = []struct {
 
 func isKeyChar(c byte) bool { return isAlnum(c) || c == '_' || c == '-' || c == '.' }
 
-func scanSecrets(dst []span, s string, want KindSet) []span {
+// The bits of secretTriggers' result: bit i for keyPrefixes[i], then the
+// JWT and private key markers.
+const (
+	jwtBit        = len(keyPrefixes)
+	privateKeyBit = len(keyPrefixes) + 1
+	jwtMarker     = "eyJ"
+	pemMarker     = "-----BEGIN "
+)
+
+// trigger[k][c] has bit i set when the k-th byte of marker i is c; a marker
+// can start at s[j] only if the bit survives trigger[0][s[j]] &
+// trigger[1][s[j+1]] & trigger[2][s[j+2]].
+var trigger = func() (t [3][256]uint32) {
+	add := func(bit int, p string) {
+		for k := range t {
+			t[k][p[k]] |= 1 << bit
+		}
+	}
+	for i, kp := range keyPrefixes {
+		add(i, kp.p)
+	}
+	add(jwtBit, jwtMarker)
+	add(privateKeyBit, pemMarker)
+	return t
+}()
+
+// secretTriggers returns the set of markers (key prefixes, JWT, PEM) whose
+// first three bytes occur in s: one pass over the bytes instead of one
+// substring search per marker, and almost always 0 in ordinary text.
+func secretTriggers(s string) uint32 {
+	var m uint32
+	for j := 0; j+2 < len(s); j++ {
+		m |= trigger[0][s[j]] & trigger[1][s[j+1]] & trigger[2][s[j+2]]
+	}
+	return m
+}
+
+// scanSecrets finds the secrets of the kinds in want; markers outside the
+// set m (see secretTriggers) cannot occur in s and are not searched for.
+func scanSecrets(dst []span, s string, want KindSet, m uint32) []span {
 	if want.Has(APIKey) {
-		for _, kp := range keyPrefixes {
+		for i, kp := range keyPrefixes {
+			if m&(1<<i) == 0 {
+				continue
+			}
 			for from := 0; from < len(s); {
 				k := strings.Index(s[from:], kp.p)
 				if k < 0 {
@@ -150,7 +194,7 @@ func scanSecrets(dst []span, s string, want KindSet) []span {
 			}
 		}
 	}
-	if want.Has(JWT) {
+	if want.Has(JWT) && m&(1<<jwtBit) != 0 {
 		for from := 0; from < len(s); {
 			k := strings.Index(s[from:], "eyJ")
 			if k < 0 {
@@ -184,7 +228,7 @@ func scanSecrets(dst []span, s string, want KindSet) []span {
 			}
 		}
 	}
-	if want.Has(PrivateKey) {
+	if want.Has(PrivateKey) && m&(1<<privateKeyBit) != 0 {
 		for from := 0; from < len(s); {
 			k := strings.Index(s[from:], "-----BEGIN ")
 			if k < 0 {
