@@ -230,9 +230,18 @@ func TestPerMessageLogsWithoutModel(t *testing.T) {
 func TestNonLLMSpansIgnored(t *testing.T) {
 	tr, tel := newTestTranslator(t)
 	for _, fill := range []func(pcommon.Map){
-		func(a pcommon.Map) { a.PutStr("http.request.method", "GET"); a.PutInt("http.response.status_code", 200) },
-		func(a pcommon.Map) { a.PutStr("gen_ai.operation.name", "embeddings"); a.PutStr("gen_ai.request.model", "e5") },
-		func(a pcommon.Map) { a.PutStr("gen_ai.operation.name", "invoke_agent"); a.PutStr("gen_ai.request.model", "m") },
+		func(a pcommon.Map) {
+			a.PutStr("http.request.method", "GET")
+			a.PutInt("http.response.status_code", 200)
+		},
+		func(a pcommon.Map) {
+			a.PutStr("gen_ai.operation.name", "embeddings")
+			a.PutStr("gen_ai.request.model", "e5")
+		},
+		func(a pcommon.Map) {
+			a.PutStr("gen_ai.operation.name", "invoke_agent")
+			a.PutStr("gen_ai.request.model", "m")
+		},
 		func(a pcommon.Map) { a.PutStr("openinference.span.kind", "CHAIN"); a.PutStr("input.value", "q") },
 	} {
 		if evs := tr.traces(oneSpan(fill), nil); len(evs) != 0 {
