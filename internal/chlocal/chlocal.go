@@ -58,7 +58,9 @@ type Server struct {
 func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.cfg.TCPPort)) }
 
 // HTTPAddr is the HTTP interface address.
-func (s *Server) HTTPAddr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.cfg.HTTPPort)) }
+func (s *Server) HTTPAddr() string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.cfg.HTTPPort))
+}
 
 // FindBinary returns the command that starts a ClickHouse server.
 func FindBinary() ([]string, error) {

@@ -5,6 +5,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sightline-dev/sightline/internal/chlocal"
 	"github.com/sightline-dev/sightline/internal/loadgen"
 	"github.com/sightline-dev/sightline/internal/testenv"
 )
@@ -105,4 +108,79 @@ func TestLoadgenCountIsExact(t *testing.T) {
 	if res.Produced != 1234 || res.Failed != 0 {
 		t.Fatalf("produced %d, failed %d", res.Produced, res.Failed)
 	}
+}
+
+func freePort(t *testing.T) int {
+	p, err := chlocal.FreePort()
+	testenv.Must(t, err, "free port")
+	return p
+}
+
+// `sightline up` as a user runs it (on free ports): ready only when broker,
+// ClickHouse and the stage are; loadgen events are read back by `summary`;
+// a restart keeps the broker's log and the stored events.
+func TestUpLoadgenSummaryAndRestart(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	kport, chport, chhttp, hport := freePort(t), freePort(t), freePort(t), freePort(t)
+	cfgPath := filepath.Join(dir, "sightline.yaml")
+	cfg := fmt.Sprintf("data_dir: %s\nhttp_addr: 127.0.0.1:%d\nkafka:\n  embedded_addr: 127.0.0.1:%d\nclickhouse:\n  local_port: %d\n  local_http_port: %d\nscore:\n  flush_interval: 200ms\n",
+		filepath.Join(dir, "data"), hport, kport, chport, chhttp)
+	testenv.Must(t, os.WriteFile(cfgPath, []byte(cfg), 0o644), "write config")
+	up := func() *exec.Cmd {
+		cmd := exec.Command(bin, "up", "--config", cfgPath)
+		log, _ := os.OpenFile(filepath.Join(dir, "up.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		cmd.Stdout, cmd.Stderr = log, log
+		testenv.Must(t, cmd.Start(), "start up")
+		testenv.Eventually(t, 90*time.Second, "/readyz", func() (bool, string) {
+			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", hport))
+			if err != nil {
+				return false, err.Error()
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			return resp.StatusCode == 200, string(b)
+		})
+		return cmd
+	}
+	stop := func(cmd *exec.Cmd) {
+		cmd.Process.Signal(syscall.SIGINT)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("sightline up exited with %v", err)
+			}
+		case <-time.After(60 * time.Second):
+			cmd.Process.Kill()
+			t.Fatal("sightline up did not stop on SIGINT")
+		}
+	}
+	run := func(args ...string) string {
+		out, err := exec.Command(bin, append(args, "--config", cfgPath)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("sightline %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	summaryCount := func(want string) {
+		testenv.Eventually(t, 30*time.Second, "summary shows "+want, func() (bool, string) {
+			out := run("summary")
+			return strings.Contains(out, "all events: "+want+" stored"), out
+		})
+	}
+
+	cmd := up()
+	run("loadgen", "--count", "500", "--invalid", "3")
+	summaryCount("500")
+	if out := run("summary"); !strings.Contains(out, "sightline.dlq: 3 records") {
+		t.Fatalf("summary lacks the DLQ count:\n%s", out)
+	}
+	stop(cmd)
+
+	cmd = up()
+	defer stop(cmd)
+	run("loadgen", "--count", "100", "--seed", "2")
+	summaryCount("600")
 }

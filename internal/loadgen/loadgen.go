@@ -193,7 +193,9 @@ type Generator struct {
 }
 
 // New returns a generator for a seed.
-func New(seed uint64) *Generator { return &Generator{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))} }
+func New(seed uint64) *Generator {
+	return &Generator{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+}
 
 type appProfile struct {
 	name     string

@@ -1,0 +1,37 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	c, err := Load(write("ok.yaml", "kafka:\n  brokers: [k1:9092, k2:9092]\nscore:\n  batch_size: 100\n  flush_interval: 250ms\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Kafka.Brokers) != 2 || c.Score.BatchSize != 100 || c.Score.FlushInterval != 250*time.Millisecond || c.HTTPAddr != "127.0.0.1:8088" {
+		t.Fatalf("loaded %+v", c)
+	}
+	for name, tc := range map[string]struct{ body, want string }{
+		"unknown key": {"kafka:\n  brokrs: [x]\n", "brokrs"},
+		"bad batch":   {"score:\n  batch_size: 0\n", "score.batch_size"},
+		"bad type":    {"score:\n  flush_interval: soon\n", "line 2"},
+	} {
+		_, err := Load(write(strings.ReplaceAll(name, " ", "_")+".yaml", tc.body))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want an error naming %q", name, err, tc.want)
+		}
+	}
+}
