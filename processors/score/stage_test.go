@@ -28,11 +28,11 @@ func event(i int) *eventpb.Event {
 		SchemaVersion: 1,
 		EventId:       fmt.Sprintf("0190c8e4-5a2b-7c3d-8e4f-%012d", i),
 		Tenant:        "t", App: "app", Model: "gpt-4o",
-		Ts:            timestamppb.New(time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Millisecond)),
-		DurationMs:    100 + float64(i%50),
-		Prompt:        []*eventpb.Message{{Role: "user", Content: fmt.Sprintf("question %d", i)}},
-		Completion:    []*eventpb.Message{{Role: "assistant", Content: "answer", FinishReason: "stop"}},
-		InputTokens:   10, OutputTokens: 5,
+		Ts:          timestamppb.New(time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Millisecond)),
+		DurationMs:  100 + float64(i%50),
+		Prompt:      []*eventpb.Message{{Role: "user", Content: fmt.Sprintf("question %d", i)}},
+		Completion:  []*eventpb.Message{{Role: "assistant", Content: "answer", FinishReason: "stop"}},
+		InputTokens: 10, OutputTokens: 5,
 	}
 }
 
