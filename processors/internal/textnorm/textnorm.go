@@ -100,39 +100,72 @@ func HashBytes(b []byte) uint64 {
 		return hashWord(&buf, n)
 	}
 	// Longer inputs never come from Tokenize; hash them in chunks.
-	h := uint64(len(b)) * prime1
+	h := uint64(hashSeed)
+	n := len(b)
 	for len(b) >= 8 {
-		h = (h ^ binary.LittleEndian.Uint64(b)) * prime2
-		h ^= h >> 29
+		h = hashChunk(h, binary.LittleEndian.Uint64(b))
 		b = b[8:]
 	}
-	n := copy(buf[:], b)
-	clear(buf[n:8])
-	h = (h ^ binary.LittleEndian.Uint64(buf[:8])) * prime2
-	h ^= h >> 29
-	h *= prime1
-	return h ^ h>>32
+	if len(b) > 0 {
+		k := copy(buf[:], b)
+		clear(buf[k:8])
+		h = hashChunk(h, binary.LittleEndian.Uint64(buf[:8]))
+	}
+	return hashFinal(h, n)
 }
 
 // hashWord hashes w[:n] (n <= maxTokenBytes) eight bytes per multiply: a
 // byte-at-a-time hash such as FNV-1a is a serial chain of multiplies and was
 // the largest cost of tokenizing. Bytes of w past n are masked off, so the
-// array may hold stale bytes there.
+// array may hold stale bytes there. The length is mixed in last so that
+// scanWord can compute the same hash while it reads the word (see
+// wordHasher) instead of reloading bytes it has just stored one at a time,
+// which stalls on store-to-load forwarding.
 func hashWord(w *[maxTokenBytes + 8]byte, n int) uint64 {
-	h := uint64(n) * prime1
+	h := uint64(hashSeed)
 	k := 0
 	for ; k+8 <= n; k += 8 {
-		h = (h ^ binary.LittleEndian.Uint64(w[k:k+8])) * prime2
-		h ^= h >> 29
+		h = hashChunk(h, binary.LittleEndian.Uint64(w[k:k+8]))
 	}
 	if k < n {
 		v := binary.LittleEndian.Uint64(w[k : k+8])
 		v &= (1 << (8 * uint(n-k))) - 1
-		h = (h ^ v) * prime2
-		h ^= h >> 29
+		h = hashChunk(h, v)
 	}
-	h *= prime1
+	return hashFinal(h, n)
+}
+
+const hashSeed = prime1
+
+func hashChunk(h, v uint64) uint64 {
+	h = (h ^ v) * prime2
+	return h ^ h>>29
+}
+
+func hashFinal(h uint64, n int) uint64 {
+	h = (h ^ uint64(n)) * prime1
 	return h ^ h>>32
+}
+
+// wordHasher computes hashWord of the bytes it is given, one at a time.
+type wordHasher struct {
+	h, acc uint64
+}
+
+func (x *wordHasher) add(n int, b byte) {
+	x.acc |= uint64(b) << (8 * uint(n&7))
+	if n&7 == 7 {
+		x.h = hashChunk(x.h, x.acc)
+		x.acc = 0
+	}
+}
+
+func (x *wordHasher) sum(n int) uint64 {
+	h := x.h
+	if n&7 != 0 {
+		h = hashChunk(h, x.acc)
+	}
+	return hashFinal(h, n)
 }
 
 // HashString is HashBytes for a string.
@@ -231,6 +264,7 @@ var asciiLower = func() (t [256]byte) {
 // normalized bytes and its flags.
 func (t *Tokenizer) scanWord(s string, i int) (n, end int, h uint64, flags Flag) {
 	w := &t.word
+	hs := wordHasher{h: hashSeed}
 	allDigits := true
 	content := t.Mode == Content
 	if c := s[i]; c >= 'A' && c <= 'Z' {
@@ -249,6 +283,7 @@ func (t *Tokenizer) scanWord(s string, i int) (n, end int, h uint64, flags Flag)
 					if c == '.' && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9' && !hasDot(w[:n]) {
 						if n < maxTokenBytes {
 							w[n] = '.'
+							hs.add(n, '.')
 							n++
 						}
 						i++
@@ -262,6 +297,7 @@ func (t *Tokenizer) scanWord(s string, i int) (n, end int, h uint64, flags Flag)
 			}
 			if n < maxTokenBytes {
 				w[n] = l
+				hs.add(n, l)
 				n++
 			}
 			i++
@@ -277,21 +313,28 @@ func (t *Tokenizer) scanWord(s string, i int) (n, end int, h uint64, flags Flag)
 		allDigits = false
 		flags |= nonASCII
 		if n+utf8.UTFMax <= maxTokenBytes {
-			n += utf8.EncodeRune(w[n:], unicode.ToLower(r))
+			k := utf8.EncodeRune(w[n:], unicode.ToLower(r))
+			for _, b := range w[n : n+k] {
+				hs.add(n, b)
+				n++
+			}
 		}
 		i += size
 	}
 	if content {
 		if allDigits {
 			flags |= Number
-			n = len(trimDecimal(w[:n]))
+			if m := len(trimDecimal(w[:n])); m != n {
+				n = m
+				return n, i, hashWord(w, n), flags
+			}
 		} else if k := leadingDigits(w[:n]); k > 0 && isNumberSuffix(w[k:n]) {
 			// "3rd", "1990s", "16th" name the number.
 			flags |= Number
-			n = k
+			return k, i, hashWord(w, k), flags
 		}
 	}
-	return n, i, hashWord(w, n), flags
+	return n, i, hs.sum(n), flags
 }
 
 func hasDot(w []byte) bool {

@@ -109,6 +109,16 @@ func FuzzNormalize(f *testing.F) {
 			}
 			prev = tok.End
 		}
+		// Each token's hash is HashBytes of its normal form.
+		if words := strings.Fields(string(tk.Text)); len(words) == len(toks) {
+			for i, w := range words {
+				if len(w) <= maxTokenBytes && HashString(w) != toks[i].Hash {
+					t.Fatalf("token %d %q: hash %x, HashString %x", i, w, toks[i].Hash, HashString(w))
+				}
+			}
+		} else {
+			t.Fatalf("%d words of normal form %q, %d tokens", len(words), tk.Text, len(toks))
+		}
 		if !utf8.Valid(tk.Text) {
 			t.Fatalf("normalized text is not UTF-8: %q", tk.Text)
 		}
