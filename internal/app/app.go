@@ -24,6 +24,7 @@ import (
 	"github.com/sightline-dev/sightline/internal/chlocal"
 	"github.com/sightline-dev/sightline/internal/config"
 	"github.com/sightline-dev/sightline/internal/server"
+	"github.com/sightline-dev/sightline/processors/registry"
 	"github.com/sightline-dev/sightline/processors/score"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 )
@@ -100,9 +101,14 @@ func Up(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	log.Info("migrations applied", "applied", res.Applied, "skipped_for_old_server", res.Skipped, "current", res.Current)
 
+	dets, err := registry.Build(cfg.Detectors)
+	if err != nil {
+		return err
+	}
 	reg := NewRegistry()
 	stage, err := score.New(score.Config{
-		Brokers: brokers, Group: cfg.Score.Group, BatchSize: cfg.Score.BatchSize,
+		Detectors: dets,
+		Brokers:   brokers, Group: cfg.Score.Group, BatchSize: cfg.Score.BatchSize,
 		FlushInterval: cfg.Score.FlushInterval, SessionTimeout: cfg.Score.SessionTimeout, Logger: log,
 	}, conn, reg)
 	if err != nil {
@@ -213,9 +219,14 @@ func Score(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer conn.Close()
+	dets, err := registry.Build(cfg.Detectors)
+	if err != nil {
+		return err
+	}
 	reg := NewRegistry()
 	stage, err := score.New(score.Config{
-		Brokers: cfg.Kafka.Brokers, Group: cfg.Score.Group, BatchSize: cfg.Score.BatchSize,
+		Detectors: dets,
+		Brokers:   cfg.Kafka.Brokers, Group: cfg.Score.Group, BatchSize: cfg.Score.BatchSize,
 		FlushInterval: cfg.Score.FlushInterval, SessionTimeout: cfg.Score.SessionTimeout, Logger: log,
 	}, conn, reg)
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/sightline-dev/sightline/processors/registry"
 )
 
 // Config is the whole file.
@@ -19,6 +21,9 @@ type Config struct {
 	Kafka      KafkaConfig      `yaml:"kafka"`
 	ClickHouse ClickHouseConfig `yaml:"clickhouse"`
 	Score      ScoreConfig      `yaml:"score"`
+	// Detectors configures each detector by name (see registry.Names);
+	// every detector runs with its defaults unless disabled here.
+	Detectors map[string]registry.Settings `yaml:"detectors"`
 }
 
 // KafkaConfig: empty Brokers means the embedded broker.
@@ -93,6 +98,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: score.batch_size must be at least 1")
 	case c.Score.FlushInterval < time.Millisecond:
 		return fmt.Errorf("config: score.flush_interval must be at least 1ms")
+	}
+	if _, err := registry.Build(c.Detectors); err != nil {
+		return fmt.Errorf("config: %w", err)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sightline-dev/sightline/internal/broker"
+	"github.com/sightline-dev/sightline/processors/detector"
 )
 
 // Config of the score stage. Zero values take the defaults.
@@ -29,6 +30,9 @@ type Config struct {
 	// how long a crashed member keeps its partitions before the group
 	// rebalances them to the others.
 	SessionTimeout time.Duration
+	// Detectors score every event (processors/registry builds the list);
+	// none means features only.
+	Detectors []detector.Detector
 	// KafkaOpts are extra franz-go options (TLS, SASL, ...).
 	KafkaOpts []kgo.Opt
 	Logger    *slog.Logger

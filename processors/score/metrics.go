@@ -15,6 +15,8 @@ type metrics struct {
 	retries     *prometheus.CounterVec
 	fetchErrors prometheus.Counter
 	commits     prometheus.Counter
+
+	detectorErrors *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -53,12 +55,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "sightline_score_commits_total",
 			Help: "Offset commits after successful batches.",
 		}),
+		detectorErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sightline_score_detector_errors_total",
+			Help: "Events on which a detector failed (its scores are stored as NULL), by detector.",
+		}, []string{"detector"}),
 	}
 	for _, r := range []schemas.Reason{schemas.ReasonDecode, schemas.ReasonSchemaVersion, schemas.ReasonMissingField, schemas.ReasonInvalidField, schemas.ReasonTooLarge} {
 		m.dlq.WithLabelValues(string(r))
 	}
 	if reg != nil {
-		reg.MustRegister(m.records, m.dlq, m.truncated, m.batchSize, m.insertDur, m.retries, m.fetchErrors, m.commits)
+		reg.MustRegister(m.records, m.dlq, m.truncated, m.batchSize, m.insertDur, m.retries, m.fetchErrors, m.commits, m.detectorErrors)
 	}
 	return m
 }

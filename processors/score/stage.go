@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sightline-dev/sightline/processors/features"
+	"github.com/sightline-dev/sightline/processors/scoring"
 	"github.com/sightline-dev/sightline/schemas"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
@@ -30,11 +31,12 @@ const (
 
 // Stage is a running score stage.
 type Stage struct {
-	cfg   Config
-	conn  driver.Conn
-	kcl   *kgo.Client
-	m     *metrics
-	ready atomic.Bool
+	cfg    Config
+	conn   driver.Conn
+	scorer *scoring.Scorer
+	kcl    *kgo.Client
+	m      *metrics
+	ready  atomic.Bool
 
 	rows     []chsink.EventRow
 	feedback []*eventpb.Event
@@ -68,7 +70,12 @@ func New(cfg Config, conn driver.Conn, reg prometheus.Registerer) (*Stage, error
 	if err != nil {
 		return nil, fmt.Errorf("cannot create kafka client: %w", err)
 	}
-	return &Stage{cfg: cfg, conn: conn, kcl: kcl, m: newMetrics(reg)}, nil
+	m := newMetrics(reg)
+	for _, d := range cfg.Detectors {
+		m.detectorErrors.WithLabelValues(d.Name())
+	}
+	scorer := scoring.New(cfg.Detectors, func(name string, _ error) { m.detectorErrors.WithLabelValues(name).Inc() })
+	return &Stage{cfg: cfg, conn: conn, kcl: kcl, m: m, scorer: scorer}, nil
 }
 
 // Ready reports whether the stage has joined its group and is consuming.
@@ -149,9 +156,12 @@ func (s *Stage) process(r *kgo.Record) {
 	s.rows = append(s.rows, s.Score(ev, r.Partition, r.Offset))
 }
 
-// Score computes everything stored beside one valid event.
+// Score computes everything stored beside one valid event: the cheap
+// features and every detector's scores.
 func (s *Stage) Score(ev *eventpb.Event, partition int32, offset int64) chsink.EventRow {
-	return chsink.EventRow{Event: ev, Features: features.Compute(ev), Partition: partition, Offset: offset}
+	row := chsink.EventRow{Event: ev, Features: features.Compute(ev), Partition: partition, Offset: offset}
+	row.DetectorErrors = s.scorer.Score(ev, &row.Scores)
+	return row
 }
 
 func (s *Stage) reject(r *kgo.Record, err error) {

@@ -25,6 +25,9 @@ func TestAllParseAndAvoidNewTypesInBase(t *testing.T) {
 					t.Errorf("migration %d uses %q but has no '-- requires:' line", m.Version, f)
 				}
 			}
+			if strings.HasPrefix(s, "ALTER") && (strings.Count(s, "ADD COLUMN") != 1 || strings.Contains(s, ",\n")) {
+				t.Errorf("migration %d: an ALTER must add exactly one column (the runner makes that idempotent): %.60s", m.Version, s)
+			}
 			if strings.HasPrefix(s, "CREATE") && !strings.Contains(s, "IF NOT EXISTS") {
 				t.Errorf("migration %d: statement is not idempotent: %.60s", m.Version, s)
 			}

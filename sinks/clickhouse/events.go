@@ -8,16 +8,21 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/sightline-dev/sightline/processors/detector"
 	"github.com/sightline-dev/sightline/processors/features"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 )
 
 // EventRow is one scored event ready for llm_events.
 type EventRow struct {
-	Event     *eventpb.Event
-	Features  features.Features
-	Partition int32
-	Offset    int64
+	Event    *eventpb.Event
+	Features features.Features
+	Scores   detector.Scores
+	// DetectorErrors names the detectors that failed on this event (their
+	// scores are NULL).
+	DetectorErrors []string
+	Partition      int32
+	Offset         int64
 }
 
 // EventColumns is the explicit column list of every llm_events insert.
@@ -32,6 +37,9 @@ var EventColumns = []string{
 	"prompt_chars", "completion_chars", "context_chars", "prompt_messages", "completion_messages", "context_items",
 	"total_tokens", "output_tokens_per_second", "has_context", "has_reference", "is_error",
 	"kafka_partition", "kafka_offset", "ingested_at",
+	"completion_toxicity", "prompt_toxicity", "toxicity_evidence", "hallucination", "grounding", "unsupported_spans",
+	"rouge_l", "bleu", "token_f1", "exact_match", "pii_kinds", "prompt_injection", "injection_evidence",
+	"refusal", "refusal_confidence", "detector_errors",
 }
 
 var insertEvents = insertStmt("llm_events", EventColumns)
@@ -67,6 +75,21 @@ func InsertEvents(ctx context.Context, conn driver.Conn, rows []EventRow) error 
 		return fmt.Errorf("cannot insert %d rows into llm_events: %w", len(rows), err)
 	}
 	return nil
+}
+
+func opt(o detector.Opt) *float32 {
+	if !o.Valid {
+		return nil
+	}
+	v := float32(o.Value)
+	return &v
+}
+
+func strs(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 func b2u(b bool) uint8 {
@@ -116,6 +139,7 @@ func appendEvent(b driver.Batch, r *EventRow, now time.Time) error {
 		emb = []float32{}
 	}
 	f := &r.Features
+	sc := &r.Scores
 	return b.Append(
 		ev.GetEventId(), ev.GetTenant(), ev.GetApp(), ev.GetEnvironment(), ts, uint32(ts.Nanosecond()/1000),
 		ev.GetDurationMs(), ev.TtftMs,
@@ -129,6 +153,9 @@ func appendEvent(b driver.Batch, r *EventRow, now time.Time) error {
 		f.PromptChars, f.CompletionChars, f.ContextChars, f.PromptMessages, f.CompletionMessages, f.ContextItems,
 		f.TotalTokens, f.OutputTokensPerSecond, b2u(f.HasContext), b2u(f.HasReference), b2u(f.IsError),
 		r.Partition, r.Offset, now,
+		opt(sc.CompletionToxicity), opt(sc.PromptToxicity), strs(sc.ToxicityEvidence), opt(sc.Hallucination), opt(sc.Grounding), strs(sc.UnsupportedSpans),
+		opt(sc.RougeL), opt(sc.BLEU), opt(sc.TokenF1), opt(sc.ExactMatch), strs(sc.PIIKinds), opt(sc.PromptInjection), strs(sc.InjectionEvidence),
+		b2u(sc.Refusal), opt(sc.RefusalConfidence), strs(r.DetectorErrors),
 	)
 }
 

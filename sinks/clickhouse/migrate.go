@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -69,6 +70,15 @@ func Migrate(ctx context.Context, conn driver.Conn) (MigrationResult, error) {
 			continue
 		}
 		for i, stmt := range m.Statements {
+			if table, col, ok := addColumn(stmt); ok {
+				exists, err := columnExists(ctx, conn, table, col)
+				if err != nil {
+					return res, fmt.Errorf("cannot apply migration %04d_%s (statement %d): %w", m.Version, m.Name, i+1, err)
+				}
+				if exists {
+					continue
+				}
+			}
 			if err := conn.Exec(ctx, stmt); err != nil {
 				return res, fmt.Errorf("cannot apply migration %04d_%s (statement %d): %w", m.Version, m.Name, i+1, err)
 			}
@@ -95,4 +105,27 @@ func record(ctx context.Context, conn driver.Conn, m migrations.Migration) error
 		return err
 	}
 	return b.Send()
+}
+
+var addColumnRE = regexp.MustCompile(`(?is)^ALTER\s+TABLE\s+([A-Za-z0-9_.]+)\s+ADD\s+COLUMN\s+([A-Za-z0-9_]+)\s`)
+
+// addColumn recognises a single-column "ALTER TABLE t ADD COLUMN c ..."
+// statement (18.16 lacks ADD COLUMN IF NOT EXISTS, so the runner checks).
+func addColumn(stmt string) (table, column string, ok bool) {
+	m := addColumnRE.FindStringSubmatch(stmt)
+	if m == nil {
+		return "", "", false
+	}
+	return m[1], m[2], true
+}
+
+func columnExists(ctx context.Context, conn driver.Conn, table, column string) (bool, error) {
+	var n uint64
+	err := conn.QueryRow(ctx,
+		"SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = ? AND name = ?",
+		table, column).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("cannot read system.columns: %w", err)
+	}
+	return n > 0, nil
 }
