@@ -37,6 +37,7 @@
 // cannot see.
 //
 // Performance: go test ./processors/hallucination -run XXX -bench . -benchmem
-// (about 1 KB prompt+completion, 2 KB context); see the package README of the
-// figures in the commit that last changed them.
+// -count 5 (about 1 KB prompt+completion, 2 KB context): 10.3–10.8 µs, 280 B
+// in 9 allocs (the returned spans) on a shared, loaded 2-core machine (was
+// 11.5–12.5 µs), most of it the Content tokenizer.
 package hallucination

@@ -313,14 +313,15 @@ func clauseBreak(s string, from, to int32) bool {
 	if from < 0 || to > int32(len(s)) || from > to {
 		return true
 	}
-	for _, c := range []byte(s[from:to]) {
-		switch c {
-		case '.', ',', ';', ':', '!', '?', '(', ')', '"', '\n':
+	for i := from; i < to; i++ {
+		if clausePunct[s[i]] {
 			return true
 		}
 	}
 	return false
 }
+
+var clausePunct = [256]bool{'.': true, ',': true, ';': true, ':': true, '!': true, '?': true, '(': true, ')': true, '"': true, '\n': true}
 
 func addContent(s *textnorm.Set, toks []textnorm.Token) {
 	for _, t := range toks {

@@ -19,4 +19,10 @@
 // testdata/labeled.tsv (81 rows, positives and hard negatives, written with
 // the scanners, so optimistic) gives precision and recall 1.000 for every
 // kind: go test ./processors/pii -run TestLabeled -v
+//
+// The key prefixes, the JWT "eyJ" and the PEM header are found by one pass
+// over the bytes (secretTriggers) rather than one substring search each.
+// go test ./processors/pii -run XXX -bench . -benchmem -count 5 (about 1 KB
+// of prompt and completion, shared loaded 2-core machine): 2.0–2.4 µs, 0
+// allocs (was 6.8–7.2 µs).
 package pii

