@@ -17,13 +17,13 @@ import (
 // message, numbers as JSON numbers, ts as RFC 3339. Unknown fields are kept
 // in attributes (as their JSON text, strings unquoted), never dropped.
 type JSONEvent struct {
-	SchemaVersion  uint32            `json:"schema_version"`
-	EventID        string            `json:"event_id"`
+	SchemaVersion  uint32            `json:"schema_version,omitempty"`
+	EventID        string            `json:"event_id,omitempty"`
 	Kind           string            `json:"kind,omitempty"`
 	Tenant         string            `json:"tenant,omitempty"`
 	App            string            `json:"app,omitempty"`
 	Environment    string            `json:"environment,omitempty"`
-	TS             string            `json:"ts"`
+	TS             string            `json:"ts,omitempty"`
 	DurationMS     float64           `json:"duration_ms"`
 	TTFTMS         *float64          `json:"ttft_ms,omitempty"`
 	Provider       string            `json:"provider,omitempty"`
@@ -75,7 +75,7 @@ type JSONSDK struct {
 }
 
 type JSONFeedback struct {
-	EventID string  `json:"event_id"`
+	EventID string  `json:"event_id,omitempty"`
 	Score   float64 `json:"score"`
 	Label   string  `json:"label,omitempty"`
 	Comment string  `json:"comment,omitempty"`

@@ -150,6 +150,8 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 		},
 		newLoadgen(g),
 		newSummary(g),
+		newEval(g),
+		newTrain(g),
 	)
 	return root
 }

@@ -1,0 +1,61 @@
+package scoring_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/sightline-dev/sightline/processors/registry"
+	"github.com/sightline-dev/sightline/processors/scoring"
+)
+
+func TestEvalJSONL(t *testing.T) {
+	in := `{"prompt":[{"role":"user","content":"What year was the Eiffel Tower completed?"}],"completion":[{"role":"assistant","content":"It was completed in 1925 by Le Corbusier."}],"context":["The Eiffel Tower was completed in 1889 by Gustave Eiffel's company."],"reference":"1889","custom_field":"kept"}
+this line is not JSON
+{"completion":[{"role":"assistant","content":"Sure, here it is."}]}
+`
+	dets, err := registry.Build(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	rep, err := scoring.EvalJSONL(strings.NewReader(in), &out, scoring.New(dets, nil), 0.5, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Lines != 3 || rep.Scored != 2 || rep.Errors != 1 || rep.Checkable != 1 || rep.Hallucinated != 1 {
+		t.Fatalf("report %+v", rep)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("want 3 output lines, got %d", len(lines))
+	}
+	var first struct {
+		Attributes map[string]string `json:"attributes"`
+		Scores     map[string]any    `json:"scores"`
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"completion_toxicity", "prompt_toxicity", "hallucination", "grounding", "rouge_l", "bleu", "token_f1", "exact_match", "pii", "prompt_injection", "refusal"} {
+		if _, ok := first.Scores[k]; !ok {
+			t.Errorf("scores lack %q", k)
+		}
+	}
+	if first.Scores["hallucination"].(float64) < 0.5 || first.Attributes["custom_field"] != "kept" {
+		t.Errorf("first event: %s", lines[0])
+	}
+	var bad struct {
+		Line  int
+		Error string
+	}
+	if err := json.Unmarshal([]byte(lines[1]), &bad); err != nil || bad.Line != 2 || bad.Error == "" {
+		t.Errorf("error record %s", lines[1])
+	}
+	var third struct{ Scores map[string]any }
+	json.Unmarshal([]byte(lines[2]), &third)
+	if third.Scores["hallucination"] != nil || third.Scores["rouge_l"] != nil {
+		t.Errorf("no context or reference: hallucination and reference metrics must be null: %s", lines[2])
+	}
+}
