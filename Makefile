@@ -3,7 +3,7 @@ export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
 GO ?= go
 GOFLAGS_TEST ?= -count=1 -timeout 25m
 
-.PHONY: all build deps test demo bench fuzz generate vet clean
+.PHONY: all build deps test demo bench eval fuzz generate vet clean
 
 all: build
 
@@ -26,7 +26,14 @@ demo: deps build
 
 # Benchmarks quoted in the README.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime=1s ./sdk/ ./processors/...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime=1s ./sdk/ ./processors/... ./collector/...
+
+# Detector quality on the labeled dev data in ../shared/data (the figures in
+# the README); each test skips with a message when the data is absent.
+eval:
+	$(GO) test -count=1 -v -run 'TestQuality|TestLabeled|TestHeldOut' \
+	  ./processors/toxicity ./processors/injection ./processors/hallucination ./processors/pii \
+	  | grep -vE '^(=== RUN|--- PASS|PASS$$)'
 
 # Run each fuzz target for a short while (FUZZTIME=1m for longer).
 FUZZTIME ?= 15s
