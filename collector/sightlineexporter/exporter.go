@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -16,6 +17,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sightline-dev/sightline/schemas"
@@ -190,6 +192,36 @@ func (e *sightlineExporter) produce(ctx context.Context, evs []*eventpb.Event) e
 
 var marshalOpts = proto.MarshalOptions{}
 
+// attributesField is eventpb.Event.attributes' field number.
+const attributesField = 29
+
+// marshalEvent appends ev's protobuf encoding to b. The attributes map is
+// encoded here rather than by the protobuf runtime, which reflects over
+// map entries and allocates four times per entry; fields may appear in
+// any order on the wire, so the result decodes to the same message.
+func marshalEvent(b []byte, ev *eventpb.Event) ([]byte, error) {
+	attrs := ev.Attributes
+	ev.Attributes = nil
+	b, err := marshalOpts.MarshalAppend(b, ev)
+	ev.Attributes = attrs
+	if err != nil {
+		return b, err
+	}
+	for k, v := range attrs {
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return b, errors.New("attribute is not valid UTF-8")
+		}
+		entry := protowire.SizeTag(1) + protowire.SizeBytes(len(k)) + protowire.SizeTag(2) + protowire.SizeBytes(len(v))
+		b = protowire.AppendTag(b, attributesField, protowire.BytesType)
+		b = protowire.AppendVarint(b, uint64(entry))
+		b = protowire.AppendTag(b, 1, protowire.BytesType)
+		b = protowire.AppendString(b, k)
+		b = protowire.AppendTag(b, 2, protowire.BytesType)
+		b = protowire.AppendString(b, v)
+	}
+	return b, nil
+}
+
 // encode appends the protobuf form of each event to b and the start and
 // end offset of each to bounds. An event over maxBytes has its content cut
 // until it fits; one that cannot be made to fit, or cannot be encoded, is
@@ -198,7 +230,7 @@ func encode(b []byte, bounds []int, evs []*eventpb.Event, maxBytes int, tel *tel
 	for _, ev := range evs {
 		start := len(b)
 		var err error
-		b, err = marshalOpts.MarshalAppend(b, ev)
+		b, err = marshalEvent(b, ev)
 		if err != nil {
 			b = b[:start]
 			tel.drop(dropInvalidEvent)
@@ -211,7 +243,7 @@ func encode(b []byte, bounds []int, evs []*eventpb.Event, maxBytes int, tel *tel
 				continue
 			}
 			tel.issue(issueTruncated)
-			if b, err = marshalOpts.MarshalAppend(b, ev); err != nil {
+			if b, err = marshalEvent(b, ev); err != nil {
 				b = b[:start]
 				tel.drop(dropInvalidEvent)
 				continue

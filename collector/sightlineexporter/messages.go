@@ -11,28 +11,13 @@ import (
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 )
 
-// The message shapes instrumentations send, in one lenient JSON form:
+// The message shapes instrumentations send, read by one lenient decoder:
 //
 //   - current GenAI conventions: {"role", "parts": [{"type": "text", "content"}, ...], "finish_reason"}
 //   - OpenAI-style (older gen_ai.prompt / gen_ai.completion JSON, OpenLLMetry):
 //     {"role", "content": "text" | [{"type": "text", "text"}, ...]}
 //   - choice events: {"index", "finish_reason", "message": {"role", "content"}}
-type jsonMessage struct {
-	Role         string          `json:"role"`
-	Content      json.RawMessage `json:"content"`
-	Parts        []jsonPart      `json:"parts"`
-	FinishReason string          `json:"finish_reason"`
-	Message      *jsonMessage    `json:"message"`
-}
-
-type jsonPart struct {
-	Type      string          `json:"type"`
-	Content   json.RawMessage `json:"content"`
-	Text      string          `json:"text"`
-	Name      string          `json:"name"`
-	Arguments json.RawMessage `json:"arguments"`
-	Response  json.RawMessage `json:"response"`
-}
+//   - system instructions: a list of parts, each read as one message.
 
 var errNotMessages = errors.New("not a list of messages")
 
@@ -55,101 +40,219 @@ func messagesFromValue(v pcommon.Value, defaultRole string, out []*eventpb.Messa
 }
 
 func messagesFromString(s, defaultRole string, out []*eventpb.Message) ([]*eventpb.Message, error) {
-	t := strings.TrimLeft(s, " \t\r\n")
-	if t == "" {
+	p := scanner{s: s}
+	n := len(out)
+	switch p.peek() {
+	case 0:
 		return out, nil
-	}
-	switch t[0] {
 	case '[':
-		var msgs []jsonMessage
-		if err := json.Unmarshal([]byte(t), &msgs); err != nil {
-			return out, err
+		p.i++
+		for first := true; p.next(']', first); first = false {
+			m, ok := p.message(defaultRole, 0)
+			if !ok {
+				return out[:n], errJSON
+			}
+			out = append(out, m)
 		}
-		for i := range msgs {
-			out = append(out, msgs[i].toProto(defaultRole))
+		if !p.end() {
+			return out[:n], errJSON
 		}
 		return out, nil
 	case '{':
-		var m jsonMessage
-		if err := json.Unmarshal([]byte(t), &m); err != nil {
-			return out, err
+		m, ok := p.message(defaultRole, 0)
+		if !ok || !p.end() {
+			return out, errJSON
 		}
-		return append(out, m.toProto(defaultRole)), nil
+		return append(out, m), nil
 	default:
 		// Some instrumentations record the bare text.
 		return append(out, &eventpb.Message{Role: defaultRole, Content: validUTF8(s)}), nil
 	}
 }
 
-func (m *jsonMessage) toProto(defaultRole string) *eventpb.Message {
-	if m.Message != nil && m.Role == "" && len(m.Parts) == 0 && len(m.Content) == 0 {
-		inner := m.Message.toProto(defaultRole)
-		if inner.FinishReason == "" {
-			inner.FinishReason = m.FinishReason
-		}
-		return inner
+// message reads one message object.
+func (p *scanner) message(defaultRole string, depth int) (*eventpb.Message, bool) {
+	if depth > 4 {
+		return nil, p.fail()
 	}
-	role := m.Role
+	var (
+		role, content, finish string
+		partBuf               [4]part
+		parts                 = partBuf[:0]
+		hasContent, hasParts  bool
+		inner                 *eventpb.Message
+	)
+	if !p.enter('{') {
+		return nil, false
+	}
+	for first := true; p.next('}', first); first = false {
+		k, ok := p.key()
+		if !ok {
+			return nil, false
+		}
+		switch k {
+		case "role":
+			role, ok = p.strOrNull()
+		case "content":
+			content, ok = p.text(0)
+			hasContent = true
+		case "parts":
+			if p.peek() == 'n' {
+				_, ok = p.literal("null")
+			} else {
+				parts, ok = p.parts(parts, 0)
+				hasParts = len(parts) > 0
+			}
+		case "finish_reason":
+			finish, ok = p.strOrNull()
+		case "message":
+			if p.peek() == 'n' {
+				_, ok = p.literal("null")
+			} else {
+				inner, ok = p.message(defaultRole, depth+1)
+			}
+		default:
+			_, ok = p.skip(0)
+		}
+		if !ok {
+			return nil, false
+		}
+	}
+	if p.err != nil {
+		return nil, false
+	}
+	if inner != nil && role == "" && !hasParts && !hasContent {
+		if inner.FinishReason == "" {
+			inner.FinishReason = validUTF8(finish)
+		}
+		return inner, true
+	}
 	if role == "" {
 		role = defaultRole
 	}
-	var content string
-	if len(m.Parts) > 0 {
-		content = renderParts(m.Parts)
-	} else {
-		content = rawContent(m.Content)
+	if hasParts {
+		content = renderParts(parts)
 	}
-	return &eventpb.Message{Role: validUTF8(role), Content: validUTF8(content), FinishReason: validUTF8(m.FinishReason)}
+	return &eventpb.Message{Role: validUTF8(role), Content: validUTF8(content), FinishReason: validUTF8(finish)}, true
 }
 
-// rawContent renders a message's "content": a string as is, an array of
-// OpenAI-style parts as their text, anything else as its JSON text.
-func rawContent(raw json.RawMessage) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return ""
+func (p *scanner) strOrNull() (string, bool) {
+	if p.peek() == 'n' {
+		_, ok := p.literal("null")
+		return "", ok
 	}
-	switch raw[0] {
+	return p.str()
+}
+
+// part is one element of a message's parts, its fields already rendered
+// as text.
+type part struct {
+	typ, content, text, name, args, response string
+}
+
+func (p *scanner) parts(out []part, depth int) ([]part, bool) {
+	if !p.enter('[') {
+		return out, false
+	}
+	for first := true; p.next(']', first); first = false {
+		if !p.enter('{') {
+			return out, false
+		}
+		var pt part
+		for first := true; p.next('}', first); first = false {
+			k, ok := p.key()
+			if !ok {
+				return out, false
+			}
+			switch k {
+			case "type":
+				pt.typ, ok = p.strOrNull()
+			case "content":
+				pt.content, ok = p.text(depth + 1)
+			case "text":
+				pt.text, ok = p.strOrNull()
+			case "name":
+				pt.name, ok = p.strOrNull()
+			case "arguments":
+				pt.args, ok = p.arguments()
+			case "response", "result":
+				pt.response, ok = p.text(depth + 1)
+			default:
+				_, ok = p.skip(0)
+			}
+			if !ok {
+				return out, false
+			}
+		}
+		out = append(out, pt)
+	}
+	return out, p.err == nil
+}
+
+// text reads a content value: a string as is, a list of parts as their
+// text, anything else as its JSON text.
+func (p *scanner) text(depth int) (string, bool) {
+	switch p.peek() {
 	case '"':
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			return s
-		}
+		return p.str()
+	case 'n':
+		_, ok := p.literal("null")
+		return "", ok
 	case '[':
-		var parts []jsonPart
-		if json.Unmarshal(raw, &parts) == nil {
-			return renderParts(parts)
+		if depth < 4 {
+			save := p.i
+			if parts, ok := p.parts(nil, depth); ok {
+				return renderParts(parts), true
+			}
+			p.i, p.err = save, nil // not a list of parts: keep the JSON text
 		}
 	}
-	return string(raw)
+	return p.skip(0)
+}
+
+// arguments reads tool call arguments: a JSON document inside a string
+// (OpenAI) or the document itself, rendered compact.
+func (p *scanner) arguments() (string, bool) {
+	if p.peek() == '"' {
+		return p.str()
+	}
+	raw, ok := p.skip(0)
+	if !ok {
+		return "", false
+	}
+	var b bytes.Buffer
+	if json.Compact(&b, []byte(raw)) == nil {
+		return b.String(), true
+	}
+	return raw, true
 }
 
 // renderParts joins the parts of one message into its text: text parts as
 // they are, tool calls and their responses in a short readable form, media
 // as a placeholder (the bytes are not content the detectors can read).
 // Reasoning parts are left out: they are not what the model answered.
-func renderParts(parts []jsonPart) string {
-	if len(parts) == 1 && (parts[0].Type == "text" || parts[0].Type == "") {
+func renderParts(parts []part) string {
+	if len(parts) == 1 && (parts[0].typ == "text" || parts[0].typ == "") {
 		return partText(&parts[0])
 	}
 	var b strings.Builder
 	for i := range parts {
-		p := &parts[i]
+		pt := &parts[i]
 		var s string
-		switch p.Type {
+		switch pt.typ {
 		case "text", "":
-			s = partText(p)
+			s = partText(pt)
 		case "reasoning", "thinking":
 			continue
 		case "tool_call", "function_call":
-			s = "tool_call " + p.Name + "(" + compactJSON(p.Arguments) + ")"
+			s = "tool_call " + pt.name + "(" + pt.args + ")"
 		case "tool_call_response", "function_call_response", "tool_result":
-			s = rawContent(p.Response)
+			s = pt.response
 			if s == "" {
-				s = rawContent(p.Content)
+				s = pt.content
 			}
 		default:
-			s = "[" + p.Type + "]"
+			s = "[" + pt.typ + "]"
 		}
 		if b.Len() > 0 {
 			b.WriteByte('\n')
@@ -159,29 +262,27 @@ func renderParts(parts []jsonPart) string {
 	return b.String()
 }
 
-func partText(p *jsonPart) string {
-	if len(p.Content) > 0 {
-		return rawContent(p.Content)
+func partText(pt *part) string {
+	if pt.content != "" {
+		return pt.content
 	}
-	return p.Text
+	return pt.text
 }
 
-func compactJSON(raw json.RawMessage) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
+// rawContent renders content held as JSON text: a JSON string unquoted, a
+// list of parts as their text, anything else (including text that is not
+// JSON) as it is.
+func rawContent(s string) string {
+	p := scanner{s: s}
+	switch p.peek() {
+	case 0:
 		return ""
-	}
-	if raw[0] == '"' { // arguments are often a JSON document inside a string
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			return s
+	case '"', '[', 'n':
+		if t, ok := p.text(0); ok && p.end() {
+			return t
 		}
 	}
-	var b bytes.Buffer
-	if json.Compact(&b, raw) == nil {
-		return b.String()
-	}
-	return string(raw)
+	return s
 }
 
 // documentsFromValue decodes gen_ai.retrieval.documents: a list of
@@ -190,32 +291,61 @@ func compactJSON(raw json.RawMessage) string {
 // text are skipped: only text is context the detectors can use.
 func documentsFromValue(v pcommon.Value, out []string) ([]string, error) {
 	s := v.AsString()
-	t := strings.TrimSpace(s)
-	if t == "" {
+	p := scanner{s: s}
+	switch p.peek() {
+	case 0:
 		return out, nil
-	}
-	if t[0] != '[' {
+	case 'n':
+		if _, ok := p.literal("null"); ok && p.end() {
+			return out, nil
+		}
+		return out, errJSON
+	case '[':
+	default:
 		return append(out, validUTF8(s)), nil
 	}
-	var docs []struct {
-		Content     json.RawMessage `json:"content"`
-		Text        string          `json:"text"`
-		PageContent string          `json:"page_content"`
-	}
-	if err := json.Unmarshal([]byte(t), &docs); err != nil {
-		return out, err
-	}
-	for _, d := range docs {
-		c := rawContent(d.Content)
-		if c == "" {
-			c = d.Text
+	n := len(out)
+	p.i++
+	for first := true; p.next(']', first); first = false {
+		if p.peek() == '"' { // a bare list of passages
+			d, ok := p.str()
+			if !ok {
+				return out[:n], errJSON
+			}
+			if d != "" {
+				out = append(out, validUTF8(d))
+			}
+			continue
 		}
-		if c == "" {
-			c = d.PageContent
+		if !p.enter('{') {
+			return out[:n], errJSON
 		}
-		if c != "" {
+		var content, text, page string
+		for first := true; p.next('}', first); first = false {
+			k, ok := p.key()
+			if !ok {
+				return out[:n], errJSON
+			}
+			switch k {
+			case "content":
+				content, ok = p.text(0)
+			case "text":
+				text, ok = p.strOrNull()
+			case "page_content":
+				page, ok = p.strOrNull()
+			default:
+				_, ok = p.skip(0)
+			}
+			if !ok {
+				return out[:n], errJSON
+			}
+		}
+		if c := firstNonEmpty(content, text, page); c != "" {
 			out = append(out, validUTF8(c))
 		}
+	}
+	if !p.end() {
+		return out[:n], errJSON
 	}
 	return out, nil
 }

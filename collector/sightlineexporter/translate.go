@@ -127,12 +127,7 @@ func (t *translator) spanCall(res *resourceInfo, scope pcommon.InstrumentationSc
 	if end > start {
 		ev.DurationMs = float64(end-start) / 1e6
 	}
-	if tid := span.TraceID(); !tid.IsEmpty() {
-		ev.TraceId = hex.EncodeToString(tid[:])
-	}
-	if sid := span.SpanID(); !sid.IsEmpty() {
-		ev.SpanId = hex.EncodeToString(sid[:])
-	}
+	ev.TraceId, ev.SpanId = traceIDs(span.TraceID(), span.SpanID())
 	if span.Status().Code() == ptrace.StatusCodeError || f.errType != "" {
 		typ := f.errType
 		if typ == "" {
@@ -464,7 +459,7 @@ func setIndexedField(m *indexedMsg, field string, v pcommon.Value) {
 		// OpenLLMetry stores multimodal content as a JSON list of parts.
 		s := v.AsString()
 		if strings.HasPrefix(s, "[{") {
-			s = rawContent([]byte(s))
+			s = rawContent(s)
 		}
 		m.content = s
 	case "finish_reason":
@@ -642,7 +637,7 @@ func contentOf(v pcommon.Value) string {
 	case pcommon.ValueTypeStr:
 		return validUTF8(v.Str())
 	case pcommon.ValueTypeSlice, pcommon.ValueTypeMap:
-		return validUTF8(rawContent([]byte(v.AsString())))
+		return validUTF8(rawContent(v.AsString()))
 	default:
 		return validUTF8(v.AsString())
 	}
@@ -741,12 +736,7 @@ func (t *translator) logs(ld plog.Logs, out []*eventpb.Event) []*eventpb.Event {
 		if g.last > g.first {
 			ev.DurationMs = float64(g.last-g.first) / 1e6
 		}
-		if !g.traceID.IsEmpty() {
-			ev.TraceId = hex.EncodeToString(g.traceID[:])
-		}
-		if !g.spanID.IsEmpty() {
-			ev.SpanId = hex.EncodeToString(g.spanID[:])
-		}
+		ev.TraceId, ev.SpanId = traceIDs(g.traceID, g.spanID)
 		if !g.traceID.IsEmpty() && !g.spanID.IsEmpty() {
 			// Derived like a span's id but in its own namespace: the log
 			// records do not know the span's start, and a call sent both
@@ -821,6 +811,23 @@ func cutLabels(ev *eventpb.Event) bool {
 		*p = validUTF8(*p)
 	}
 	return cut
+}
+
+// traceIDs returns the hex forms of trace and span id (empty for empty
+// ids), sharing one allocation.
+func traceIDs(tid pcommon.TraceID, sid pcommon.SpanID) (string, string) {
+	var raw [24]byte
+	copy(raw[:16], tid[:])
+	copy(raw[16:], sid[:])
+	h := hex.EncodeToString(raw[:])
+	t, s := h[:32], h[32:]
+	if tid.IsEmpty() {
+		t = ""
+	}
+	if sid.IsEmpty() {
+		s = ""
+	}
+	return t, s
 }
 
 // eventID derives the event id from the span: a UUIDv7 whose time is the

@@ -86,6 +86,15 @@ func TestGolden(t *testing.T) {
 				if !proto.Equal(dec, ev) {
 					t.Fatalf("event changed in decoding")
 				}
+				// The exporter's own encoding (attributes appended by
+				// hand) decodes to the same event.
+				own, err := marshalEvent(nil, ev)
+				if err != nil {
+					t.Fatalf("marshalEvent: %v", err)
+				}
+				if dec, err := schemas.Decode(own); err != nil || !proto.Equal(dec, ev) {
+					t.Fatalf("marshalEvent output does not decode to the event: %v", err)
+				}
 				doc.Events = append(doc.Events, schemas.ToJSON(ev))
 			}
 			got, err := json.MarshalIndent(doc, "", "  ")

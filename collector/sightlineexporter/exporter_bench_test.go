@@ -1,0 +1,240 @@
+package sightlineexporter
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/kafkaexporter"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+	"go.opentelemetry.io/collector/exporter/exportertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/sightline-dev/sightline/internal/testenv"
+)
+
+// benchSpans is the batch both exporters get: spansPerBatch LLM calls as
+// instrumentations send them, with about 1.5 KB of prompt (a system
+// instruction, two earlier turns, a question with retrieved text) and a
+// few hundred bytes of answer each.
+const spansPerBatch = 100
+
+func benchTraces(style string) ptrace.Traces {
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	ra := rs.Resource().Attributes()
+	ra.PutStr("service.name", "support-bot")
+	ra.PutStr("service.version", "2.4.1")
+	ra.PutStr("deployment.environment.name", "production")
+	ra.PutStr("telemetry.sdk.language", "python")
+	ra.PutStr("telemetry.sdk.name", "opentelemetry")
+	ra.PutStr("telemetry.sdk.version", "1.38.0")
+	ss := rs.ScopeSpans().AppendEmpty()
+	ss.Scope().SetName("opentelemetry.instrumentation.openai_v2")
+	ss.Scope().SetVersion("2.1b0")
+	start := time.Date(2025, 10, 1, 12, 0, 0, 0, time.UTC)
+	system := "You are a support assistant for an online electronics shop. Answer only from the policy excerpts given; if they do not cover the question, say so and offer to open a ticket."
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < spansPerBatch; i++ {
+		// Text differs per span, as real prompts do, so compression and
+		// the broker see realistic sizes.
+		passage := prose(rnd, 120) + "\n\n" + prose(rnd, 80)
+		answer := prose(rnd, 45)
+		span := ss.Spans().AppendEmpty()
+		var tid pcommon.TraceID
+		copy(tid[:], fmt.Sprintf("%016d", i))
+		span.SetTraceID(tid)
+		span.SetSpanID(pcommon.SpanID{byte(i), 1, 2, 3, 4, 5, 6, 7})
+		span.SetParentSpanID(pcommon.SpanID{byte(i), 9, 9, 9, 9, 9, 9, 9})
+		span.SetName("chat gpt-4o-mini")
+		span.SetKind(ptrace.SpanKindClient)
+		s := start.Add(time.Duration(i) * time.Second)
+		span.SetStartTimestamp(pcommon.NewTimestampFromTime(s))
+		span.SetEndTimestamp(pcommon.NewTimestampFromTime(s.Add(1800 * time.Millisecond)))
+		a := span.Attributes()
+		question := "Question " + strconv.Itoa(i) + ": can I return the headphones I opened last week?"
+		switch style {
+		case "genai":
+			a.PutStr("gen_ai.operation.name", "chat")
+			a.PutStr("gen_ai.provider.name", "openai")
+			a.PutStr("gen_ai.request.model", "gpt-4o-mini")
+			a.PutDouble("gen_ai.request.temperature", 0.2)
+			a.PutInt("gen_ai.request.max_tokens", 512)
+			a.PutStr("gen_ai.response.model", "gpt-4o-mini-2024-07-18")
+			a.PutStr("gen_ai.response.id", "chatcmpl-"+strconv.Itoa(i))
+			a.PutInt("gen_ai.usage.input_tokens", 412)
+			a.PutInt("gen_ai.usage.output_tokens", 48)
+			a.PutEmptySlice("gen_ai.response.finish_reasons").AppendEmpty().SetStr("stop")
+			a.PutStr("gen_ai.conversation.id", "conv-"+strconv.Itoa(i%10))
+			a.PutStr("server.address", "api.openai.com")
+			a.PutInt("server.port", 443)
+			a.PutStr("gen_ai.system_instructions", mustJSON([]map[string]string{{"type": "text", "content": system}}))
+			a.PutStr("gen_ai.input.messages", mustJSON([]map[string]any{
+				{"role": "user", "parts": []map[string]string{{"type": "text", "content": "Hi, I bought headphones."}}},
+				{"role": "assistant", "parts": []map[string]string{{"type": "text", "content": "Hello! How can I help with your headphones?"}}},
+				{"role": "user", "parts": []map[string]string{{"type": "text", "content": "Policy excerpts:\n" + passage + "\n\n" + question}}},
+			}))
+			a.PutStr("gen_ai.output.messages", mustJSON([]map[string]any{
+				{"role": "assistant", "parts": []map[string]string{{"type": "text", "content": answer}}, "finish_reason": "stop"},
+			}))
+		case "openllmetry":
+			a.PutStr("llm.request.type", "chat")
+			a.PutStr("gen_ai.system", "openai")
+			a.PutStr("gen_ai.request.model", "gpt-4o-mini")
+			a.PutDouble("gen_ai.request.temperature", 0.2)
+			a.PutStr("gen_ai.response.model", "gpt-4o-mini-2024-07-18")
+			a.PutStr("gen_ai.response.id", "chatcmpl-"+strconv.Itoa(i))
+			a.PutInt("gen_ai.usage.prompt_tokens", 412)
+			a.PutInt("gen_ai.usage.completion_tokens", 48)
+			a.PutInt("llm.usage.total_tokens", 460)
+			a.PutStr("gen_ai.prompt.0.role", "system")
+			a.PutStr("gen_ai.prompt.0.content", system)
+			a.PutStr("gen_ai.prompt.1.role", "user")
+			a.PutStr("gen_ai.prompt.1.content", "Hi, I bought headphones.")
+			a.PutStr("gen_ai.prompt.2.role", "assistant")
+			a.PutStr("gen_ai.prompt.2.content", "Hello! How can I help with your headphones?")
+			a.PutStr("gen_ai.prompt.3.role", "user")
+			a.PutStr("gen_ai.prompt.3.content", "Policy excerpts:\n"+passage+"\n\n"+question)
+			a.PutStr("gen_ai.completion.0.role", "assistant")
+			a.PutStr("gen_ai.completion.0.content", answer)
+			a.PutStr("gen_ai.completion.0.finish_reason", "stop")
+		}
+	}
+	return td
+}
+
+var words = strings.Fields(`the a return refund item order within days delivery fee restocking faulty
+	electronics headphones policy customer receipt warranty opened unopened store online shipping label
+	exchange credit card account days week month original packaging accessories damaged condition
+	support ticket replacement repair serial number invoice price discount policy applies unless
+	eligible request approve process contact team email phone chat business hours weekend holiday`)
+
+// prose returns n words of plausible support text.
+func prose(rnd *rand.Rand, n int) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			if i%12 == 0 {
+				b.WriteString(". ")
+			} else {
+				b.WriteByte(' ')
+			}
+		}
+		b.WriteString(words[rnd.IntN(len(words))])
+	}
+	b.WriteByte('.')
+	return b.String()
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+func reportSpans(b *testing.B) {
+	spans := float64(b.N) * spansPerBatch
+	b.ReportMetric(spans/b.Elapsed().Seconds(), "spans/s")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/spans, "ns/span")
+}
+
+// BenchmarkTranslate is the exporter's own work per batch: recognize the
+// calls, map them and encode the events, without a broker.
+func BenchmarkTranslate(b *testing.B) {
+	for _, style := range []string{"genai", "openllmetry"} {
+		b.Run(style, func(b *testing.B) {
+			tel, _ := newTelemetry(nil)
+			tr := translator{tel: tel}
+			td := benchTraces(style)
+			var (
+				buf    []byte
+				bounds []int
+			)
+			b.ReportAllocs()
+			for b.Loop() {
+				evs := tr.traces(td, nil)
+				buf, bounds = encode(buf[:0], bounds[:0], evs, DefaultMaxEventBytes, tel)
+			}
+			if len(bounds) != 2*spansPerBatch {
+				b.Fatalf("%d events", len(bounds)/2)
+			}
+			b.SetBytes(int64(len(buf)))
+			reportSpans(b)
+		})
+	}
+}
+
+// BenchmarkExport pushes the same batches through the sightline exporter
+// and the contrib kafkaexporter (OTLP protobuf, franz-go too) to the same
+// in-process broker, each through its factory and exporterhelper with the
+// queue off, so a push returns when the broker acknowledged it.
+func BenchmarkExport(b *testing.B) {
+	brk := testenv.Broker(b, "")
+	ctx := context.Background()
+	exporters := []struct {
+		name   string
+		create func() (exporter.Traces, error)
+	}{
+		{"sightline", func() (exporter.Traces, error) {
+			cfg := testConfig(brk.Addrs())
+			return NewFactory().CreateTraces(ctx, exportertest.NewNopSettings(Type), cfg)
+		}},
+		{"sightline_uncompressed", func() (exporter.Traces, error) {
+			cfg := testConfig(brk.Addrs())
+			cfg.Compression = "none"
+			return NewFactory().CreateTraces(ctx, exportertest.NewNopSettings(Type), cfg)
+		}},
+		{"kafkaexporter", func() (exporter.Traces, error) {
+			f := kafkaexporter.NewFactory()
+			cfg := f.CreateDefaultConfig().(*kafkaexporter.Config)
+			cfg.ClientConfig.Brokers = brk.Addrs()
+			cfg.QueueBatchConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
+			return f.CreateTraces(ctx, exportertest.NewNopSettings(f.Type()), cfg)
+		}},
+		{"kafkaexporter_lz4", func() (exporter.Traces, error) {
+			f := kafkaexporter.NewFactory()
+			cfg := f.CreateDefaultConfig().(*kafkaexporter.Config)
+			cfg.ClientConfig.Brokers = brk.Addrs()
+			cfg.Producer.Compression = "lz4"
+			cfg.QueueBatchConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
+			return f.CreateTraces(ctx, exportertest.NewNopSettings(f.Type()), cfg)
+		}},
+	}
+	for _, style := range []string{"genai", "openllmetry"} {
+		td := benchTraces(style)
+		for _, e := range exporters {
+			b.Run(style+"/"+e.name, func(b *testing.B) {
+				exp, err := e.create()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := exp.Start(ctx, componenttest.NewNopHost()); err != nil {
+					b.Fatal(err)
+				}
+				defer exp.Shutdown(ctx)
+				if err := exp.ConsumeTraces(ctx, td); err != nil { // connect before timing
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				for b.Loop() {
+					if err := exp.ConsumeTraces(ctx, td); err != nil {
+						b.Fatal(err)
+					}
+				}
+				reportSpans(b)
+			})
+		}
+	}
+}
