@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sort"
 	"text/tabwriter"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/spf13/cobra"
@@ -83,13 +85,72 @@ func Summary(ctx context.Context, w io.Writer, conn driver.Conn, brokers []strin
 		return fmt.Errorf("cannot query llm_events: %w", err)
 	}
 	fmt.Fprintf(w, "\n== all events: %d stored (deduplicated), %d truncated; latency p50 %.0f ms, p90 %.0f ms, p99 %.0f ms\n", all, truncated, q[0], q[1], q[2])
-	dlq, err := topicCount(ctx, brokers, broker.TopicDLQ)
+	dlq, reasons, err := dlqCount(ctx, brokers)
 	if err != nil {
 		fmt.Fprintf(w, "== dead-letter topic: unavailable (%v)\n", err)
 		return nil
 	}
-	fmt.Fprintf(w, "== dead-letter topic %s: %d records\n", broker.TopicDLQ, dlq)
+	fmt.Fprintf(w, "== dead-letter topic %s: %d records", broker.TopicDLQ, dlq)
+	if len(reasons) > 0 {
+		keys := make([]string, 0, len(reasons))
+		for k := range reasons {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		fmt.Fprint(w, " (")
+		for i, k := range keys {
+			if i > 0 {
+				fmt.Fprint(w, ", ")
+			}
+			fmt.Fprintf(w, "%s: %d", k, reasons[k])
+		}
+		fmt.Fprint(w, ")")
+	}
+	fmt.Fprintln(w)
 	return nil
+}
+
+// dlqCount reads the committed records of the dead-letter topic and counts
+// them by reason. (Offsets alone over-count: transaction markers take
+// offsets too.)
+func dlqCount(ctx context.Context, brokers []string) (int, map[string]int, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(broker.TopicDLQ),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		return 0, nil, err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ends, err := adm.ListEndOffsets(ctx, broker.TopicDLQ)
+	if err != nil {
+		return 0, nil, err
+	}
+	var total int64
+	ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
+	n, reasons := 0, map[string]int{}
+	if total == 0 {
+		return 0, reasons, nil
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		fs := cl.PollFetches(pctx)
+		cancel()
+		got := 0
+		fs.EachRecord(func(r *kgo.Record) {
+			got++
+			n++
+			for _, h := range r.Headers {
+				if h.Key == "sightline.dlq.reason" {
+					reasons[string(h.Value)]++
+				}
+			}
+		})
+		if got == 0 {
+			break
+		}
+	}
+	return n, reasons, nil
 }
 
 // topicCount is the number of records in a topic (end minus start offsets).

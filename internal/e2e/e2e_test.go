@@ -174,7 +174,7 @@ func TestUpLoadgenSummaryAndRestart(t *testing.T) {
 	cmd := up()
 	run("loadgen", "--count", "500", "--invalid", "3")
 	summaryCount("500")
-	if out := run("summary"); !strings.Contains(out, "sightline.dlq: 3 records") {
+	if out := run("summary"); !strings.Contains(out, "sightline.dlq: 3 records (decode: 1, missing_field: 1, schema_version: 1)") {
 		t.Fatalf("summary lacks the DLQ count:\n%s", out)
 	}
 	stop(cmd)

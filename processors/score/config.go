@@ -1,6 +1,8 @@
 package score
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"time"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/sightline-dev/sightline/internal/broker"
 	"github.com/sightline-dev/sightline/processors/detector"
+	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 )
 
 // Config of the score stage. Zero values take the defaults.
@@ -30,6 +33,17 @@ type Config struct {
 	// how long a crashed member keeps its partitions before the group
 	// rebalances them to the others.
 	SessionTimeout time.Duration
+	// TransactionalID identifies this member's Kafka transactions (default
+	// the group name plus a random suffix; KIP-447 fencing by group
+	// generation keeps zombies out).
+	TransactionalID string
+	// TransactionTimeout bounds a transaction (default 60s); it must cover
+	// a batch's ClickHouse insert including retries, else the broker
+	// aborts it and the batch is consumed again.
+	TransactionTimeout time.Duration
+	// Partials, when set, collects per-window partial aggregates of the
+	// scored events; they are produced in the batch's transaction.
+	Partials Partials
 	// Detectors score every event (processors/registry builds the list);
 	// none means features only.
 	Detectors []detector.Detector
@@ -60,6 +74,14 @@ func (c *Config) setDefaults() {
 	if c.RetryMax == 0 {
 		c.RetryMax = 10 * time.Second
 	}
+	if c.TransactionalID == "" {
+		var b [6]byte
+		_, _ = rand.Read(b[:])
+		c.TransactionalID = c.Group + "-" + hex.EncodeToString(b[:])
+	}
+	if c.TransactionTimeout == 0 {
+		c.TransactionTimeout = 60 * time.Second
+	}
 	if c.SessionTimeout == 0 {
 		c.SessionTimeout = 45 * time.Second
 	}
@@ -80,4 +102,16 @@ func (c *Config) validate() error {
 		return fmt.Errorf("invalid score config: score.retry_max must not be below score.retry_min")
 	}
 	return nil
+}
+
+// Partials collects the window partial aggregates of a batch. The stage is
+// its only user (one goroutine).
+type Partials interface {
+	// Add folds one stored event into its key's window partial.
+	Add(row *chsink.EventRow)
+	// Records encodes the batch's partials as records for the partials
+	// topic; the batch's state stays until Reset.
+	Records() ([]*kgo.Record, error)
+	// Reset forgets the batch's partials.
+	Reset()
 }

@@ -15,6 +15,7 @@ type metrics struct {
 	retries     *prometheus.CounterVec
 	fetchErrors prometheus.Counter
 	commits     prometheus.Counter
+	aborts      prometheus.Counter
 
 	detectorErrors *prometheus.CounterVec
 }
@@ -55,6 +56,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "sightline_score_commits_total",
 			Help: "Offset commits after successful batches.",
 		}),
+		aborts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sightline_score_transaction_aborts_total",
+			Help: "Batches whose Kafka transaction aborted (rebalance or fencing); they are consumed again.",
+		}),
 		detectorErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sightline_score_detector_errors_total",
 			Help: "Events on which a detector failed (its scores are stored as NULL), by detector.",
@@ -64,7 +69,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.dlq.WithLabelValues(string(r))
 	}
 	if reg != nil {
-		reg.MustRegister(m.records, m.dlq, m.truncated, m.batchSize, m.insertDur, m.retries, m.fetchErrors, m.commits, m.detectorErrors)
+		reg.MustRegister(m.records, m.dlq, m.truncated, m.batchSize, m.insertDur, m.retries, m.fetchErrors, m.commits, m.aborts, m.detectorErrors)
 	}
 	return m
 }

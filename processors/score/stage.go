@@ -11,6 +11,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sightline-dev/sightline/processors/features"
@@ -34,6 +35,7 @@ type Stage struct {
 	cfg    Config
 	conn   driver.Conn
 	scorer *scoring.Scorer
+	sess   *kgo.GroupTransactSession
 	kcl    *kgo.Client
 	m      *metrics
 	ready  atomic.Bool
@@ -55,18 +57,23 @@ func New(cfg Config, conn driver.Conn, reg prometheus.Registerer) (*Stage, error
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(cfg.Topic),
-		kgo.DisableAutoCommit(),
 		kgo.SessionTimeout(cfg.SessionTimeout),
-		// Rebalances wait until the polled records are stored and
-		// committed, so no partition moves away with work in flight.
-		kgo.BlockRebalanceOnPoll(),
+		// Dead-letter records, window partials and the consumed offsets
+		// commit in one Kafka transaction: a crash or a rebalance before
+		// the commit aborts them all and the records are consumed again,
+		// so partials are never counted twice. The ClickHouse insert
+		// happens before the commit; its replays collapse by event id.
+		kgo.TransactionalID(cfg.TransactionalID),
+		kgo.TransactionTimeout(cfg.TransactionTimeout),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequireStableFetchOffsets(),
 		kgo.FetchMaxBytes(64 << 20),
 		kgo.FetchMaxPartitionBytes(32 << 20),
 		kgo.ProducerBatchMaxBytes(16 << 20),
 		kgo.ClientID("sightline-score"),
 	}
 	opts = append(opts, cfg.KafkaOpts...)
-	kcl, err := kgo.NewClient(opts...)
+	sess, err := kgo.NewGroupTransactSession(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot create kafka client: %w", err)
 	}
@@ -75,7 +82,7 @@ func New(cfg Config, conn driver.Conn, reg prometheus.Registerer) (*Stage, error
 		m.detectorErrors.WithLabelValues(d.Name())
 	}
 	scorer := scoring.New(cfg.Detectors, func(name string, _ error) { m.detectorErrors.WithLabelValues(name).Inc() })
-	return &Stage{cfg: cfg, conn: conn, kcl: kcl, m: m, scorer: scorer}, nil
+	return &Stage{cfg: cfg, conn: conn, sess: sess, kcl: sess.Client(), m: m, scorer: scorer}, nil
 }
 
 // Ready reports whether the stage has joined its group and is consuming.
@@ -84,7 +91,7 @@ func (s *Stage) Ready() bool { return s.ready.Load() }
 // Run consumes until ctx ends, then stores and commits what it holds and
 // leaves the group.
 func (s *Stage) Run(ctx context.Context) error {
-	defer s.kcl.Close()
+	defer s.sess.Close()
 	log := s.cfg.Logger
 	for {
 		if ctx.Err() != nil {
@@ -97,7 +104,7 @@ func (s *Stage) Run(ctx context.Context) error {
 			}
 		}
 		pctx, cancel := context.WithTimeout(ctx, wait)
-		fetches := s.kcl.PollRecords(pctx, s.cfg.BatchSize-len(s.rows)-len(s.feedback))
+		fetches := s.sess.PollRecords(pctx, s.cfg.BatchSize-len(s.rows)-len(s.feedback))
 		cancel()
 		if fetches.IsClientClosed() {
 			break
@@ -110,14 +117,16 @@ func (s *Stage) Run(ctx context.Context) error {
 			log.Warn("kafka fetch error", "topic", t, "partition", p, "err", err)
 		})
 		s.ready.Store(true)
+		if s.pending == 0 && !fetches.Empty() {
+			if err := s.sess.Begin(); err != nil {
+				return fmt.Errorf("cannot begin kafka transaction: %w", err)
+			}
+		}
 		fetches.EachRecord(s.process)
 		if s.pending > 0 && (len(s.rows)+len(s.feedback) >= s.cfg.BatchSize || time.Since(s.started) >= s.cfg.FlushInterval) {
 			if err := s.flush(ctx); err != nil {
 				break // ctx ended while retrying; the records replay later
 			}
-		}
-		if s.pending == 0 {
-			s.kcl.AllowRebalance()
 		}
 	}
 	s.ready.Store(false)
@@ -129,10 +138,6 @@ func (s *Stage) Run(ctx context.Context) error {
 		}
 		cancel()
 	}
-	s.kcl.AllowRebalance()
-	lctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = s.kcl.LeaveGroupContext(lctx)
 	return nil
 }
 
@@ -154,6 +159,9 @@ func (s *Stage) process(r *kgo.Record) {
 		return
 	}
 	s.rows = append(s.rows, s.Score(ev, r.Partition, r.Offset))
+	if s.cfg.Partials != nil {
+		s.cfg.Partials.Add(&s.rows[len(s.rows)-1])
+	}
 }
 
 // Score computes everything stored beside one valid event: the cheap
@@ -207,28 +215,60 @@ func (s *Stage) flush(ctx context.Context) error {
 		}
 		s.m.records.WithLabelValues("feedback").Add(float64(len(s.feedback)))
 	}
-	if len(s.dlq) > 0 {
-		if err := s.retry(ctx, "dlq", func(ctx context.Context) error {
-			return s.kcl.ProduceSync(ctx, s.dlq...).FirstErr()
+	var recs []*kgo.Record
+	recs = append(recs, s.dlq...)
+	if s.cfg.Partials != nil {
+		precs, err := s.cfg.Partials.Records()
+		if err != nil {
+			// Encoding our own aggregates cannot fail on bad input; treat
+			// it as a bug that must not lose the batch.
+			return fmt.Errorf("cannot encode window partials: %w", err)
+		}
+		recs = append(recs, precs...)
+	}
+	if len(recs) > 0 {
+		if err := s.retry(ctx, "produce", func(ctx context.Context) error {
+			return s.sess.ProduceSync(ctx, recs...).FirstErr()
 		}); err != nil {
 			return err
 		}
-		s.m.records.WithLabelValues("dlq").Add(float64(len(s.dlq)))
 	}
-	if err := s.retry(ctx, "commit", func(ctx context.Context) error {
-		return s.kcl.CommitUncommittedOffsets(ctx)
-	}); err != nil {
-		return err
+	committed, err := s.sess.End(ctx, kgo.TryCommit)
+	if err != nil || !committed {
+		// The transaction aborted (a rebalance, or the broker fenced us):
+		// the session rewinds to the committed offsets and the batch is
+		// consumed again. What reached ClickHouse collapses by event id.
+		s.m.aborts.Inc()
+		s.cfg.Logger.Warn("transaction aborted; the batch will be consumed again", "err", err)
+		s.reset()
+		if err != nil && ctx.Err() == nil && !isRetriable(err) {
+			return fmt.Errorf("cannot commit kafka transaction: %w", err)
+		}
+		return nil
 	}
+	s.m.records.WithLabelValues("dlq").Add(float64(len(s.dlq)))
 	s.m.commits.Inc()
+	s.reset()
+	return nil
+}
+
+// reset forgets the batch (after a commit, or an abort that replays it).
+func (s *Stage) reset() {
 	clear(s.rows)
 	s.rows = s.rows[:0]
 	clear(s.feedback)
 	s.feedback = s.feedback[:0]
 	clear(s.dlq)
 	s.dlq = s.dlq[:0]
+	if s.cfg.Partials != nil {
+		s.cfg.Partials.Reset()
+	}
 	s.pending = 0
-	return nil
+}
+
+// isRetriable: an error from End after which the session may go on.
+func isRetriable(err error) bool {
+	return errors.Is(err, kerr.UnknownTopicID) || errors.Is(err, context.DeadlineExceeded)
 }
 
 func (s *Stage) retry(ctx context.Context, target string, fn func(context.Context) error) error {
