@@ -16,7 +16,6 @@ import (
 	"go.opentelemetry.io/collector/service/telemetry/otelconftelemetry"
 
 	"github.com/sightline-dev/sightline/internal/broker"
-	"github.com/sightline-dev/sightline/internal/testenv"
 	"github.com/sightline-dev/sightline/schemas"
 )
 
@@ -35,7 +34,7 @@ func freePort(t *testing.T) int {
 // variables it documents), sends an OTLP/HTTP GenAI span, finds the event
 // on the in-process broker and shuts the collector down.
 func TestDefaultConfig(t *testing.T) {
-	b := testenv.Broker(t, "")
+	b := startBroker(t)
 	httpAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	metricsPort := freePort(t)
 	t.Setenv("SIGHTLINE_OTLP_GRPC_ENDPOINT", "127.0.0.1:"+strconv.Itoa(freePort(t)))
@@ -44,7 +43,7 @@ func TestDefaultConfig(t *testing.T) {
 	t.Setenv("SIGHTLINE_KAFKA_BROKERS", b.Addrs()[0])
 
 	col, err := otelcol.NewCollector(Settings())
-	testenv.Must(t, err, "create collector")
+	must(t, err, "create collector")
 	done := make(chan error, 1)
 	go func() { done <- col.Run(context.Background()) }()
 	stopped := false
@@ -54,7 +53,7 @@ func TestDefaultConfig(t *testing.T) {
 			<-done
 		}
 	}()
-	testenv.Eventually(t, 30*time.Second, "collector running", func() (bool, string) {
+	eventually(t, 30*time.Second, "collector running", func() (bool, string) {
 		select {
 		case err := <-done:
 			stopped = true
@@ -65,7 +64,7 @@ func TestDefaultConfig(t *testing.T) {
 	})
 
 	// The collector's own metrics are on the configured port, not 8888.
-	testenv.Eventually(t, 10*time.Second, "metrics endpoint", func() (bool, string) {
+	eventually(t, 10*time.Second, "metrics endpoint", func() (bool, string) {
 		resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(metricsPort) + "/metrics")
 		if err != nil {
 			return false, err.Error()
@@ -75,9 +74,9 @@ func TestDefaultConfig(t *testing.T) {
 	})
 
 	body, err := os.ReadFile(filepath.Join("..", "sightlineexporter", "testdata", "traces", "genai_current.json"))
-	testenv.Must(t, err, "read spans")
+	must(t, err, "read spans")
 	resp, err := http.Post("http://"+httpAddr+"/v1/traces", "application/json", bytes.NewReader(body))
-	testenv.Must(t, err, "post spans")
+	must(t, err, "post spans")
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("OTLP/HTTP answered %s", resp.Status)
@@ -85,7 +84,7 @@ func TestDefaultConfig(t *testing.T) {
 
 	kcl, err := kgo.NewClient(kgo.SeedBrokers(b.Addrs()...), kgo.ConsumeTopics(broker.TopicEvents),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	testenv.Must(t, err, "consumer")
+	must(t, err, "consumer")
 	defer kcl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -98,7 +97,7 @@ func TestDefaultConfig(t *testing.T) {
 		t.Fatalf("%d records, want 1", len(recs))
 	}
 	ev, err := schemas.Decode(recs[0].Value)
-	testenv.Must(t, err, "decode event")
+	must(t, err, "decode event")
 	if ev.App != "support-bot" || ev.Model != "gpt-4o-mini-2024-07-18" || len(ev.Context) != 2 {
 		t.Errorf("unexpected event: %v", ev)
 	}
@@ -117,7 +116,7 @@ func TestDefaultConfig(t *testing.T) {
 
 func TestTelemetryDefaultPort(t *testing.T) {
 	f, err := Components()
-	testenv.Must(t, err, "components")
+	must(t, err, "components")
 	cfg := f.Telemetry.CreateDefaultConfig().(*otelconftelemetry.Config)
 	for _, r := range cfg.Metrics.MeterProvider.Readers {
 		if p := r.Pull.Exporter.Prometheus; p == nil || p.Port == nil || *p.Port != DefaultMetricsPort {

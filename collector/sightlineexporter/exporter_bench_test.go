@@ -18,8 +18,6 @@ import (
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
-
-	"github.com/sightline-dev/sightline/internal/testenv"
 )
 
 // benchSpans is the batch both exporters get: spansPerBatch LLM calls as
@@ -180,7 +178,7 @@ func BenchmarkTranslate(b *testing.B) {
 // in-process broker, each through its factory and exporterhelper with the
 // queue off, so a push returns when the broker acknowledged it.
 func BenchmarkExport(b *testing.B) {
-	brk := testenv.Broker(b, "")
+	brk := startBroker(b)
 	ctx := context.Background()
 	exporters := []struct {
 		name   string

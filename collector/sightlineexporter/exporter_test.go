@@ -17,7 +17,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/sightline-dev/sightline/internal/broker"
-	"github.com/sightline-dev/sightline/internal/testenv"
 	"github.com/sightline-dev/sightline/schemas"
 )
 
@@ -59,19 +58,19 @@ func readLogs(t testing.TB, name string) plog.Logs {
 // exporterhelper, Start/Shutdown) against the in-process broker and reads
 // the records back with the score stage's decoder.
 func TestExportToBroker(t *testing.T) {
-	b := testenv.Broker(t, "")
+	b := startBroker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cfg := testConfig(b.Addrs())
 	f := NewFactory()
 	set := exportertest.NewNopSettings(Type)
 	te, err := f.CreateTraces(ctx, set, cfg)
-	testenv.Must(t, err, "create traces exporter")
+	must(t, err, "create traces exporter")
 	le, err := f.CreateLogs(ctx, set, cfg)
-	testenv.Must(t, err, "create logs exporter")
+	must(t, err, "create logs exporter")
 	host := componenttest.NewNopHost()
-	testenv.Must(t, te.Start(ctx, host), "start traces exporter")
-	testenv.Must(t, le.Start(ctx, host), "start logs exporter")
+	must(t, te.Start(ctx, host), "start traces exporter")
+	must(t, le.Start(ctx, host), "start logs exporter")
 
 	var want []string
 	tr, _ := newTestTranslator(t)
@@ -80,22 +79,22 @@ func TestExportToBroker(t *testing.T) {
 		for _, ev := range tr.traces(td, nil) {
 			want = append(want, ev.EventId)
 		}
-		testenv.Must(t, te.ConsumeTraces(ctx, td), "export "+name)
+		must(t, te.ConsumeTraces(ctx, td), "export "+name)
 	}
 	ld := readLogs(t, "logs_details.json")
 	for _, ev := range tr.logs(ld, nil) {
 		want = append(want, ev.EventId)
 	}
-	testenv.Must(t, le.ConsumeLogs(ctx, ld), "export logs")
+	must(t, le.ConsumeLogs(ctx, ld), "export logs")
 	// A retried batch produces the same ids again.
-	testenv.Must(t, te.ConsumeTraces(ctx, readTraces(t, "genai_current.json")), "export again")
+	must(t, te.ConsumeTraces(ctx, readTraces(t, "genai_current.json")), "export again")
 
-	testenv.Must(t, te.Shutdown(ctx), "shutdown traces exporter")
-	testenv.Must(t, le.Shutdown(ctx), "shutdown logs exporter")
+	must(t, te.Shutdown(ctx), "shutdown traces exporter")
+	must(t, le.Shutdown(ctx), "shutdown logs exporter")
 
 	kcl, err := kgo.NewClient(kgo.SeedBrokers(b.Addrs()...), kgo.ConsumeTopics(broker.TopicEvents),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	testenv.Must(t, err, "consumer")
+	must(t, err, "consumer")
 	defer kcl.Close()
 	var got []string
 	for len(got) < len(want)+1 {
@@ -141,8 +140,8 @@ func TestExportBrokerDown(t *testing.T) {
 	cfg.Timeout = 500 * time.Millisecond
 	cfg.BackOffConfig.Enabled = false
 	te, err := NewFactory().CreateTraces(ctx, exportertest.NewNopSettings(Type), cfg)
-	testenv.Must(t, err, "create")
-	testenv.Must(t, te.Start(ctx, componenttest.NewNopHost()), "start")
+	must(t, err, "create")
+	must(t, te.Start(ctx, componenttest.NewNopHost()), "start")
 	defer te.Shutdown(ctx)
 	start := time.Now()
 	if err := te.ConsumeTraces(ctx, readTraces(t, "genai_current.json")); err == nil {

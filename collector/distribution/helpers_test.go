@@ -1,0 +1,46 @@
+package distribution
+
+import (
+	"testing"
+	"time"
+
+	"github.com/sightline-dev/sightline/internal/broker"
+)
+
+// startBroker starts the in-process broker on a free port. The tests use
+// internal/broker directly rather than internal/testenv so this package's
+// tests need no ClickHouse.
+func startBroker(tb testing.TB) *broker.Broker {
+	tb.Helper()
+	b, err := broker.Start(broker.Config{Port: -1})
+	if err != nil {
+		tb.Fatalf("cannot start in-process broker: %v", err)
+	}
+	tb.Cleanup(b.Close)
+	return b
+}
+
+func must(tb testing.TB, err error, what string) {
+	tb.Helper()
+	if err != nil {
+		tb.Fatalf("%s: %v", what, err)
+	}
+}
+
+// eventually polls cond until it returns true or the timeout passes.
+func eventually(tb testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	var last string
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		last = state
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out after %s waiting for %s (last: %s)", timeout, what, last)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
