@@ -1,0 +1,248 @@
+package window
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+)
+
+// Config shapes the partials and the per-window signals. It is the
+// `window:` section of the config file; Validate names the YAML key of
+// anything wrong. Start from DefaultConfig: zero values are not defaults.
+//
+// The fields that shape a partial (thresholds, sample sizes, embedding
+// dimensions, caps, histogram edges) are carried inside every partial, and
+// partials merge only when those agree, so change them between windows, not
+// within one.
+type Config struct {
+	// ToxicityThreshold: a completion toxicity score >= this is a toxic
+	// event (window.toxicity_threshold, default 0.5).
+	ToxicityThreshold float64 `yaml:"toxicity_threshold"`
+	// InjectionThreshold: a prompt-injection score >= this is an injection
+	// (window.injection_threshold, default 0.5).
+	InjectionThreshold float64 `yaml:"injection_threshold"`
+	// HallucinationThreshold: a hallucination risk >= this on a checkable
+	// event is a hallucination (window.hallucination_threshold, default 0.5).
+	HallucinationThreshold float64 `yaml:"hallucination_threshold"`
+
+	// Edges overrides the histogram edges of numeric features by name
+	// (window.edges.<feature>: strictly increasing, at least two). The
+	// defaults are in DefaultEdges.
+	Edges map[string][]float64 `yaml:"edges"`
+
+	// SampleSize is k of the bottom-k latency sample used by Mann-Whitney
+	// (window.sample_size, default 256).
+	SampleSize int `yaml:"sample_size"`
+	// EmbeddingSampleSize is k of the bottom-k sample of text embeddings
+	// used by the MMD test (window.embedding_sample_size, default 128). The
+	// MMD permutation test costs O(k²·permutations) per window, hence
+	// smaller than SampleSize.
+	EmbeddingSampleSize int `yaml:"embedding_sample_size"`
+	// EmbeddingDims is the size of the hashed text embedding
+	// (window.embedding_dims, default 32).
+	EmbeddingDims int `yaml:"embedding_dims"`
+	// TopicBits is the number of random-projection sign bits that make the
+	// topic bucket: 2^TopicBits buckets (window.topic_bits, default 3).
+	TopicBits int `yaml:"topic_bits"`
+	// TextMaxBytes bounds the prompt bytes read per event for the script
+	// and the embedding (window.text_max_bytes, default 4096).
+	TextMaxBytes int `yaml:"text_max_bytes"`
+
+	// MaxGroups caps the groups kept per segment attribute; the rest are
+	// counted in "__other__" (window.max_groups, default 32).
+	MaxGroups int `yaml:"max_groups"`
+	// MaxAttributes caps the segment attributes tracked per partial
+	// (window.max_attributes, default 8).
+	MaxAttributes int `yaml:"max_attributes"`
+	// MaxCategories caps the values kept of open categorical features
+	// (finish_reason, response model); the rest are "__other__"
+	// (window.max_categories, default 16).
+	MaxCategories int `yaml:"max_categories"`
+
+	// Confidence of the Wilson intervals of rates and the A/B intervals
+	// (window.confidence, default 0.95).
+	Confidence float64 `yaml:"confidence"`
+
+	Drift DriftConfig `yaml:"drift"`
+	Bias  BiasConfig  `yaml:"bias"`
+	AB    ABConfig    `yaml:"ab"`
+}
+
+// DriftConfig holds the drift thresholds (window.drift.*).
+type DriftConfig struct {
+	// Alpha is the family-wise false-alarm level per key and window across
+	// all drift tests (Bonferroni) (window.drift.alpha, default 0.01).
+	Alpha float64 `yaml:"alpha"`
+	// PSIThreshold flags drift on effect size alone (window.drift.psi_threshold,
+	// default 0.2).
+	PSIThreshold float64 `yaml:"psi_threshold"`
+	// MinSamples is the smallest count on each side for a drift decision
+	// (window.drift.min_samples, default 100).
+	MinSamples float64 `yaml:"min_samples"`
+	// Permutations of the text-embedding MMD test (window.drift.permutations,
+	// default 200).
+	Permutations int `yaml:"permutations"`
+	// Seed of the MMD permutation test (window.drift.seed, default 1).
+	Seed uint64 `yaml:"seed"`
+}
+
+// BiasConfig holds the bias thresholds (window.bias.*).
+type BiasConfig struct {
+	// Alpha is the family-wise level per segment attribute and outcome
+	// (Holm-Bonferroni) (window.bias.alpha, default 0.005).
+	Alpha float64 `yaml:"alpha"`
+	// MinGroupSize: smaller groups are reported as insufficient
+	// (window.bias.min_group_size, default 100).
+	MinGroupSize float64 `yaml:"min_group_size"`
+	// Outcomes analysed for bias (window.bias.outcomes, default all:
+	// toxicity, hallucination, refusal, pii, prompt_injection, error).
+	Outcomes []string `yaml:"outcomes"`
+}
+
+// ABConfig holds the A/B comparison settings (window.ab.*).
+type ABConfig struct {
+	// Alpha is the significance level of each comparison (window.ab.alpha,
+	// default 0.05).
+	Alpha float64 `yaml:"alpha"`
+	// Decision selects the test whose p-value decides: "msprt" (default,
+	// always valid however often the dashboard is looked at) or "fixed"
+	// (two-proportion z-test for rates, Welch for continuous metrics; valid
+	// only at one pre-planned look) (window.ab.decision).
+	Decision string `yaml:"decision"`
+	// MixingSD is the mSPRT mixing standard deviation in units of the
+	// per-observation standard deviation (window.ab.mixing_sd, default 0.1).
+	MixingSD float64 `yaml:"mixing_sd"`
+}
+
+// AB decision tests.
+const (
+	DecisionMSPRT = "msprt"
+	DecisionFixed = "fixed"
+)
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		ToxicityThreshold:      0.5,
+		InjectionThreshold:     0.5,
+		HallucinationThreshold: 0.5,
+		SampleSize:             256,
+		EmbeddingSampleSize:    128,
+		EmbeddingDims:          32,
+		TopicBits:              3,
+		TextMaxBytes:           4096,
+		MaxGroups:              32,
+		MaxAttributes:          8,
+		MaxCategories:          16,
+		Confidence:             0.95,
+		Drift: DriftConfig{
+			Alpha:        0.01,
+			PSIThreshold: 0.2,
+			MinSamples:   100,
+			Permutations: 200,
+			Seed:         1,
+		},
+		Bias: BiasConfig{Alpha: 0.005, MinGroupSize: 100},
+		AB:   ABConfig{Alpha: 0.05, Decision: DecisionMSPRT, MixingSD: 0.1},
+	}
+}
+
+// Bounds that keep a partial's memory bounded whatever the config says.
+const (
+	maxSampleSize    = 4096
+	maxEmbeddingDims = 1024
+	maxTopicBits     = 8
+	maxGroupsLimit   = 1024
+	maxAttrsLimit    = 64
+	maxCategories    = 1024
+	maxTextBytes     = 1 << 20
+	maxEdges         = 1024
+)
+
+// Validate checks the values, naming the YAML key of anything wrong.
+func (c *Config) Validate() error {
+	unit := func(key string, v float64) error {
+		if !(v > 0 && v <= 1) {
+			return fmt.Errorf("window.%s must be in (0, 1], got %v", key, v)
+		}
+		return nil
+	}
+	open := func(key string, v float64) error {
+		if !(v > 0 && v < 1) {
+			return fmt.Errorf("window.%s must be in (0, 1), got %v", key, v)
+		}
+		return nil
+	}
+	rng := func(key string, v, lo, hi int) error {
+		if v < lo || v > hi {
+			return fmt.Errorf("window.%s must be between %d and %d, got %d", key, lo, hi, v)
+		}
+		return nil
+	}
+	checks := []error{
+		unit("toxicity_threshold", c.ToxicityThreshold),
+		unit("injection_threshold", c.InjectionThreshold),
+		unit("hallucination_threshold", c.HallucinationThreshold),
+		rng("sample_size", c.SampleSize, 2, maxSampleSize),
+		rng("embedding_sample_size", c.EmbeddingSampleSize, 0, maxSampleSize),
+		rng("embedding_dims", c.EmbeddingDims, 2, maxEmbeddingDims),
+		rng("topic_bits", c.TopicBits, 1, maxTopicBits),
+		rng("text_max_bytes", c.TextMaxBytes, 1, maxTextBytes),
+		rng("max_groups", c.MaxGroups, 1, maxGroupsLimit),
+		rng("max_attributes", c.MaxAttributes, 0, maxAttrsLimit),
+		rng("max_categories", c.MaxCategories, 1, maxCategories),
+		open("confidence", c.Confidence),
+		open("drift.alpha", c.Drift.Alpha),
+		open("bias.alpha", c.Bias.Alpha),
+		open("ab.alpha", c.AB.Alpha),
+	}
+	for _, err := range checks {
+		if err != nil {
+			return err
+		}
+	}
+	if !(c.Drift.PSIThreshold > 0) || math.IsInf(c.Drift.PSIThreshold, 0) {
+		return fmt.Errorf("window.drift.psi_threshold must be positive, got %v", c.Drift.PSIThreshold)
+	}
+	if !(c.Drift.MinSamples >= 2) || math.IsInf(c.Drift.MinSamples, 0) {
+		return fmt.Errorf("window.drift.min_samples must be at least 2, got %v", c.Drift.MinSamples)
+	}
+	if c.Drift.Permutations < 1 || c.Drift.Permutations > 100000 {
+		return fmt.Errorf("window.drift.permutations must be between 1 and 100000, got %d", c.Drift.Permutations)
+	}
+	if !(c.Bias.MinGroupSize >= 2) || math.IsInf(c.Bias.MinGroupSize, 0) {
+		return fmt.Errorf("window.bias.min_group_size must be at least 2, got %v", c.Bias.MinGroupSize)
+	}
+	for _, o := range c.Bias.Outcomes {
+		if outcomeIndex(o) < 0 {
+			return fmt.Errorf("window.bias.outcomes: unknown outcome %q (known: %s)", o, strings.Join(OutcomeNames(), ", "))
+		}
+	}
+	if c.AB.Decision != DecisionMSPRT && c.AB.Decision != DecisionFixed {
+		return fmt.Errorf("window.ab.decision must be %q or %q, got %q", DecisionMSPRT, DecisionFixed, c.AB.Decision)
+	}
+	if !(c.AB.MixingSD > 0) || math.IsInf(c.AB.MixingSD, 0) {
+		return fmt.Errorf("window.ab.mixing_sd must be positive, got %v", c.AB.MixingSD)
+	}
+	names := make([]string, 0, len(c.Edges))
+	for name := range c.Edges {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if numericIndex(name) < 0 {
+			return fmt.Errorf("window.edges.%s: unknown numeric feature (known: %s)", name, strings.Join(NumericFeatureNames(), ", "))
+		}
+		e := c.Edges[name]
+		if len(e) < 2 || len(e) > maxEdges {
+			return fmt.Errorf("window.edges.%s must have between 2 and %d edges, got %d", name, maxEdges, len(e))
+		}
+		for i, v := range e {
+			if math.IsNaN(v) || math.IsInf(v, 0) || (i > 0 && v <= e[i-1]) {
+				return fmt.Errorf("window.edges.%s must be finite and strictly increasing", name)
+			}
+		}
+	}
+	return nil
+}
