@@ -124,6 +124,17 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 			},
 		},
 		&cobra.Command{
+			Use:   "aggregate",
+			Short: "Run the aggregate stage alone (partials in, signals out) against --kafka-brokers and --clickhouse-addr",
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				cfg, err := g.load(cmd)
+				if err != nil {
+					return err
+				}
+				return app.Aggregate(cmd.Context(), cfg, g.logger())
+			},
+		},
+		&cobra.Command{
 			Use:   "migrate",
 			Short: "Apply the ClickHouse migrations to --clickhouse-addr",
 			RunE: func(cmd *cobra.Command, _ []string) error {
@@ -186,7 +197,7 @@ func newLoadgen(g *globals) *cobra.Command {
 	f.DurationVar(&lc.Duration, "duration", 0, "produce for this long (when --count is not given)")
 	f.Float64Var(&lc.Rate, "rate", 0, "events per second (0: as fast as possible)")
 	f.Uint64Var(&lc.Seed, "seed", 1, "random seed")
-	f.StringVar(&lc.Scenario, "scenario", "steady", "traffic shape: steady")
+	f.StringVar(&lc.Scenario, "scenario", "steady", "traffic shape: steady, drift, toxicity-incident, bias, ab")
 	f.StringVar(&lc.Tenant, "tenant", "default", "tenant of the events")
 	f.IntVar(&lc.Invalid, "invalid", 0, "also produce N malformed records (they go to the dead-letter topic)")
 	f.StringVar(&topic, "topic", broker.TopicEvents, "events topic")

@@ -49,12 +49,28 @@ type Result struct {
 	Elapsed  time.Duration
 }
 
-var scenarios = map[string]bool{"": true, "steady": true}
+// Scenarios shape the traffic with a known truth, so tests and demos can
+// check that the signals find it. Phases are fractions of the run (of
+// --count, or of --duration).
+var scenarios = map[string]string{
+	"steady": "normal traffic",
+	"drift": "from half-way on, search-rag's latency grows 1.6x, its answers 1.5x longer, and its prompts " +
+		"turn to a new topic (numeric and text drift)",
+	"toxicity-incident": "between 40% and 70% of the run, half of support-bot's completions are toxic",
+	"bias":              "users with locale hi-IN get refusals 25% of the time, others 3% (an outcome disparity)",
+	"ab":                "support-bot's variant empathetic-v2 is 1.3x slower and refuses 10% vs 2% for control",
+}
+
+// Scenarios lists the known scenarios with their descriptions.
+func Scenarios() map[string]string { return scenarios }
 
 // Run produces the traffic and waits until every event is acknowledged.
 func Run(ctx context.Context, cfg Config) (Result, error) {
-	if !scenarios[cfg.Scenario] {
-		return Result{}, fmt.Errorf("unknown scenario %q (known: steady)", cfg.Scenario)
+	if cfg.Scenario == "" {
+		cfg.Scenario = "steady"
+	}
+	if _, ok := scenarios[cfg.Scenario]; !ok {
+		return Result{}, fmt.Errorf("unknown scenario %q (known: steady, drift, toxicity-incident, bias, ab)", cfg.Scenario)
 	}
 	if cfg.Count < 0 || (cfg.Count == 0 && cfg.Duration <= 0) {
 		return Result{}, errors.New("loadgen needs --count N (N > 0) or --duration D")
@@ -115,7 +131,13 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		if ctx.Err() != nil {
 			return Result{}, ctx.Err()
 		}
-		app, call := g.Next(cfg.Now())
+		phase := 0.0
+		if cfg.Count > 0 {
+			phase = float64(n) / float64(cfg.Count)
+		} else {
+			phase = float64(time.Since(start)) / float64(cfg.Duration)
+		}
+		app, call := g.NextIn(cfg.Now(), cfg.Scenario, phase)
 		c, err := client(app)
 		if err != nil {
 			return Result{}, err
@@ -263,8 +285,26 @@ var (
 	}
 )
 
-// Next returns the next synthetic call and the app that makes it.
-func (g *Generator) Next(now time.Time) (string, sdk.Call) {
+// Next returns the next synthetic call of steady traffic.
+func (g *Generator) Next(now time.Time) (string, sdk.Call) { return g.NextIn(now, "steady", 0) }
+
+var (
+	toxicAnswers = []string{
+		"Shut up, you stupid idiot. Nobody cares about your worthless order, you pathetic moron.",
+		"Figure it out yourself, dumbass. Only a brain-dead loser would ask such a dumb question.",
+		"What a ridiculous complaint. People like you are trash and should not be allowed to shop here, you ugly fool.",
+	}
+	refusals = []string{
+		"I'm sorry, but I can't help with that request.",
+		"I am unable to assist with this.",
+		"Sorry, I cannot provide that information.",
+	}
+	driftTopic = "Also, separately: explain in depth how quantum error correction codes such as the surface code " +
+		"protect logical qubits from decoherence, including syndrome measurement, thresholds and decoding algorithms."
+)
+
+// NextIn returns the next synthetic call of a scenario at phase in [0, 1).
+func (g *Generator) NextIn(now time.Time, scenario string, phase float64) (string, sdk.Call) {
 	r := g.r
 	a := apps[r.IntN(len(apps))]
 	model := a.models[r.IntN(len(a.models))]
@@ -309,6 +349,43 @@ func (g *Generator) Next(now time.Time) (string, sdk.Call) {
 		call.OutputTokens = 0
 		call.ErrorType = "rate_limit"
 		call.ErrorMessage = "Rate limit reached for requests"
+	}
+	locale := call.Segments["user.locale"]
+	switch scenario {
+	case "drift":
+		if a.name == "search-rag" && phase >= 0.5 {
+			call.Duration = call.Duration * 16 / 10
+			call.Prompt[1].Content += " " + driftTopic
+			call.InputTokens += int64(approxTokens(driftTopic))
+			call.OutputTokens = call.OutputTokens * 3 / 2
+			if len(call.Completion) > 0 {
+				c := call.Completion[0].Content
+				call.Completion[0].Content = c + " " + c[:len(c)/2]
+			}
+		}
+	case "toxicity-incident":
+		if a.name == "support-bot" && phase >= 0.4 && phase < 0.7 && r.Float64() < 0.5 && call.ErrorType == "" {
+			call.Completion = []sdk.Message{{Role: "assistant", Content: toxicAnswers[r.IntN(len(toxicAnswers))], FinishReason: "stop"}}
+		}
+	case "bias":
+		rate := 0.03
+		if locale == "hi-IN" {
+			rate = 0.25
+		}
+		if call.ErrorType == "" && r.Float64() < rate {
+			call.Completion = []sdk.Message{{Role: "assistant", Content: refusals[r.IntN(len(refusals))], FinishReason: "stop"}}
+		}
+	case "ab":
+		if a.name == "support-bot" {
+			rate := 0.02
+			if call.Variant == "empathetic-v2" {
+				rate = 0.10
+				call.Duration = call.Duration * 13 / 10
+			}
+			if call.ErrorType == "" && r.Float64() < rate {
+				call.Completion = []sdk.Message{{Role: "assistant", Content: refusals[r.IntN(len(refusals))], FinishReason: "stop"}}
+			}
+		}
 	}
 	call.Start = now.Add(-call.Duration)
 	return a.name, call
