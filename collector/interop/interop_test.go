@@ -182,7 +182,9 @@ func TestInteropOpenLLMetry(t *testing.T) {
 		strings.Join(plain.completion, "|") != "Paris is the capital of France." {
 		t.Errorf("plain call: %+v", plain)
 	}
-	if stream.model != "gpt-4o-mini-2024-07-18" || stream.in != 11 || stream.out != 5 ||
+	// For streams OpenLLMetry counts tokens itself (tiktoken) rather than
+	// reading the usage chunk, so only their presence is checked.
+	if stream.model != "gpt-4o-mini-2024-07-18" || stream.in <= 0 || stream.out <= 0 ||
 		strings.Join(stream.prompt, "|") != "Count to three." ||
 		strings.Join(stream.completion, "|") != "One, two, three." {
 		t.Errorf("streaming call: %+v", stream)

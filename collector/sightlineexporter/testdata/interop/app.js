@@ -6,7 +6,7 @@
 //   TRACELOOP_BASE_URL  the collector's OTLP/HTTP endpoint
 // It makes one plain and one streaming chat completion, then flushes.
 const traceloop = require("@traceloop/node-server-sdk");
-const OpenAI = require("openai");
+const { OpenAI } = require("openai");
 
 traceloop.initialize({
   appName: "interop-app",
