@@ -81,7 +81,8 @@ type DriftConfig struct {
 	// (window.drift.min_samples, default 100).
 	MinSamples float64 `yaml:"min_samples"`
 	// Permutations of the text-embedding MMD test (window.drift.permutations,
-	// default 200).
+	// default 400). The test runs at alpha/2 and its p-value is at least
+	// 1/(permutations+1), so permutations must exceed 2/alpha.
 	Permutations int `yaml:"permutations"`
 	// Seed of the MMD permutation test (window.drift.seed, default 1).
 	Seed uint64 `yaml:"seed"`
@@ -140,7 +141,7 @@ func DefaultConfig() Config {
 			Alpha:        0.01,
 			PSIThreshold: 0.2,
 			MinSamples:   100,
-			Permutations: 200,
+			Permutations: 400,
 			Seed:         1,
 		},
 		Bias: BiasConfig{Alpha: 0.005, MinGroupSize: 100},
@@ -210,6 +211,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Drift.Permutations < 1 || c.Drift.Permutations > 100000 {
 		return fmt.Errorf("window.drift.permutations must be between 1 and 100000, got %d", c.Drift.Permutations)
+	}
+	if 1/float64(c.Drift.Permutations+1) >= c.Drift.Alpha/2 {
+		return fmt.Errorf("window.drift.permutations must be more than 2/window.drift.alpha (%v) for the text drift test to ever reject, got %d", 2/c.Drift.Alpha, c.Drift.Permutations)
 	}
 	if !(c.Bias.MinGroupSize >= 2) || math.IsInf(c.Bias.MinGroupSize, 0) {
 		return fmt.Errorf("window.bias.min_group_size must be at least 2, got %v", c.Bias.MinGroupSize)

@@ -3,7 +3,6 @@ package window
 import (
 	"encoding/json"
 	"math"
-	"slices"
 	"sort"
 
 	"github.com/sightline-dev/sightline/processors/stats"
@@ -101,12 +100,13 @@ var quantiles = []struct {
 //     token counts and cost_usd (exact sums).
 //   - drift (baseline given): for each numeric feature drift_psi, drift_js,
 //     drift_ks (D, p-value), drift_wasserstein (bin midpoints, the feature's
-//     unit) and drift (the decision: KS p < Alpha/19 or PSI > PSIThreshold,
-//     decide.Numeric); for each categorical feature drift_psi, drift_js,
+//     unit) and drift (the decision: KS p < alpha/36 or PSI > psi_threshold,
+//     decide.Numeric; the 18 numeric and categorical features share half of
+//     window.drift.alpha); for each categorical feature drift_psi, drift_js,
 //     drift_chi2 (statistic, p-value) and drift (decide.Categorical); for the
 //     prompt text prompt_text/drift_centroid (cosine distance of the exact
 //     centroids), drift_mmd (MMD², permutation p-value and threshold) and
-//     drift (decide.Embedding). A feature without enough data on a side gets
+//     drift (decide.Embedding, MMD p < alpha/2). A feature without enough data on a side gets
 //     only its drift row, Decision false and Details["insufficient"] true.
 //   - bias: for each segment attribute and outcome, per group
 //     <outcome>/bias_rate (Group "attr=value", Wilson interval), and for the
@@ -190,14 +190,20 @@ func appendQuantiles(out []Signal, p *Partial) []Signal {
 	return out
 }
 
-// driftFeatures is the number of drift tests per key and window, the
-// Bonferroni divisor of DriftConfig.Alpha.
-const driftFeatures = numNumeric + numCategorical + 1
+// The family-wise drift level window.drift.alpha is split in two halves
+// (Bonferroni): one for the prompt-text MMD test, whose permutation p-value
+// cannot go below 1/(permutations+1), and one shared by the numeric and
+// categorical features.
+const (
+	tabularFeatures = numNumeric + numCategorical
+	tabularDivisor  = 2 * tabularFeatures
+	textDivisor     = 2
+)
 
 func (c Config) decideConfig() decide.DriftConfig {
 	return decide.DriftConfig{
 		Alpha:        c.Drift.Alpha,
-		Features:     driftFeatures,
+		Features:     tabularDivisor,
 		PSIThreshold: c.Drift.PSIThreshold,
 		MinSamples:   c.Drift.MinSamples,
 		Permutations: c.Drift.Permutations,
@@ -302,6 +308,7 @@ func appendTextDrift(out []Signal, cur, base *Partial, baseName string, dc decid
 	}
 	dims := cur.lay.dims
 	n := cur.embN
+	dc.Features = textDivisor
 	mk := func(metric string, v float64) Signal {
 		s := row("prompt_text", metric, v, n)
 		s.Baseline = baseName
@@ -529,19 +536,5 @@ func sum(c []float64) float64 {
 	for _, v := range c {
 		s += v
 	}
-	return s
-}
-
-// sortedSignals orders rows for stable output (tests, reports).
-func sortedSignals(s []Signal) []Signal {
-	slices.SortStableFunc(s, func(a, b Signal) int {
-		if a.Name != b.Name {
-			if a.Name < b.Name {
-				return -1
-			}
-			return 1
-		}
-		return 0
-	})
 	return s
 }
