@@ -224,4 +224,3 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
-
