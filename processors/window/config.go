@@ -35,7 +35,7 @@ type Config struct {
 	// (window.sample_size, default 256).
 	SampleSize int `yaml:"sample_size"`
 	// EmbeddingSampleSize is k of the bottom-k sample of text embeddings
-	// used by the MMD test (window.embedding_sample_size, default 128). The
+	// used by the MMD test (window.embedding_sample_size, default 64). The
 	// MMD permutation test costs O(k²·permutations) per window, hence
 	// smaller than SampleSize.
 	EmbeddingSampleSize int `yaml:"embedding_sample_size"`
@@ -81,7 +81,7 @@ type DriftConfig struct {
 	// (window.drift.min_samples, default 100).
 	MinSamples float64 `yaml:"min_samples"`
 	// Permutations of the text-embedding MMD test (window.drift.permutations,
-	// default 400). The test runs at alpha/2 and its p-value is at least
+	// default 300). The test runs at alpha/2 and its p-value is at least
 	// 1/(permutations+1), so permutations must exceed 2/alpha.
 	Permutations int `yaml:"permutations"`
 	// Seed of the MMD permutation test (window.drift.seed, default 1).
@@ -129,7 +129,7 @@ func DefaultConfig() Config {
 		InjectionThreshold:     0.5,
 		HallucinationThreshold: 0.5,
 		SampleSize:             256,
-		EmbeddingSampleSize:    128,
+		EmbeddingSampleSize:    64,
 		EmbeddingDims:          32,
 		TopicBits:              3,
 		TextMaxBytes:           4096,
@@ -141,7 +141,7 @@ func DefaultConfig() Config {
 			Alpha:        0.01,
 			PSIThreshold: 0.2,
 			MinSamples:   100,
-			Permutations: 400,
+			Permutations: 300,
 			Seed:         1,
 		},
 		Bias: BiasConfig{Alpha: 0.005, MinGroupSize: 100},
