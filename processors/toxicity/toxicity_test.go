@@ -1,13 +1,18 @@
 package toxicity
 
 import (
+	"bufio"
 	"bytes"
 	"math"
+	"os"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 
 	"github.com/sightline-dev/sightline/internal/devdata"
 	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/internal/hashing"
 )
 
 // TestQuality cross-validates the shipped training code on the dev data and
@@ -21,7 +26,7 @@ func TestQuality(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := CrossValidate(examples, DefaultTrainConfig(), 5)
+	res, err := CrossValidate(examples, Augmentation(), DefaultTrainConfig(), 5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,6 +39,111 @@ func TestQuality(t *testing.T) {
 	}
 	if res.SourceAU[toxigen] < 0.90 {
 		t.Errorf("ToxiGen ROC-AUC %.4f < 0.90", res.SourceAU[toxigen])
+	}
+}
+
+// TestHeldOut scores hand-written LLM-style lines that are never trained on
+// (testdata/, written separately from the augment_*.txt files) with the
+// shipped model: ordinary assistant and user text must score low, toxic text
+// written the way an assistant would write it mostly high.
+func TestHeldOut(t *testing.T) {
+	m := Default()
+	benign := readLines(t, "testdata/benign_heldout.txt")
+	toxic := readLines(t, "testdata/toxic_heldout.txt")
+	score := func(texts []string) []float64 {
+		s := make([]float64, len(texts))
+		for i, text := range texts {
+			s[i] = m.Score(text)
+		}
+		return s
+	}
+	bs, ts := score(benign), score(toxic)
+	var nHigh int
+	for i, p := range bs {
+		if p >= 0.3 {
+			// Line numbers, not text: test logs stay free of the lines.
+			t.Errorf("benign held-out line #%d scores %.3f >= 0.3", i+1, p)
+		}
+	}
+	for _, p := range ts {
+		if p >= DefaultThreshold {
+			nHigh++
+		}
+	}
+	labels := append(make([]bool, len(bs)), make([]bool, len(ts))...)
+	for i := range ts {
+		labels[len(bs)+i] = true
+	}
+	auc := hashing.AUC(append(append([]float64(nil), bs...), ts...), labels)
+	bm, tm := median(bs), median(ts)
+	t.Logf("benign held-out: n=%d median %.3f max %.3f", len(bs), bm, slices.Max(bs))
+	t.Logf("toxic held-out: n=%d median %.3f, %d >= %.1f", len(ts), tm, nHigh, DefaultThreshold)
+	t.Logf("held-out ROC-AUC %.4f", auc)
+	if bm >= 0.15 {
+		t.Errorf("benign held-out median %.3f >= 0.15", bm)
+	}
+	if 2*nHigh <= len(ts) {
+		t.Errorf("only %d of %d toxic held-out lines score >= %.1f", nHigh, len(ts), DefaultThreshold)
+	}
+	if auc < 0.95 {
+		t.Errorf("held-out ROC-AUC %.4f < 0.95", auc)
+	}
+}
+
+func median(s []float64) float64 {
+	c := slices.Clone(s)
+	sort.Float64s(c)
+	return c[len(c)/2]
+}
+
+func readLines(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if l := strings.TrimSpace(sc.Text()); l != "" && !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestHeldOutDisjointFromTraining(t *testing.T) {
+	train := map[string]bool{}
+	for _, e := range Augmentation() {
+		train[strings.ToLower(e.Text)] = true
+	}
+	for _, f := range []string{"testdata/benign_heldout.txt", "testdata/toxic_heldout.txt"} {
+		for i, l := range readLines(t, f) {
+			if train[strings.ToLower(l)] {
+				t.Errorf("%s line #%d is also in the training augmentation", f, i+1)
+			}
+		}
+	}
+}
+
+func TestAugmentation(t *testing.T) {
+	var nBenign, nToxic int
+	for _, e := range Augmentation() {
+		if e.Text == "" || e.Source != AugmentSource {
+			t.Fatalf("bad row %+v", e)
+		}
+		if e.Toxic() {
+			nToxic++
+		} else {
+			nBenign++
+		}
+	}
+	if nBenign < 300 || nToxic < 100 {
+		t.Errorf("augmentation has %d benign and %d toxic rows", nBenign, nToxic)
 	}
 }
 

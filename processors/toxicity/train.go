@@ -3,6 +3,7 @@ package toxicity
 import (
 	"bufio"
 	"bytes"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/sightline-dev/sightline/processors/internal/hashing"
 )
@@ -68,6 +70,38 @@ func LoadExamples(path string) ([]Example, error) {
 	return out, nil
 }
 
+//go:embed augment_benign.txt
+var augmentBenign string
+
+//go:embed augment_toxic.txt
+var augmentToxic string
+
+// AugmentSource is the Source of the rows Augmentation returns.
+const AugmentSource = "sightline hand-written LLM text"
+
+// Augmentation returns the hand-written rows added to every training run:
+// ordinary assistant and user text (refusals, apologies, code, summaries,
+// support replies, jailbreak-style prompts), which the dev data's tweets and
+// group statements never show, and a smaller set of insults, threats, slurs
+// and hateful generalizations written the way an LLM would write them.
+// Held-out lines used to test generalization live in testdata/ and are never
+// part of this set.
+func Augmentation() []Example {
+	var out []Example
+	add := func(text, label, id string) {
+		for i, line := range strings.Split(text, "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			out = append(out, Example{ID: fmt.Sprintf("%s-%d", id, i+1), Text: line, Label: label, Source: AugmentSource})
+		}
+	}
+	add(augmentBenign, LabelNonToxic, "aug-benign")
+	add(augmentToxic, LabelToxic, "aug-toxic")
+	return out
+}
+
 // TrainConfig controls Train. The zero value of a field means its default
 // from DefaultTrainConfig.
 type TrainConfig struct {
@@ -82,8 +116,18 @@ type TrainConfig struct {
 	Iterations int
 	// SourceBalance in [0,1] reweights rows so that small sources are not
 	// drowned by large ones: a row of source s weighs (nMax/n_s)^SourceBalance
-	// (default 0.5; 0 leaves every row at weight 1).
+	// (default 0.7; 0 leaves every row at weight 1). It sets the weight of
+	// Augmentation() too: 0.7 lets the few hundred hand-written lines and
+	// the ToxiGen statements count against 19,644 tweets.
 	SourceBalance float64
+	// Prior is the share of toxic texts among those the model will score
+	// (default 0.2). Training weighs the two classes to equal total weight,
+	// since the dev data's share (83% of the tweets are toxic, picked for
+	// offensive words) says nothing about LLM traffic and would push every
+	// text without evidence either way above 0.5; the bias is then shifted
+	// by logit(Prior), so the score is the posterior under that prior.
+	// Ranking (ROC-AUC) does not depend on it.
+	Prior float64
 	// Seed fixes the fold assignment of CrossValidate (default 1). Training
 	// itself has no randomness.
 	Seed uint64
@@ -91,7 +135,7 @@ type TrainConfig struct {
 
 // DefaultTrainConfig returns the settings the shipped model was trained with.
 func DefaultTrainConfig() TrainConfig {
-	return TrainConfig{Bits: 18, CharMin: 3, CharMax: 5, L2: 1e-5, Iterations: 150, SourceBalance: 0.5, Seed: 1}
+	return TrainConfig{Bits: 18, CharMin: 3, CharMax: 5, L2: 1e-5, Iterations: 150, SourceBalance: 0.7, Prior: 0.2, Seed: 1}
 }
 
 func (c TrainConfig) withDefaults() TrainConfig {
@@ -111,6 +155,9 @@ func (c TrainConfig) withDefaults() TrainConfig {
 	if c.Seed == 0 {
 		c.Seed = d.Seed
 	}
+	if c.Prior == 0 {
+		c.Prior = d.Prior
+	}
 	return c
 }
 
@@ -118,8 +165,9 @@ func (c TrainConfig) features() hashing.Features {
 	return hashing.Features{Bits: c.Bits, Words: true, Bigrams: true, CharMin: c.CharMin, CharMax: c.CharMax}
 }
 
-// Train fits a model on examples. Equal examples in equal order and an equal
-// config give a model with equal bytes.
+// Train fits a model on examples (add Augmentation() to them to reproduce
+// the shipped model). Equal examples in equal order and an equal config give
+// a model with equal bytes.
 func Train(examples []Example, cfg TrainConfig) (*Model, error) {
 	cfg = cfg.withDefaults()
 	feats := cfg.features()
@@ -129,11 +177,15 @@ func Train(examples []Example, cfg TrainConfig) (*Model, error) {
 	if cfg.SourceBalance < 0 || cfg.SourceBalance > 1 {
 		return nil, errors.New("cannot train toxicity model: SourceBalance must be in [0,1]")
 	}
+	if !(cfg.Prior > 0 && cfg.Prior < 1) {
+		return nil, errors.New("cannot train toxicity model: Prior must be in (0,1)")
+	}
 	samples := samplesOf(examples, feats, cfg.SourceBalance)
 	lin, err := hashing.Fit(samples, feats, hashing.TrainOptions{L2: cfg.L2, Iterations: cfg.Iterations})
 	if err != nil {
 		return nil, fmt.Errorf("cannot train toxicity model: %w", err)
 	}
+	lin.Bias += float32(math.Log(cfg.Prior / (1 - cfg.Prior)))
 	return &Model{lin: lin}, nil
 }
 
@@ -146,15 +198,33 @@ func samplesOf(examples []Example, feats hashing.Features, balance float64) []ha
 	}
 	samples := make([]hashing.Sample, len(examples))
 	var norm []byte
+	var total [2]float64 // by label: non-toxic, toxic
 	for i, e := range examples {
 		norm = hashing.Normalize(norm[:0], e.Text)
+		w := math.Pow(float64(nMax)/float64(count[e.Source]), balance)
 		samples[i] = hashing.Sample{
 			Feats:  feats.Extract(nil, norm),
 			Label:  e.Toxic(),
-			Weight: math.Pow(float64(nMax)/float64(count[e.Source]), balance),
+			Weight: w,
+		}
+		total[b2i(e.Toxic())] += w
+	}
+	// Equal total weight per class, keeping the mean weight at that of the
+	// source weights alone so the L2 penalty means the same.
+	sum := total[0] + total[1]
+	for i := range samples {
+		if t := total[b2i(samples[i].Label)]; t > 0 {
+			samples[i].Weight *= sum / (2 * t)
 		}
 	}
 	return samples
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // CVResult is the outcome of CrossValidate: ROC-AUC of the out-of-fold
@@ -166,10 +236,11 @@ type CVResult struct {
 	SourceAU map[string]float64
 }
 
-// CrossValidate runs k-fold cross-validation (folds stratified by source and
-// label, assigned from cfg.Seed) with the same training code as Train and
-// returns the ROC-AUC of the out-of-fold scores.
-func CrossValidate(examples []Example, cfg TrainConfig, k int) (CVResult, error) {
+// CrossValidate runs k-fold cross-validation over examples (folds stratified
+// by source and label, assigned from cfg.Seed) with the same training code as
+// Train and returns the ROC-AUC of the out-of-fold scores. extra rows (e.g.
+// Augmentation()) are added to every training fold and never scored.
+func CrossValidate(examples, extra []Example, cfg TrainConfig, k int) (CVResult, error) {
 	cfg = cfg.withDefaults()
 	if k < 2 || len(examples) < k {
 		return CVResult{}, errors.New("cannot cross-validate: need k >= 2 and at least k examples")
@@ -190,7 +261,7 @@ func CrossValidate(examples []Example, cfg TrainConfig, k int) (CVResult, error)
 	fold := hashing.Folds(strata, k, cfg.Seed)
 	scores := make([]float64, len(examples))
 	for f := 0; f < k; f++ {
-		var train []Example
+		train := append([]Example(nil), extra...)
 		for i, e := range examples {
 			if fold[i] != f {
 				train = append(train, e)
@@ -231,7 +302,7 @@ func CrossValidate(examples []Example, cfg TrainConfig, k int) (CVResult, error)
 }
 
 // TrainFile trains a model with DefaultTrainConfig on the JSONL data at
-// dataPath, writes it to outPath (through a temporary file renamed into
+// dataPath plus Augmentation(), writes it to outPath (through a temporary file renamed into
 // place, so a failed run leaves no partial model) and reports progress and
 // the training-set figures through logf (which may be nil). It never logs
 // example text.
@@ -243,10 +314,11 @@ func TrainFile(dataPath, outPath string, logf func(string, ...any)) error {
 	if err != nil {
 		return err
 	}
+	aug := Augmentation()
 	cfg := DefaultTrainConfig()
-	logf("training toxicity model on %d rows (bits=%d char=%d..%d l2=%g iterations=%d)",
-		len(examples), cfg.Bits, cfg.CharMin, cfg.CharMax, cfg.L2, cfg.Iterations)
-	m, err := Train(examples, cfg)
+	logf("training toxicity model on %d rows + %d hand-written (bits=%d char=%d..%d l2=%g iterations=%d prior=%g)",
+		len(examples), len(aug), cfg.Bits, cfg.CharMin, cfg.CharMax, cfg.L2, cfg.Iterations, cfg.Prior)
+	m, err := Train(append(examples, aug...), cfg)
 	if err != nil {
 		return err
 	}
