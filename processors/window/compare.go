@@ -16,7 +16,8 @@ var abContinuous = []int{numLatency, numTTFT, numInputTokens, numOutputTokens, n
 // Rows (Group is the treatment's variant):
 //
 //   - events/count of the treatment (Details: control count).
-//   - for each outcome with trials on both sides: <outcome>/ab_diff, the
+//   - for each outcome with trials on both sides and positives on either:
+//     <outcome>/ab_diff, the
 //     difference of rates with its Wald interval and the pooled
 //     two-proportion z-test p-value (stats.TwoProportionZTest), and
 //     <outcome>/ab_msprt, the mixture SPRT p-value (stats.MSPRTProportions).
@@ -70,8 +71,8 @@ func Compare(control, treatment *Partial, cfg Config) []Signal {
 
 	for i := range treatment.outcomes {
 		t, k := treatment.outcomes[i], control.outcomes[i]
-		if t.trials == 0 || k.trials == 0 {
-			continue
+		if t.trials == 0 || k.trials == 0 || t.positives+k.positives == 0 {
+			continue // nothing to compare (e.g. no errors on either side)
 		}
 		xt, nt, xc, nc := float64(t.positives), float64(t.trials), float64(k.positives), float64(k.trials)
 		z := stats.TwoProportionZTest(xt, nt, xc, nc, c.Confidence)
