@@ -83,9 +83,6 @@ func f(v any, prec int) string {
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			return "-"
 		}
-		if math.Abs(x) < 1e-12 {
-			x = 0
-		}
 		if x != 0 && (math.Abs(x) < math.Pow(10, -float64(prec)) || math.Abs(x) >= 1e6) {
 			return fmt.Sprintf("%.*g", max(prec-1, 2), x)
 		}
@@ -240,7 +237,7 @@ func newReportBias(g *globals) *cobra.Command {
 					}
 					group := strings.TrimPrefix(s.Group, segment+"=")
 					fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t[%s, %s]\t%s\t%s\t%s\t%s\t\n", s.Name, group, s.N, f(s.Value, 4),
-						f(s.Lo, 4), f(s.Hi, 4), diffOf(m, "bias_rate_diff"), diffOf(m, "bias_di_ratio"), f(m["bias_rate_diff"].PValue, 4), finding)
+						f(zeroTiny(s.Lo), 4), f(s.Hi, 4), diffOf(m, "bias_rate_diff"), diffOf(m, "bias_di_ratio"), f(m["bias_rate_diff"].PValue, 4), finding)
 				case "bias":
 					state := yesNo(s.Decision)
 					if s.Details["insufficient"] == true {
@@ -262,6 +259,15 @@ func newReportBias(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&outcome, "outcome", "", "outcome: "+strings.Join(window.OutcomeNames(), ", ")+" (default: all with data)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the signal rows as JSON")
 	return cmd
+}
+
+// zeroTiny shows a rounding residue of an interval bound (a Wilson lower
+// bound of 1e-19 at zero positives) as 0.
+func zeroTiny(x float64) float64 {
+	if math.Abs(x) < 1e-12 {
+		return 0
+	}
+	return x
 }
 
 func diffOf(m map[string]window.Signal, metric string) string {
