@@ -24,6 +24,7 @@ import (
 	"github.com/sightline-dev/sightline/internal/chlocal"
 	"github.com/sightline-dev/sightline/internal/config"
 	"github.com/sightline-dev/sightline/internal/server"
+	"github.com/sightline-dev/sightline/processors/aggregate"
 	"github.com/sightline-dev/sightline/processors/registry"
 	"github.com/sightline-dev/sightline/processors/score"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
@@ -108,9 +109,14 @@ func Up(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	reg := NewRegistry()
 	stage, err := score.New(score.Config{
 		Detectors: dets,
+		Partials:  aggregate.NewCollector(cfg.Aggregate.Window, cfg.Window),
 		Brokers:   brokers, Group: cfg.Score.Group, BatchSize: cfg.Score.BatchSize,
 		FlushInterval: cfg.Score.FlushInterval, SessionTimeout: cfg.Score.SessionTimeout, Logger: log,
 	}, conn, reg)
+	if err != nil {
+		return err
+	}
+	agg, err := aggregate.New(AggregateConfig(cfg, brokers, log), conn, reg)
 	if err != nil {
 		return err
 	}
@@ -128,6 +134,7 @@ func Up(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			{Name: "broker", Ready: brokerReady(producer)},
 			{Name: "clickhouse", Ready: chReady},
 			{Name: "score", Ready: stage.Ready},
+			{Name: "aggregate", Ready: agg.Ready},
 		},
 		Producer: producer,
 		Topic:    broker.TopicEvents,
@@ -141,10 +148,14 @@ func Up(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	errc := make(chan error, 2)
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		errc <- stage.Run(runCtx)
+	}()
+	go func() {
+		defer wg.Done()
+		errc <- agg.Run(runCtx)
 	}()
 	var chDone <-chan struct{}
 	if chServer != nil {
@@ -165,6 +176,46 @@ func Up(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	srv.Close(sctx)
 	scancel()
 	return runErr
+}
+
+// AggregateConfig turns the config file into the aggregate stage's config.
+func AggregateConfig(cfg config.Config, brokers []string, log *slog.Logger) aggregate.Config {
+	a := cfg.Aggregate
+	return aggregate.Config{
+		Brokers: brokers, Group: a.Group, Window: a.Window, Rollup: a.Rollup, Lateness: a.Lateness,
+		IdleClose: a.IdleClose, MaxKeys: a.MaxKeys, BaselineWindows: a.BaselineWindows, Control: a.Control,
+		SessionTimeout: a.SessionTimeout, WindowConfig: cfg.Window, Logger: log,
+	}
+}
+
+// Aggregate runs the aggregate stage alone until ctx ends.
+func Aggregate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	if len(cfg.Kafka.Brokers) == 0 {
+		return errors.New("sightline aggregate needs --kafka-brokers (or kafka.brokers in the config file)")
+	}
+	if cfg.ClickHouse.Addr == "" {
+		return errors.New("sightline aggregate needs --clickhouse-addr (or clickhouse.addr in the config file)")
+	}
+	conn, err := chsink.Open(ctx, ClickHouseOptions(cfg.ClickHouse, cfg.ClickHouse.Addr))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	reg := NewRegistry()
+	agg, err := aggregate.New(AggregateConfig(cfg, cfg.Kafka.Brokers, log), conn, reg)
+	if err != nil {
+		return err
+	}
+	srv, err := server.Start(server.Config{
+		Addr: cfg.HTTPAddr, Gatherer: reg,
+		Checks: []server.Check{{Name: "clickhouse", Ready: pinger(conn)}, {Name: "aggregate", Ready: agg.Ready}},
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Close(context.Background())
+	log.Info("aggregate stage running", "brokers", strings.Join(cfg.Kafka.Brokers, ","), "clickhouse", cfg.ClickHouse.Addr, "http", srv.Addr())
+	return agg.Run(ctx)
 }
 
 // pinger returns a readiness check that pings ClickHouse at most once a
@@ -226,6 +277,7 @@ func Score(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	reg := NewRegistry()
 	stage, err := score.New(score.Config{
 		Detectors: dets,
+		Partials:  aggregate.NewCollector(cfg.Aggregate.Window, cfg.Window),
 		Brokers:   cfg.Kafka.Brokers, Group: cfg.Score.Group, BatchSize: cfg.Score.BatchSize,
 		FlushInterval: cfg.Score.FlushInterval, SessionTimeout: cfg.Score.SessionTimeout, Logger: log,
 	}, conn, reg)

@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/sightline-dev/sightline/processors/registry"
+	"github.com/sightline-dev/sightline/processors/window"
 )
 
 // Config is the whole file.
@@ -24,6 +25,23 @@ type Config struct {
 	// Detectors configures each detector by name (see registry.Names);
 	// every detector runs with its defaults unless disabled here.
 	Detectors map[string]registry.Settings `yaml:"detectors"`
+	// Aggregate tunes windows and baselines of the aggregate stage.
+	Aggregate AggregateConfig `yaml:"aggregate"`
+	// Window configures partials and signal statistics.
+	Window window.Config `yaml:"window"`
+}
+
+// AggregateConfig tunes the aggregate stage (aggregate.*).
+type AggregateConfig struct {
+	Group           string        `yaml:"group"`
+	Window          time.Duration `yaml:"window"`
+	Rollup          time.Duration `yaml:"rollup"`
+	Lateness        time.Duration `yaml:"lateness"`
+	IdleClose       time.Duration `yaml:"idle_close"`
+	MaxKeys         int           `yaml:"max_keys"`
+	BaselineWindows int           `yaml:"baseline_windows"`
+	Control         string        `yaml:"control"`
+	SessionTimeout  time.Duration `yaml:"session_timeout"`
 }
 
 // KafkaConfig: empty Brokers means the embedded broker.
@@ -64,6 +82,11 @@ func Default() Config {
 			Database: "default", Username: "default", LocalPort: 19000, LocalHTTP: 18123,
 		},
 		Score: ScoreConfig{Group: "sightline-score", BatchSize: 5000, FlushInterval: time.Second},
+		Aggregate: AggregateConfig{
+			Group: "sightline-aggregate", Window: time.Minute, Rollup: time.Hour, Lateness: 30 * time.Second,
+			IdleClose: 10 * time.Second, MaxKeys: 10000, BaselineWindows: 10, Control: "control",
+		},
+		Window: window.DefaultConfig(),
 	}
 }
 
@@ -98,6 +121,15 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: score.batch_size must be at least 1")
 	case c.Score.FlushInterval < time.Millisecond:
 		return fmt.Errorf("config: score.flush_interval must be at least 1ms")
+	}
+	if c.Aggregate.Window < time.Second || c.Aggregate.Window%time.Second != 0 {
+		return fmt.Errorf("config: aggregate.window must be a whole number of seconds, at least 1s")
+	}
+	if c.Aggregate.Rollup > 0 && c.Aggregate.Rollup%c.Aggregate.Window != 0 {
+		return fmt.Errorf("config: aggregate.rollup must be a multiple of aggregate.window")
+	}
+	if err := c.Window.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
 	}
 	if _, err := registry.Build(c.Detectors); err != nil {
 		return fmt.Errorf("config: %w", err)

@@ -291,8 +291,8 @@ func (g *Generator) Next(now time.Time) (string, sdk.Call) { return g.NextIn(now
 var (
 	toxicAnswers = []string{
 		"Shut up, you stupid idiot. Nobody cares about your worthless order, you pathetic moron.",
-		"Figure it out yourself, dumbass. Only a brain-dead loser would ask such a dumb question.",
-		"What a ridiculous complaint. People like you are trash and should not be allowed to shop here, you ugly fool.",
+		"Shut the fuck up, you stupid bitch. Nobody gives a shit about your order.",
+		"You are a worthless piece of shit and a fucking idiot, go away.",
 	}
 	refusals = []string{
 		"I'm sorry, but I can't help with that request.",

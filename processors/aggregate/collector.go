@@ -1,0 +1,79 @@
+package aggregate
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sightline-dev/sightline/internal/broker"
+	"github.com/sightline-dev/sightline/processors/window"
+	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
+)
+
+type wkey struct {
+	k     window.Key
+	start int64
+}
+
+// Collector folds the events of one score-stage batch into per-key,
+// per-window partials (it implements score.Partials). Its memory is bounded
+// by the batch: at most one partial per distinct key and window in it.
+type Collector struct {
+	cfg    window.Config
+	size   time.Duration
+	topic  string
+	parts  map[wkey]*window.Partial
+	events int
+}
+
+// NewCollector returns a collector for windows of the given size.
+func NewCollector(size time.Duration, cfg window.Config) *Collector {
+	return &Collector{cfg: cfg, size: size, topic: broker.TopicPartials, parts: map[wkey]*window.Partial{}}
+}
+
+// KeyOf is the aggregation key of an event.
+func KeyOf(tenant, app, model, variant string) window.Key {
+	return window.Key{Tenant: tenant, App: app, Model: model, Variant: variant}
+}
+
+// Add implements score.Partials.
+func (c *Collector) Add(row *chsink.EventRow) {
+	ev := row.Event
+	model := ev.GetModel()
+	if model == "" {
+		model = ev.GetRequestModel()
+	}
+	variant := ev.GetVariant()
+	if variant == "" && ev.GetPromptTemplate().GetVersion() != "" {
+		variant = "template:" + ev.GetPromptTemplate().GetVersion()
+	}
+	k := wkey{KeyOf(ev.GetTenant(), ev.GetApp(), model, variant), ev.GetTs().AsTime().Truncate(c.size).Unix()}
+	p := c.parts[k]
+	if p == nil {
+		p = window.NewPartial(k.k, k.start, uint32(c.size/time.Second), c.cfg)
+		c.parts[k] = p
+	}
+	p.Add(ev, &row.Features, &row.Scores)
+	c.events++
+}
+
+// Records implements score.Partials: one record per partial, keyed by the
+// aggregation key so one aggregate member sees all of a key's partials.
+func (c *Collector) Records() ([]*kgo.Record, error) {
+	out := make([]*kgo.Record, 0, len(c.parts))
+	for k, p := range c.parts {
+		b, err := p.MarshalBinary()
+		if err != nil {
+			return nil, fmt.Errorf("cannot encode partial: %w", err)
+		}
+		out = append(out, &kgo.Record{Topic: c.topic, Key: []byte(k.k.Tenant + "\x00" + k.k.App + "\x00" + k.k.Model + "\x00" + k.k.Variant), Value: b})
+	}
+	return out, nil
+}
+
+// Reset implements score.Partials.
+func (c *Collector) Reset() {
+	clear(c.parts)
+	c.events = 0
+}

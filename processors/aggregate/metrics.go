@@ -1,0 +1,42 @@
+package aggregate
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	openWindows, keys, watermark                    prometheus.Gauge
+	lateEvents, latePartials, replayed, badPartials prometheus.Counter
+	overflow, signals, closed, retries, fetchErrors prometheus.Counter
+	signalDuration                                  prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	g := func(name, help string) prometheus.Gauge {
+		return prometheus.NewGauge(prometheus.GaugeOpts{Name: "sightline_aggregate_" + name, Help: help})
+	}
+	c := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Name: "sightline_aggregate_" + name, Help: help})
+	}
+	m := &metrics{
+		openWindows:  g("open_windows", "Windows (key × window) held in memory."),
+		keys:         g("keys", "Tracked keys (tenant/app/model/variant)."),
+		watermark:    g("watermark_seconds", "Event-time watermark, Unix seconds."),
+		lateEvents:   c("late_events_total", "Events whose partial arrived after its window closed (counted, not merged)."),
+		latePartials: c("late_partials_total", "Partials that arrived after their window closed."),
+		replayed:     c("replayed_partials_total", "Partials of already written windows seen again after a restart (skipped)."),
+		badPartials:  c("bad_partials_total", "Partials that could not be decoded or merged."),
+		overflow:     c("key_overflow_total", "Partials folded into the overflow key because max_keys was reached."),
+		signals:      c("signals_total", "Signal rows written."),
+		closed:       c("windows_closed_total", "Windows closed and written."),
+		retries:      c("retries_total", "Retried ClickHouse writes."),
+		fetchErrors:  c("fetch_errors_total", "Errors fetching from Kafka."),
+		signalDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "sightline_aggregate_signal_compute_seconds", Help: "Time to compute the signals of one batch of closed windows.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.openWindows, m.keys, m.watermark, m.lateEvents, m.latePartials, m.replayed, m.badPartials,
+			m.overflow, m.signals, m.closed, m.retries, m.fetchErrors, m.signalDuration)
+	}
+	return m
+}

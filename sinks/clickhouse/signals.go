@@ -1,0 +1,138 @@
+package clickhouse
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/sightline-dev/sightline/processors/window"
+)
+
+// SignalRow is one row of llm_signals.
+type SignalRow struct {
+	Key           window.Key
+	WindowStart   int64
+	WindowSeconds uint32
+	Signal        window.Signal
+}
+
+// SignalColumns is the explicit column list of llm_signals inserts.
+var SignalColumns = []string{"tenant", "app", "model", "variant", "window_start", "window_seconds", "signal", "metric", "grp",
+	"value", "n", "lo", "hi", "p_value", "threshold", "decision", "baseline", "details", "computed_at"}
+
+var insertSignals = insertStmt("llm_signals", SignalColumns)
+
+func finiteOrNil(f float64, ok bool) *float64 {
+	if !ok || f != f || f > 1e308 || f < -1e308 {
+		return nil
+	}
+	return &f
+}
+
+func finite(f float64) float64 {
+	if f != f || f > 1e308 || f < -1e308 {
+		return 0
+	}
+	return f
+}
+
+// InsertSignals writes signal rows in one batch (one attempt).
+func InsertSignals(ctx context.Context, conn driver.Conn, rows []SignalRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	b, err := conn.PrepareBatch(ctx, insertSignals)
+	if err != nil {
+		return fmt.Errorf("cannot prepare llm_signals insert: %w", err)
+	}
+	now := time.Now().UTC()
+	for _, r := range rows {
+		s := r.Signal
+		details := "{}"
+		if len(s.Details) > 0 {
+			if d, err := json.Marshal(s.Details); err == nil {
+				details = string(d)
+			}
+		}
+		var p, th *float64
+		if s.PValue != nil {
+			p = finiteOrNil(*s.PValue, true)
+		}
+		if s.Threshold != nil {
+			th = finiteOrNil(*s.Threshold, true)
+		}
+		hasCI := s.Lo != 0 || s.Hi != 0
+		if err := b.Append(r.Key.Tenant, r.Key.App, r.Key.Model, r.Key.Variant, time.Unix(r.WindowStart, 0).UTC(), r.WindowSeconds,
+			s.Name, s.Metric, s.Group, finite(s.Value), s.N, finiteOrNil(s.Lo, hasCI), finiteOrNil(s.Hi, hasCI), p, th,
+			b2u(s.Decision), s.Baseline, details, now); err != nil {
+			_ = b.Abort()
+			return fmt.Errorf("cannot append to llm_signals batch: %w", err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("cannot insert %d rows into llm_signals: %w", len(rows), err)
+	}
+	return nil
+}
+
+// WindowColumns is the explicit column list of llm_windows inserts.
+var WindowColumns = []string{"tenant", "app", "model", "variant", "window_start", "window_seconds", "n", "partial", "computed_at"}
+
+var insertWindows = insertStmt("llm_windows", WindowColumns)
+
+// InsertWindows stores closed windows' merged partials (for baselines).
+func InsertWindows(ctx context.Context, conn driver.Conn, parts []*window.Partial) error {
+	if len(parts) == 0 {
+		return nil
+	}
+	b, err := conn.PrepareBatch(ctx, insertWindows)
+	if err != nil {
+		return fmt.Errorf("cannot prepare llm_windows insert: %w", err)
+	}
+	now := time.Now().UTC()
+	for _, p := range parts {
+		enc, err := p.MarshalBinary()
+		if err != nil {
+			_ = b.Abort()
+			return fmt.Errorf("cannot encode window: %w", err)
+		}
+		if err := b.Append(p.Key.Tenant, p.Key.App, p.Key.Model, p.Key.Variant, time.Unix(p.WindowStart, 0).UTC(), p.WindowSeconds,
+			p.Count(), string(enc), now); err != nil {
+			_ = b.Abort()
+			return fmt.Errorf("cannot append to llm_windows batch: %w", err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("cannot insert %d rows into llm_windows: %w", len(parts), err)
+	}
+	return nil
+}
+
+// RecentWindows reads up to k closed windows of a key that start before
+// `before`, newest first (to rebuild a rolling baseline after a restart).
+func RecentWindows(ctx context.Context, conn driver.Conn, key window.Key, seconds uint32, before int64, k int, cfg window.Config) ([]*window.Partial, error) {
+	rows, err := conn.Query(ctx, `SELECT partial FROM llm_windows FINAL
+		WHERE tenant = ? AND app = ? AND model = ? AND variant = ? AND window_seconds = ? AND window_start < ?
+		ORDER BY window_start DESC LIMIT ?`,
+		key.Tenant, key.App, key.Model, key.Variant, seconds, time.Unix(before, 0).UTC(), uint64(k))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read llm_windows: %w", err)
+	}
+	defer rows.Close()
+	var out []*window.Partial
+	for rows.Next() {
+		var enc string
+		if err := rows.Scan(&enc); err != nil {
+			return nil, fmt.Errorf("cannot read llm_windows: %w", err)
+		}
+		p := window.NewPartial(key, 0, seconds, cfg)
+		if err := p.UnmarshalBinary([]byte(enc)); err != nil {
+			continue // written by an incompatible version: not a baseline
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
