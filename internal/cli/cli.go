@@ -163,6 +163,7 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 		newSummary(g),
 		newEval(g),
 		newTrain(g),
+		newReport(g),
 	)
 	return root
 }

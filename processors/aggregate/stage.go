@@ -558,7 +558,7 @@ func (s *Stage) compareVariants(parts []*window.Partial) []chsink.SignalRow {
 			if p == control {
 				continue
 			}
-			for _, sig := range compare(control, p, s.cfg.WindowConfig) {
+			for _, sig := range window.Compare(control, p, s.cfg.WindowConfig) {
 				rows = append(rows, chsink.SignalRow{Key: p.Key, WindowStart: p.WindowStart, WindowSeconds: p.WindowSeconds, Signal: sig})
 			}
 		}
