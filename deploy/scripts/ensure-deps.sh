@@ -15,6 +15,8 @@ fi
 
 missing=()
 have_clickhouse || missing+=(clickhouse-server clickhouse-client)
+# promtool checks deploy/prometheus/sightline_rules.yml in the tests.
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 
 if [ "${#missing[@]}" -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then
