@@ -31,10 +31,13 @@ type pipeline struct {
 	conn   driver.Conn
 	cancel []context.CancelFunc
 	wg     sync.WaitGroup
+	rollup time.Duration
 }
 
-func newPipeline(t *testing.T) *pipeline {
-	p := &pipeline{t: t, b: testenv.Broker(t, "")}
+func newPipeline(t *testing.T) *pipeline { return newPipelineRollup(t, -1) }
+
+func newPipelineRollup(t *testing.T, rollup time.Duration) *pipeline {
+	p := &pipeline{t: t, b: testenv.Broker(t, ""), rollup: rollup}
 	p.conn, _ = testenv.Database(t)
 	dets, err := registry.Build(nil)
 	testenv.Must(t, err, "detectors")
@@ -47,19 +50,21 @@ func newPipeline(t *testing.T) *pipeline {
 	return p
 }
 
-func (p *pipeline) startAggregate() {
-	ag, err := aggregate.New(aggregate.Config{Brokers: p.b.Addrs(), Window: winSize, Rollup: -1, Lateness: 2 * winSize,
+func (p *pipeline) startAggregate() context.CancelFunc {
+	ag, err := aggregate.New(aggregate.Config{Brokers: p.b.Addrs(), Window: winSize, Rollup: p.rollup, Lateness: 2 * winSize,
 		IdleClose: 2 * time.Second, BaselineWindows: 3, SessionTimeout: 6 * time.Second, WindowConfig: window.DefaultConfig()},
 		p.conn, prometheus.NewRegistry())
 	testenv.Must(p.t, err, "aggregate stage")
-	p.run(ag.Run)
+	return p.run(ag.Run)
 }
 
-func (p *pipeline) run(fn func(context.Context) error) {
+func (p *pipeline) run(fn func(context.Context) error) context.CancelFunc {
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = append(p.cancel, cancel)
+	done := make(chan struct{})
 	p.wg.Add(1)
-	go func() { defer p.wg.Done(); fn(ctx) }()
+	go func() { defer p.wg.Done(); defer close(done); fn(ctx) }()
+	return func() { cancel(); <-done }
 }
 
 func (p *pipeline) stop() {
@@ -119,7 +124,7 @@ func TestToxicityIncidentWindows(t *testing.T) {
 	})
 	var total float64
 	testenv.Must(t, p.conn.QueryRow(context.Background(), `SELECT sum(value) FROM llm_signals FINAL
-		WHERE signal = 'events' AND window_seconds = 10`).Scan(&total), "total")
+		WHERE signal = 'events' AND grp = '' AND window_seconds = 10`).Scan(&total), "total")
 	if total != 6000 {
 		t.Errorf("windows hold %v events, want all 6000 (none late)", total)
 	}
@@ -135,5 +140,128 @@ func TestToxicityIncidentWindows(t *testing.T) {
 	rate := func(i int) float64 { return rows[i][1].(float64) }
 	if len(rows) != 7 || rate(4) < 0.35 || rate(1) > 0.03 || rate(2) > 0.03 || rate(6) > 0.03 || rate(3) < 0.15 || rate(5) < 0.02 {
 		t.Fatalf("incident not where it was injected: %v", rows)
+	}
+}
+
+func (p *pipeline) waitWindow(app string, secs int, start time.Time) {
+	p.t.Helper()
+	testenv.Eventually(p.t, 120*time.Second, "signals of window "+start.Format("15:04:05"), func() (bool, string) {
+		var n uint64
+		testenv.Must(p.t, p.conn.QueryRow(context.Background(), `SELECT count() FROM llm_signals FINAL
+			WHERE app = ? AND signal = 'events' AND window_seconds = ? AND window_start = ?`, app, uint32(secs), start).Scan(&n), "count")
+		return n > 0, fmt.Sprint(n)
+	})
+}
+
+func (p *pipeline) decisions(q string, args ...any) (yes, all uint64) {
+	p.t.Helper()
+	testenv.Must(p.t, p.conn.QueryRow(context.Background(), "SELECT toUInt64(sum(decision)), count() FROM llm_signals FINAL WHERE "+q, args...).Scan(&yes, &all), q)
+	return yes, all
+}
+
+func runScenario(t *testing.T, p *pipeline, scenario string, count int, t0 time.Time) {
+	t.Helper()
+	step := 6 * winSize / time.Duration(count) // six windows of event time
+	_, err := loadgen.Run(context.Background(), loadgen.Config{Brokers: p.b.Addrs(), Count: count, Seed: 11,
+		Rate: float64(count) / 6, Scenario: scenario, Now: clock(t0, step)})
+	testenv.Must(t, err, "loadgen")
+}
+
+// Drift: from half-way on search-rag's latency and prompts shift; the
+// first shifted windows are flagged against the rolling baseline of the
+// unshifted ones.
+func TestDriftScenario(t *testing.T) {
+	p := newPipeline(t)
+	t0 := time.Now().Add(-2 * time.Hour).Truncate(winSize)
+	runScenario(t, p, "drift", 12000, t0)
+	p.waitWindow("search-rag", 10, t0.Add(50*time.Second))
+	shiftedYes, shiftedAll := p.decisions(`app = 'search-rag' AND signal = 'latency_ms' AND metric = 'drift' AND window_seconds = 10 AND window_start IN (?, ?)`,
+		t0.Add(30*time.Second), t0.Add(40*time.Second))
+	textYes, _ := p.decisions(`app = 'search-rag' AND signal = 'prompt_text' AND metric = 'drift' AND window_seconds = 10 AND window_start IN (?, ?)`,
+		t0.Add(30*time.Second), t0.Add(40*time.Second))
+	steadyYes, steadyAll := p.decisions(`app = 'code-assistant' AND metric = 'drift' AND window_seconds = 10`)
+	t.Logf("search-rag latency drift flagged in %d of %d shifted key-windows; prompt text drift in %d; steady code-assistant: %d of %d drift rows flagged",
+		shiftedYes, shiftedAll, textYes, steadyYes, steadyAll)
+	if shiftedAll == 0 || shiftedYes*2 < shiftedAll {
+		t.Fatalf("latency drift flagged in %d of %d shifted key-windows", shiftedYes, shiftedAll)
+	}
+	if textYes == 0 {
+		t.Fatal("prompt text drift not flagged")
+	}
+	if steadyAll > 0 && steadyYes*10 > steadyAll {
+		t.Fatalf("steady app flagged in %d of %d drift rows", steadyYes, steadyAll)
+	}
+}
+
+// Bias: hi-IN users get refusals 25% of the time, others 3%; the one-minute
+// rollup has enough events per group to find it.
+func TestBiasScenario(t *testing.T) {
+	p := newPipelineRollup(t, time.Minute)
+	t0 := time.Now().Add(-3 * time.Hour).Truncate(time.Minute)
+	runScenario(t, p, "bias", 12000, t0)
+	p.waitWindow("support-bot", 60, t0)
+	yes, all := p.decisions(`signal = 'refusal' AND metric = 'bias' AND grp = 'user.locale' AND window_seconds = 60 AND window_start = ?`, t0)
+	tierYes, tierAll := p.decisions(`signal = 'refusal' AND metric = 'bias' AND grp = 'user.tier' AND window_seconds = 60 AND window_start = ?`, t0)
+	t.Logf("refusal disparity by user.locale found in %d of %d keys; by user.tier (no disparity) in %d of %d", yes, all, tierYes, tierAll)
+	if all == 0 || yes*2 < all {
+		t.Fatalf("locale disparity found in %d of %d keys", yes, all)
+	}
+	if tierYes > 1 {
+		t.Fatalf("false tier findings: %d of %d", tierYes, tierAll)
+	}
+}
+
+// A/B: support-bot's empathetic-v2 is 1.3x slower than control.
+func TestABScenario(t *testing.T) {
+	p := newPipeline(t)
+	t0 := time.Now().Add(-4 * time.Hour).Truncate(winSize)
+	runScenario(t, p, "ab", 12000, t0)
+	p.waitWindow("support-bot", 10, t0.Add(50*time.Second))
+	yes, all := p.decisions(`app = 'support-bot' AND variant = 'empathetic-v2' AND signal = 'latency_ms' AND metric = 'ab_welch' AND window_seconds = 10`)
+	ctl, _ := p.decisions(`app = 'support-bot' AND variant = 'control' AND metric LIKE 'ab_%'`)
+	t.Logf("latency difference significant (Welch) in %d of %d treatment key-windows", yes, all)
+	if all == 0 || yes*2 < all {
+		t.Fatalf("A/B latency difference found in %d of %d key-windows", yes, all)
+	}
+	if ctl != 0 {
+		t.Fatal("the control must not be compared with itself")
+	}
+}
+
+// Restart: the aggregate stage is stopped mid-stream (open windows lost)
+// and restarted; every signal row written twice has the same value, and
+// each window's count equals the events stored for it.
+func TestRestartGivesSameRows(t *testing.T) {
+	p := newPipeline(t)
+	stopFirst := p.cancel[len(p.cancel)-1]
+	t0 := time.Now().Add(-5 * time.Hour).Truncate(winSize)
+	done := make(chan error, 1)
+	go func() {
+		_, err := loadgen.Run(context.Background(), loadgen.Config{Brokers: p.b.Addrs(), Count: 8000, Seed: 5,
+			Rate: 1000, Now: clock(t0, 10*time.Millisecond)})
+		done <- err
+	}()
+	p.waitWindow("support-bot", 10, t0.Add(10*time.Second))
+	stopFirst() // open windows and uncommitted progress are lost
+	p.startAggregate()
+	testenv.Must(t, <-done, "loadgen")
+	p.waitWindow("support-bot", 10, t0.Add(70*time.Second))
+	var dup uint64
+	testenv.Must(t, p.conn.QueryRow(context.Background(), `SELECT count() FROM (
+		SELECT tenant, app, model, variant, window_start, window_seconds, signal, metric, grp, uniqExact(value) AS v
+		FROM llm_signals GROUP BY tenant, app, model, variant, window_start, window_seconds, signal, metric, grp HAVING v > 1)`).Scan(&dup), "dups")
+	var raw, final uint64
+	testenv.Must(t, p.conn.QueryRow(context.Background(), `SELECT count() FROM llm_signals`).Scan(&raw), "raw")
+	testenv.Must(t, p.conn.QueryRow(context.Background(), `SELECT count() FROM llm_signals FINAL`).Scan(&final), "final")
+	var mismatched uint64
+	testenv.Must(t, p.conn.QueryRow(context.Background(), `SELECT count() FROM (
+		SELECT w.app, w.model, w.variant, w.ws, w.n, e.n AS en FROM
+		  (SELECT app, model, variant, window_start AS ws, value AS n FROM llm_signals FINAL WHERE signal = 'events' AND grp = '' AND window_seconds = 10) AS w
+		ANY LEFT JOIN
+		  (SELECT app, model, variant, toDateTime(intDiv(toUInt32(ts), 10) * 10) AS ws, toFloat64(count()) AS n FROM llm_events FINAL GROUP BY app, model, variant, ws) AS e
+		USING (app, model, variant, ws) WHERE w.n != e.n)`).Scan(&mismatched), "mismatch")
+	t.Logf("signal rows: %d raw, %d distinct keys, %d keys written with two different values, %d window counts differing from llm_events", raw, final, dup, mismatched)
+	if dup != 0 || mismatched != 0 {
+		t.Fatalf("restart changed results: %d rows with two values, %d window counts wrong", dup, mismatched)
 	}
 }
