@@ -1,0 +1,33 @@
+// Package alert is the alert engine: rules over the signal rows of closed
+// windows (llm_signals), evaluated as the aggregate stage stores them
+// (aggregate.Config.OnSignals = engine.Evaluate), with the state of every
+// alert series kept in llm_alerts so a restart neither re-fires nor loses
+// a firing alert, and notifications handed to the actions of package
+// sinks/notify.
+//
+// A rule matches signal rows by signal ("name/metric", path.Match
+// patterns), scope (tenant, app, model, variant, group; empty means any)
+// and optionally window size. Each matching row is one observation of a
+// series: (rule, tenant, app, model, variant, group, signal, window size),
+// identified by a stable fingerprint. The row matches the rule's condition
+// — "value <op> threshold", or "drifted" / "significant" for rows that
+// carry their own test decision — or it does not; a row with fewer than
+// min_samples events, a non-finite value, or a window in which the series
+// had no row at all while other series did, is "no data", handled by the
+// rule's no_data policy (keep the state, treat as ok, or treat as
+// alerting).
+//
+// States: a matching observation makes an inactive series pending; `for`
+// consecutive matching windows make it firing (for: 1 fires in the same
+// Evaluate call as the window that crossed the threshold); a
+// non-matching one resolves a firing series or clears a pending one. One
+// firing notification is sent per episode, repeated every renotify
+// interval while it fires (0: never), and one resolved notification.
+// Replayed windows (window start not after the last one evaluated for the
+// series) are ignored, so a replay after a restart does not count twice.
+//
+// The engine must never block the pipeline on a receiver: Evaluate writes
+// the state changes to ClickHouse (one batch) and queues the notifications
+// without waiting; delivery, retries and their records happen on the
+// notify.Dispatcher's workers, and a full queue drops and counts.
+package alert

@@ -1,0 +1,467 @@
+package alert
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sightline-dev/sightline/processors/window"
+	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
+	"github.com/sightline-dev/sightline/sinks/notify"
+)
+
+// forgetAfter: an inactive series with no row for this many windows is
+// forgotten (it only held the last window evaluated).
+const forgetAfter = 100
+
+// series is the state of one (rule, scope, signal, window size).
+type series struct {
+	rule        *rule
+	fp          string
+	scope       notify.Scope
+	sig         notify.SignalRef
+	seconds     uint32
+	state       string // pending, firing or inactive
+	alertID     string
+	consecutive int
+	last        int64 // start of the last window evaluated
+	episode     int64 // start of the first matching window of the episode
+	notifiedAt  time.Time
+
+	value, threshold float64
+	n                uint64
+	windowStart      int64
+}
+
+// Engine evaluates rules over signal rows and drives the actions.
+type Engine struct {
+	cfg     Config
+	conn    driver.Conn
+	log     *slog.Logger
+	rules   []*rule
+	byName  map[string]*rule
+	actions map[string]*action
+	disp    *notify.Dispatcher
+	rec     *recorder
+	m       *metrics
+	// Now is the clock (tests may replace it before the first Evaluate).
+	Now func() time.Time
+	// observe, when set (tests), sees every notification Evaluate queues.
+	observe func(notify.Notification)
+
+	mu        sync.Mutex
+	series    map[string]*series
+	watermark map[uint32]int64 // newest window start seen per window size
+}
+
+type action struct {
+	cfg    notify.ActionConfig
+	target notify.Action
+	policy notify.Policy
+}
+
+type metrics struct {
+	state   *prometheus.GaugeVec
+	actions *prometheus.CounterVec
+	dropped prometheus.Counter
+	store   prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		state: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sightline_alert_state",
+			Help: "Alert series per rule in each state (pending, firing)."}, []string{"rule", "state"}),
+		actions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sightline_alert_actions_total",
+			Help: "Action attempts by action and outcome (ok, retry, failed, dropped)."}, []string{"action", "outcome"}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "sightline_alert_action_queue_dropped_total",
+			Help: "Notifications dropped because the action queue was full or closed."}),
+		store: prometheus.NewCounter(prometheus.CounterOpts{Name: "sightline_alert_store_errors_total",
+			Help: "Writes to llm_alerts/llm_jobs that failed or were dropped."}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.state, m.actions, m.dropped, m.store} {
+			if err := reg.Register(c); err != nil {
+				return nil, fmt.Errorf("cannot register alert metrics: %w", err)
+			}
+		}
+	}
+	return m, nil
+}
+
+// New validates cfg, builds the actions, loads the state of every alert
+// series from llm_alerts and starts the action workers. reg may be nil.
+func New(cfg Config, conn driver.Conn, reg prometheus.Registerer, logger *slog.Logger) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.EventsLimit == 0 {
+		cfg.EventsLimit = 1000
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{cfg: cfg, conn: conn, log: logger, byName: map[string]*rule{}, actions: map[string]*action{},
+		m: m, Now: time.Now, series: map[string]*series{}, watermark: map[uint32]int64{}}
+	for _, r := range cfg.Rules {
+		c := compileRule(r)
+		e.rules = append(e.rules, c)
+		e.byName[r.Name] = c
+	}
+	for i, ac := range cfg.Actions {
+		t, err := notify.Build(ac)
+		if err != nil {
+			e.closeActions()
+			return nil, fmt.Errorf("alerts.actions[%d] %q: %w", i, ac.Name, err)
+		}
+		e.actions[ac.Name] = &action{cfg: ac, target: t, policy: ac.Policy()}
+	}
+	if err := e.load(context.Background()); err != nil {
+		e.closeActions()
+		return nil, err
+	}
+	e.rec = newRecorder(conn, e.m, logger)
+	e.disp = notify.NewDispatcher(notify.DispatcherConfig{Workers: cfg.Workers, QueueSize: cfg.QueueSize, Record: e.record})
+	e.updateGauges()
+	return e, nil
+}
+
+func (e *Engine) closeActions() {
+	for _, a := range e.actions {
+		if c, ok := a.target.(interface{ Close() }); ok {
+			c.Close()
+		}
+	}
+}
+
+// Close waits for queued notifications (until ctx ends), flushes the
+// records and closes the actions.
+func (e *Engine) Close(ctx context.Context) error {
+	err := e.disp.Close(ctx)
+	e.rec.close()
+	e.closeActions()
+	return err
+}
+
+// load rebuilds the series from their newest state rows.
+func (e *Engine) load(ctx context.Context) error {
+	rows, err := loadStates(ctx, e.conn)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		ru := e.byName[r.Rule]
+		if ru == nil {
+			if r.State == stateFiring {
+				e.log.Warn("firing alert of a rule no longer configured is left as is", "rule", r.Rule, "alert_id", r.AlertID)
+			}
+			continue
+		}
+		s := &series{rule: ru, fp: r.Fingerprint, scope: notify.Scope{Tenant: r.Tenant, App: r.App, Model: r.Model, Variant: r.Variant, Group: r.Group},
+			sig: notify.SignalRef{Name: r.Signal, Metric: r.Metric}, seconds: r.WindowSeconds, state: r.State, alertID: r.AlertID,
+			consecutive: int(r.Consecutive), last: r.WindowStart.Unix(), episode: r.StartedAt.Unix(), notifiedAt: r.NotifiedAt,
+			value: r.Value, threshold: r.Threshold, n: r.N, windowStart: r.WindowStart.Unix()}
+		if s.state != statePending && s.state != stateFiring {
+			s.state, s.consecutive = stateInactive, 0
+		}
+		e.series[s.fp] = s
+	}
+	return nil
+}
+
+// Fingerprint identifies a series: a stable hash of the rule name, the
+// scope, the signal and the window size (so 1m windows and 1h rollups are
+// separate series).
+func Fingerprint(ruleName string, s notify.Scope, sig notify.SignalRef, seconds uint32) string {
+	h := sha256.New()
+	for _, p := range []string{ruleName, s.Tenant, s.App, s.Model, s.Variant, s.Group, sig.Name, sig.Metric, strconv.FormatUint(uint64(seconds), 10)} {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+type verdict int
+
+const (
+	noData verdict = iota
+	matching
+	clear
+)
+
+// check evaluates the rule's condition on one row.
+func (r *rule) check(s *window.Signal) (verdict, float64) {
+	th := math.NaN()
+	if s.Threshold != nil {
+		th = *s.Threshold
+	}
+	if s.N < r.MinSamples {
+		return noData, th
+	}
+	if r.op == nil {
+		if r.condition == CondSignificant && s.PValue != nil && s.Threshold != nil && !(*s.PValue <= *s.Threshold) {
+			return clear, th
+		}
+		if s.Decision {
+			return matching, th
+		}
+		return clear, th
+	}
+	th = *r.Threshold
+	if math.IsNaN(s.Value) || math.IsInf(s.Value, 0) {
+		return noData, th
+	}
+	if r.op(s.Value, th) {
+		return matching, th
+	}
+	return clear, th
+}
+
+func (r *rule) matches(row *chsink.SignalRow) bool {
+	return (r.windowSec == 0 || r.windowSec == row.WindowSeconds) && r.name(row.Signal.Name) && r.metric(row.Signal.Metric) &&
+		r.tenant(row.Key.Tenant) && r.app(row.Key.App) && r.model(row.Key.Model) && r.variant(row.Key.Variant) && r.group(row.Signal.Group)
+}
+
+// batch collects what one Evaluate call changes.
+type batch struct {
+	now   time.Time
+	rows  []alertRow
+	notes []note
+}
+
+type note struct {
+	s      *series
+	n      notify.Notification
+	repeat bool
+}
+
+// Evaluate runs every rule over rows (signal rows of closed windows), stores
+// the state changes in llm_alerts and queues the notifications. It never
+// waits for a receiver.
+func (e *Engine) Evaluate(ctx context.Context, rows []chsink.SignalRow) {
+	b := &batch{now: e.Now()}
+	e.mu.Lock()
+	for i := range rows {
+		row := &rows[i]
+		if row.WindowStart > e.watermark[row.WindowSeconds] {
+			e.watermark[row.WindowSeconds] = row.WindowStart
+		}
+		for _, r := range e.rules {
+			if !r.matches(row) {
+				continue
+			}
+			scope := notify.Scope{Tenant: row.Key.Tenant, App: row.Key.App, Model: row.Key.Model, Variant: row.Key.Variant, Group: row.Signal.Group}
+			sig := notify.SignalRef{Name: row.Signal.Name, Metric: row.Signal.Metric}
+			fp := Fingerprint(r.Name, scope, sig, row.WindowSeconds)
+			s := e.series[fp]
+			if s == nil {
+				s = &series{rule: r, fp: fp, scope: scope, sig: sig, seconds: row.WindowSeconds, state: stateInactive, last: math.MinInt64}
+				e.series[fp] = s
+			}
+			if row.WindowStart <= s.last {
+				continue // replayed or already judged as missing
+			}
+			s.last = row.WindowStart
+			v, th := r.check(&row.Signal)
+			s.value, s.threshold, s.n, s.windowStart = row.Signal.Value, th, row.Signal.N, row.WindowStart
+			if v == noData {
+				s.value = math.NaN()
+			}
+			e.step(s, v, b)
+		}
+	}
+	// Series without a row in a window that has closed for others have no
+	// data in it.
+	for fp, s := range e.series {
+		wm, ok := e.watermark[s.seconds]
+		if !ok || wm <= s.last {
+			continue
+		}
+		if s.state == stateInactive && wm-s.last > forgetAfter*int64(s.seconds) && s.rule.noData != NoDataAlerting {
+			delete(e.series, fp)
+			continue
+		}
+		s.last = wm
+		s.value, s.n, s.windowStart = math.NaN(), 0, wm
+		if s.rule.op != nil {
+			s.threshold = *s.rule.Threshold
+		}
+		e.step(s, noData, b)
+	}
+	e.mu.Unlock()
+
+	if err := writeAlerts(ctx, e.conn, b.rows); err != nil {
+		e.m.store.Inc()
+		e.log.Error("cannot store alert state changes; a restart may repeat them", "rows", len(b.rows), "err", err)
+	}
+	for _, nt := range b.notes {
+		e.dispatch(nt)
+	}
+	if len(b.rows) > 0 {
+		e.updateGauges()
+	}
+}
+
+// step applies one observation to a series.
+func (e *Engine) step(s *series, v verdict, b *batch) {
+	if v == noData {
+		switch s.rule.noData {
+		case NoDataOK:
+			v = clear
+		case NoDataAlerting:
+			v = matching
+		default:
+			return
+		}
+	}
+	if v == clear {
+		switch s.state {
+		case statePending:
+			s.state, s.consecutive = stateInactive, 0
+			b.rows = append(b.rows, e.stateRow(s, kindState, stateInactive, b.now))
+		case stateFiring:
+			s.state, s.consecutive = stateInactive, 0
+			b.rows = append(b.rows, e.stateRow(s, kindState, stateResolved, b.now))
+			b.notes = append(b.notes, note{s: s, n: e.notification(s, notify.StateResolved, b.now)})
+			e.log.Info("alert resolved", "rule", s.rule.Name, "alert_id", s.alertID, "scope", s.scope.String())
+		}
+		return
+	}
+	switch s.state {
+	case stateInactive:
+		s.consecutive = 1
+		s.episode = s.windowStart
+		s.alertID = uuid.NewSHA1(uuid.NameSpaceOID, []byte(s.fp+"/"+strconv.FormatInt(s.episode, 10))).String()
+	case statePending:
+		s.consecutive++
+	case stateFiring:
+		if s.rule.Renotify > 0 && b.now.Sub(s.notifiedAt) >= s.rule.Renotify {
+			s.notifiedAt = b.now
+			b.rows = append(b.rows, e.stateRow(s, kindRenotify, stateFiring, b.now))
+			b.notes = append(b.notes, note{s: s, n: e.notification(s, notify.StateFiring, b.now), repeat: true})
+		}
+		return
+	}
+	if s.consecutive >= s.rule.forN {
+		s.state, s.notifiedAt = stateFiring, b.now
+		b.rows = append(b.rows, e.stateRow(s, kindState, stateFiring, b.now))
+		b.notes = append(b.notes, note{s: s, n: e.notification(s, notify.StateFiring, b.now)})
+		e.log.Info("alert firing", "rule", s.rule.Name, "alert_id", s.alertID, "scope", s.scope.String(), "signal", s.sig.String(), "value", s.value)
+		return
+	}
+	s.state = statePending
+	b.rows = append(b.rows, e.stateRow(s, kindState, statePending, b.now))
+}
+
+func (e *Engine) stateRow(s *series, kind, state string, now time.Time) alertRow {
+	labels := "{}"
+	if len(s.rule.Labels) > 0 {
+		if j, err := json.Marshal(s.rule.Labels); err == nil {
+			labels = string(j)
+		}
+	}
+	return alertRow{AlertID: s.alertID, Rule: s.rule.Name, Fingerprint: s.fp, Kind: kind, State: state, Severity: s.rule.severity,
+		Tenant: s.scope.Tenant, App: s.scope.App, Model: s.scope.Model, Variant: s.scope.Variant, Group: s.scope.Group,
+		Signal: s.sig.Name, Metric: s.sig.Metric, Value: s.value, Threshold: s.threshold, Condition: s.rule.condition, N: s.n,
+		Consecutive: uint32(s.consecutive), WindowStart: time.Unix(s.windowStart, 0), WindowSeconds: s.seconds,
+		StartedAt: time.Unix(s.episode, 0), NotifiedAt: s.notifiedAt, Labels: labels, TS: now, Seq: nextSeq()}
+}
+
+func (e *Engine) notification(s *series, state string, now time.Time) notify.Notification {
+	w := notify.Window{Start: time.Unix(s.windowStart, 0).UTC(), End: time.Unix(s.windowStart+int64(s.seconds), 0).UTC(), Seconds: s.seconds}
+	n := notify.Notification{Version: 1, AlertID: s.alertID, Rule: s.rule.Name, Fingerprint: s.fp, State: state,
+		Severity: s.rule.severity, Signal: s.sig, Value: s.value, Threshold: s.threshold, Condition: s.rule.condition, N: s.n,
+		Window: w, Scope: s.scope, Labels: s.rule.Labels, StartsAt: time.Unix(s.episode, 0).UTC(),
+		Links: notify.Links{EventsSQL: notify.EventsSQL(s.scope, w, e.cfg.EventsLimit)}}
+	if state == notify.StateResolved {
+		n.EndsAt = now.UTC()
+	}
+	n.Text = n.Summary()
+	return n
+}
+
+// dispatch queues a notification for each of the rule's actions that
+// wants it.
+func (e *Engine) dispatch(nt note) {
+	nt.n.Repeat = nt.repeat
+	if e.observe != nil {
+		e.observe(nt.n)
+	}
+	for _, name := range nt.s.rule.Actions {
+		a := e.actions[name]
+		if (nt.n.State == notify.StateResolved && !a.policy.SendResolved) || (nt.repeat && !a.policy.Repeat) {
+			continue
+		}
+		n := nt.n
+		n.IdempotencyKey = notify.IdempotencyKey(n.AlertID, name)
+		e.disp.TryEnqueue(&notify.Task{Action: name, Type: a.cfg.Type, Target: a.target, Policy: a.policy, Notification: n})
+	}
+}
+
+// record stores one action attempt (called by the dispatcher's workers).
+func (e *Engine) record(a notify.Attempt) {
+	t, n := a.Task, &a.Task.Notification
+	e.m.actions.WithLabelValues(t.Action, a.Outcome).Inc()
+	if a.Outcome == notify.OutcomeDropped {
+		e.m.dropped.Inc()
+	}
+	errText := ""
+	if a.Err != nil {
+		errText = a.Err.Error()
+	}
+	e.rec.add(alertRow{AlertID: n.AlertID, Rule: n.Rule, Fingerprint: n.Fingerprint, Kind: kindAction, State: n.State, Severity: n.Severity,
+		Tenant: n.Scope.Tenant, App: n.Scope.App, Model: n.Scope.Model, Variant: n.Scope.Variant, Group: n.Scope.Group,
+		Signal: n.Signal.Name, Metric: n.Signal.Metric, Value: n.Value, Threshold: n.Threshold, Condition: n.Condition, N: n.N,
+		WindowStart: n.Window.Start, WindowSeconds: n.Window.Seconds, StartedAt: n.StartsAt, Action: t.Action, ActionType: t.Type,
+		Attempt: uint32(a.Attempt), Outcome: a.Outcome, StatusCode: int32(a.Result.StatusCode), Error: errText,
+		DurationMS: float64(a.Duration.Microseconds()) / 1000, Labels: "{}", TS: a.At, Seq: nextSeq()}, nil)
+	if t.Type == notify.TypeJob {
+		j := jobRow{IdempotencyKey: n.IdempotencyKey, AlertID: n.AlertID, Rule: n.Rule, Fingerprint: n.Fingerprint, Action: t.Action,
+			Tenant: n.Scope.Tenant, App: n.Scope.App, Model: n.Scope.Model, Variant: n.Scope.Variant, Group: n.Scope.Group,
+			WindowStart: n.Window.Start, WindowSeconds: n.Window.Seconds, Attempt: uint32(a.Attempt), Outcome: a.Outcome,
+			StatusCode: int32(a.Result.StatusCode), Response: a.Result.Body, Error: errText,
+			DurationMS: float64(a.Duration.Microseconds()) / 1000, TS: a.At, Seq: nextSeq()}
+		if jb, ok := t.Target.(*notify.Job); ok {
+			j.Method, j.URL = jb.Method(), jb.URL()
+		}
+		e.rec.add(alertRow{}, &j)
+	}
+}
+
+func (e *Engine) updateGauges() {
+	counts := map[string]*[2]int{}
+	for _, r := range e.rules {
+		counts[r.Name] = &[2]int{}
+	}
+	e.mu.Lock()
+	for _, s := range e.series {
+		switch s.state {
+		case statePending:
+			counts[s.rule.Name][0]++
+		case stateFiring:
+			counts[s.rule.Name][1]++
+		}
+	}
+	e.mu.Unlock()
+	for name, c := range counts {
+		e.m.state.WithLabelValues(name, statePending).Set(float64(c[0]))
+		e.m.state.WithLabelValues(name, stateFiring).Set(float64(c[1]))
+	}
+}
+
+// QueueLen is the number of notifications waiting for a worker.
+func (e *Engine) QueueLen() int { return e.disp.Len() }

@@ -1,0 +1,84 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Alertmanager posts to Prometheus Alertmanager's v2 API
+// (POST <URL>/api/v2/alerts). Labels identify the alert to Alertmanager
+// (alertname = rule, severity, the scope, the signal and the rule's
+// labels); annotations carry the value, threshold, summary and the events
+// query. A resolved notification sends endsAt. Alertmanager resolves a
+// firing alert by itself after its resolve_timeout (default 5m) unless it
+// is sent again, so rules routed here should set renotify below that.
+type Alertmanager struct {
+	URL          string
+	GeneratorURL string
+	Headers      map[string]string
+}
+
+// AlertmanagerAlert is one element of the v2 postable alerts list.
+type AlertmanagerAlert struct {
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations"`
+	StartsAt     time.Time         `json:"startsAt"`
+	EndsAt       time.Time         `json:"endsAt,omitzero"`
+	GeneratorURL string            `json:"generatorURL,omitempty"`
+}
+
+// AlertmanagerPayload converts a notification.
+func AlertmanagerPayload(n Notification, generatorURL string) []AlertmanagerAlert {
+	labels := map[string]string{}
+	for k, v := range n.Labels {
+		labels[k] = v
+	}
+	set := func(k, v string) {
+		if v != "" {
+			labels[k] = v
+		}
+	}
+	set("alertname", n.Rule)
+	set("severity", n.Severity)
+	set("tenant", n.Scope.Tenant)
+	set("app", n.Scope.App)
+	set("model", n.Scope.Model)
+	set("variant", n.Scope.Variant)
+	set("group", n.Scope.Group)
+	set("signal", n.Signal.String())
+	a := AlertmanagerAlert{
+		Labels: labels,
+		Annotations: map[string]string{
+			"summary":     n.Summary(),
+			"value":       FormatValue(n.Value),
+			"condition":   n.Condition,
+			"alert_id":    n.AlertID,
+			"fingerprint": n.Fingerprint,
+			"window":      n.Window.Start.UTC().Format(time.RFC3339) + fmt.Sprintf(" (%ds)", n.Window.Seconds),
+			"events_sql":  n.Links.EventsSQL,
+		},
+		StartsAt:     n.StartsAt.UTC(),
+		GeneratorURL: generatorURL,
+	}
+	if n.State == StateResolved {
+		a.EndsAt = n.EndsAt.UTC()
+		if a.EndsAt.IsZero() {
+			a.EndsAt = time.Now().UTC()
+		}
+	}
+	return []AlertmanagerAlert{a}
+}
+
+// Notify sends one attempt.
+func (a *Alertmanager) Notify(ctx context.Context, n Notification) (Outcome, error) {
+	body, err := json.Marshal(AlertmanagerPayload(n, a.GeneratorURL))
+	if err != nil {
+		return Outcome{}, Permanent(fmt.Errorf("cannot encode alertmanager payload: %w", err))
+	}
+	url := strings.TrimSuffix(a.URL, "/") + "/api/v2/alerts"
+	return request{method: http.MethodPost, url: url, body: body, headers: a.Headers}.do(ctx)
+}

@@ -1,0 +1,61 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// Slack posts to a Slack incoming webhook: a plain-text fallback in "text"
+// and Block Kit blocks (header, fields, the events query, context).
+type Slack struct {
+	URL     string
+	Headers map[string]string
+}
+
+// SlackMessage is the incoming-webhook payload.
+func SlackMessage(n Notification) map[string]any {
+	emoji := ":rotating_light:"
+	if n.State == StateResolved {
+		emoji = ":white_check_mark:"
+	}
+	title := fmt.Sprintf("%s %s %s", emoji, strings.ToUpper(n.State), n.Rule)
+	field := func(k, v string) map[string]any { return map[string]any{"type": "mrkdwn", "text": "*" + k + "*\n" + v} }
+	fields := []any{
+		field("Signal", "`"+n.Signal.String()+"`"),
+		field("Value", FormatValue(n.Value)+" ("+n.Condition+")"),
+		field("Scope", n.Scope.String()),
+		field("Window", n.Window.Start.UTC().Format("2006-01-02 15:04:05")+fmt.Sprintf(" UTC, %ds", n.Window.Seconds)),
+		field("Severity", n.Severity),
+		field("Samples", fmt.Sprint(n.N)),
+	}
+	blocks := []any{
+		map[string]any{"type": "header", "text": map[string]any{"type": "plain_text", "text": trunc(title, 150)}},
+		map[string]any{"type": "section", "fields": fields},
+	}
+	if n.Links.EventsSQL != "" {
+		blocks = append(blocks, map[string]any{"type": "section", "text": map[string]any{"type": "mrkdwn",
+			"text": "Affected events:\n```" + trunc(n.Links.EventsSQL, 2900) + "```"}})
+	}
+	blocks = append(blocks, map[string]any{"type": "context", "elements": []any{
+		map[string]any{"type": "mrkdwn", "text": "alert `" + n.AlertID + "` · fingerprint `" + n.Fingerprint + "`"}}})
+	return map[string]any{"text": n.Summary(), "blocks": blocks}
+}
+
+func trunc(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}
+
+// Notify sends one attempt.
+func (s *Slack) Notify(ctx context.Context, n Notification) (Outcome, error) {
+	body, err := json.Marshal(SlackMessage(n))
+	if err != nil {
+		return Outcome{}, Permanent(fmt.Errorf("cannot encode slack message: %w", err))
+	}
+	return request{method: http.MethodPost, url: s.URL, body: body, headers: s.Headers}.do(ctx)
+}
