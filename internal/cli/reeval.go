@@ -15,7 +15,7 @@ import (
 // Environment variables that carry the judge's API key, in order of
 // preference.
 const (
-	reevalKeyEnv  = "SIGHTLINE_JUDGE_API_KEY"
+	reevalKeyEnv       = "SIGHTLINE_JUDGE_API_KEY"
 	reevalOpenAIKeyEnv = "OPENAI_API_KEY"
 )
 

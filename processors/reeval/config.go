@@ -26,7 +26,8 @@ type Config struct {
 	// Scope and [From, To) select the events, unless AlertID is set.
 	Scope    Scope
 	From, To time.Time
-	// AlertID reads scope and windows from llm_alerts instead.
+	// AlertID reads scope and windows from llm_alerts instead; the alert's
+	// key matches exactly (an empty variant means events without one).
 	AlertID string
 
 	// JudgeURL is the OpenAI-compatible API base (".../v1"); requests go to

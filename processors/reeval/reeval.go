@@ -49,7 +49,7 @@ func Run(ctx context.Context, cfg Config, conn driver.Conn, out io.Writer) (Summ
 	if err != nil {
 		return sum, err
 	}
-	total, err := countEvents(ctx, conn, cfg.Scope, cfg.From, cfg.To)
+	total, err := countEvents(ctx, conn, cfg.Scope, cfg.AlertID != "", cfg.From, cfg.To)
 	if err != nil {
 		return sum, err
 	}
@@ -107,7 +107,7 @@ func (r *runner) run(parent context.Context, prior map[string]judged) error {
 	writeErr := make(chan error, 1)
 	go func() { writeErr <- r.write(parent, results, cancel) }()
 
-	readErr := eventPages(ctx, r.conn, r.cfg.Scope, r.cfg.From, r.cfg.To, r.cfg.PageSize, r.cfg.MaxEvents, func(evs []event) error {
+	readErr := eventPages(ctx, r.conn, r.cfg.Scope, r.cfg.AlertID != "", r.cfg.From, r.cfg.To, r.cfg.PageSize, r.cfg.MaxEvents, func(evs []event) error {
 		for i := range evs {
 			ev := &evs[i]
 			r.mu.Lock()

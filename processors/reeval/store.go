@@ -51,12 +51,14 @@ func alertScope(ctx context.Context, conn driver.Conn, alertID string) (Scope, t
 	return s, from.UTC(), to.UTC(), nil
 }
 
-// scopeWhere is the WHERE clause and arguments of the job's events.
-func scopeWhere(s Scope, from, to time.Time) (string, []any) {
+// scopeWhere is the WHERE clause and arguments of the job's events. An
+// exact scope (an alert's key) matches empty values as such; otherwise an
+// empty value or "*" matches all.
+func scopeWhere(s Scope, exact bool, from, to time.Time) (string, []any) {
 	where := "ts >= toDateTime(?) AND ts < toDateTime(?)"
 	args := []any{from.Unix(), to.Unix()}
 	for _, f := range []struct{ col, val string }{{"tenant", s.Tenant}, {"app", s.App}, {"model", s.Model}, {"variant", s.Variant}} {
-		if f.val == "" || f.val == "*" {
+		if !exact && (f.val == "" || f.val == "*") {
 			continue
 		}
 		where += " AND " + f.col + " = ?"
@@ -80,8 +82,8 @@ const eventCols = `event_id, tenant, app, model, variant, ts, prompt_roles, prom
 // eventPages reads the job's events in (ts, event_id) order, a page at a
 // time, calling fn per page. Keyset paging keeps memory at one page and no
 // query open while the judge works.
-func eventPages(ctx context.Context, conn driver.Conn, s Scope, from, to time.Time, page, max int, fn func([]event) error) error {
-	where, args := scopeWhere(s, from, to)
+func eventPages(ctx context.Context, conn driver.Conn, s Scope, exact bool, from, to time.Time, page, max int, fn func([]event) error) error {
+	where, args := scopeWhere(s, exact, from, to)
 	var lastTS int64
 	var lastID string
 	seen := 0
@@ -134,8 +136,8 @@ func eventPages(ctx context.Context, conn driver.Conn, s Scope, from, to time.Ti
 }
 
 // countEvents counts the job's events.
-func countEvents(ctx context.Context, conn driver.Conn, s Scope, from, to time.Time) (uint64, error) {
-	where, args := scopeWhere(s, from, to)
+func countEvents(ctx context.Context, conn driver.Conn, s Scope, exact bool, from, to time.Time) (uint64, error) {
+	where, args := scopeWhere(s, exact, from, to)
 	var n uint64
 	if err := conn.QueryRow(ctx, "SELECT count() FROM llm_events FINAL WHERE "+where, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("cannot count llm_events: %w", err)

@@ -66,7 +66,7 @@ type Summary struct {
 
 	// The judge's rates over Verdicts (hallucination over the verdicts of
 	// events with context or a reference); NaN when there were none.
-	ToxicRate, HallucinationRate, BiasRate float64
+	ToxicRate, HallucinationRate, BiasRate  float64
 	toxic, hallucinated, halChecked, biased int
 
 	Toxicity, Hallucination Agreement
@@ -130,6 +130,9 @@ func num(f float64) string {
 // Print writes the summary for people.
 func (s *Summary) Print(w io.Writer) {
 	scope := func(v string) string {
+		if s.AlertID != "" {
+			return fmt.Sprintf("%q", v) // an alert's key matches exactly
+		}
 		if v == "" {
 			return "*"
 		}
