@@ -1,0 +1,180 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func testNotification() Notification {
+	start := time.Unix(1_760_000_000, 0).UTC()
+	w := Window{Start: start, End: start.Add(time.Minute), Seconds: 60}
+	s := Scope{Tenant: "acme", App: "support", Model: "gpt-x", Variant: "control", Group: "locale=de"}
+	n := Notification{Version: 1, AlertID: "4b7e0a52-52f4-5c63-9a0e-7f1c0f3a2d11", Rule: "toxic-support", Fingerprint: "f00d",
+		State: StateFiring, Severity: "critical", Signal: SignalRef{"toxicity", "rate"}, Value: 0.31, Threshold: 0.1,
+		Condition: "> 0.1", N: 412, Window: w, Scope: s, Labels: map[string]string{"team": "support"}, StartsAt: start,
+		Links: Links{EventsSQL: EventsSQL(s, w, 1000)}, IdempotencyKey: IdempotencyKey("4b7e0a52", "retrain")}
+	n.Text = n.Summary()
+	return n
+}
+
+func TestVerifySignature(t *testing.T) {
+	secret, body := []byte("k"), []byte(`{"a":1}`)
+	now := time.Now().Unix()
+	h := func(ts int64, sig string) http.Header {
+		x := http.Header{}
+		x.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
+		x.Set(HeaderSignature, sig)
+		return x
+	}
+	cases := []struct {
+		name string
+		h    http.Header
+		body []byte
+		want error
+	}{
+		{"valid", h(now, Sign(secret, now, body)), body, nil},
+		{"rotation: second value matches", h(now, "v1=00ff, "+Sign(secret, now, body)), body, nil},
+		{"tampered body", h(now, Sign(secret, now, body)), []byte(`{"a":2}`), ErrSignatureInvalid},
+		{"wrong secret", h(now, Sign([]byte("other"), now, body)), body, ErrSignatureInvalid},
+		{"timestamp swapped", h(now+1, Sign(secret, now, body)), body, ErrSignatureInvalid},
+		{"stale", h(now-600, Sign(secret, now-600, body)), body, ErrStaleTimestamp},
+		{"future", h(now+600, Sign(secret, now+600, body)), body, ErrStaleTimestamp},
+		{"unsigned", http.Header{}, body, ErrNoSignature},
+		{"unknown scheme", h(now, "v0=abc"), body, ErrSignatureInvalid},
+	}
+	for _, tc := range cases {
+		if err := VerifySignature(secret, tc.h, tc.body, 5*time.Minute); !errors.Is(err, tc.want) {
+			t.Errorf("%s: got %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	// A known vector, computed independently with
+	// printf '1700000000.{"a":1}' | openssl dgst -sha256 -hmac k
+	if got := Sign(secret, 1700000000, body); got != "v1="+knownVector {
+		t.Errorf("Sign = %s", got)
+	}
+}
+
+const knownVector = "1b6ad1bc9bf48c52ce01939866d5877c6cc4e87ddad27e16673cb8c4964394a3"
+
+func TestBackoffBounds(t *testing.T) {
+	for n := 1; n <= 12; n++ {
+		full := min(100*time.Millisecond<<(n-1), 2*time.Second)
+		for range 50 {
+			d := Backoff(100*time.Millisecond, 2*time.Second, n)
+			if d < full/2 || d > full {
+				t.Fatalf("attempt %d: %s not in [%s, %s]", n, d, full/2, full)
+			}
+		}
+	}
+}
+
+func TestExpandEnv(t *testing.T) {
+	t.Setenv("SL_TEST_TOKEN", "abc")
+	if got, err := ExpandEnv("Bearer ${SL_TEST_TOKEN} $NOT ${"); err != nil || got != "Bearer abc $NOT ${" {
+		t.Fatalf("%q %v", got, err)
+	}
+	if _, err := ExpandEnv("${SL_TEST_SURELY_UNSET}"); err == nil || !strings.Contains(err.Error(), "SL_TEST_SURELY_UNSET") {
+		t.Fatalf("unset variable: %v", err)
+	}
+}
+
+func TestPayloadGolden(t *testing.T) {
+	n := testNotification()
+	n.Value = math.NaN()
+	b, err := json.Marshal(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["value"] != nil || m["threshold"] != 0.1 || m["ends_at"] != nil {
+		t.Fatalf("NaN value must be null, ends_at omitted: %s", b)
+	}
+	want := "SELECT * FROM llm_events FINAL WHERE tenant = 'acme' AND app = 'support' AND model = 'gpt-x' AND variant = 'control'" +
+		" AND ts >= toDateTime(1760000000) AND ts < toDateTime(1760000060) AND has(segment_keys, 'locale')" +
+		" AND segment_values[indexOf(segment_keys, 'locale')] = 'de' ORDER BY ts, ts_us LIMIT 1000"
+	if n.Links.EventsSQL != want {
+		t.Fatalf("events SQL:\n%s\nwant\n%s", n.Links.EventsSQL, want)
+	}
+	if q := EventsSQL(Scope{Tenant: `a'b\`}, Window{}, 1); !strings.Contains(q, `tenant = 'a\'b\\'`) {
+		t.Fatalf("quoting: %s", q)
+	}
+}
+
+func TestSlackMessage(t *testing.T) {
+	var got map[string]any
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewDecoder(r.Body).Decode(&got)
+		_, _ = w.Write([]byte("ok"))
+	}))
+	defer srv.Close()
+	out, err := (&Slack{URL: srv.URL}).Notify(context.Background(), testNotification())
+	if err != nil || out.StatusCode != 200 || out.Body != "ok" {
+		t.Fatalf("%+v %v", out, err)
+	}
+	blocks, _ := got["blocks"].([]any)
+	if !strings.HasPrefix(got["text"].(string), "[CRITICAL] toxic-support") || len(blocks) != 4 {
+		t.Fatalf("slack message: %v", got)
+	}
+	if blocks[0].(map[string]any)["type"] != "header" {
+		t.Fatalf("first block: %v", blocks[0])
+	}
+}
+
+// TestStatusClassification: 4xx is permanent, 429/5xx retryable.
+func TestStatusClassification(t *testing.T) {
+	for code, permanent := range map[int]bool{400: true, 401: true, 404: true, 408: false, 429: false, 500: false, 503: false} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(code) }))
+		out, err := (&Webhook{URL: srv.URL}).Notify(context.Background(), testNotification())
+		srv.Close()
+		if err == nil || IsPermanent(err) != permanent || out.StatusCode != code {
+			t.Errorf("%d: err=%v permanent=%v", code, err, IsPermanent(err))
+		}
+	}
+}
+
+// TestShippedJobTemplates renders every template in deploy/jobs and checks
+// that the JSON ones are valid JSON and the reeval one runs sightline
+// reeval with a GPU.
+func TestShippedJobTemplates(t *testing.T) {
+	files, _ := filepath.Glob("../../deploy/jobs/*.tmpl")
+	if len(files) == 0 {
+		t.Fatal("no templates in deploy/jobs")
+	}
+	n := testNotification()
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, err := NewJob(JobConfig{Name: filepath.Base(f), URL: "http://x", Body: string(b)})
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		out, err := j.Render(n)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if strings.HasSuffix(f, ".json.tmpl") {
+			var v any
+			if err := json.Unmarshal(out, &v); err != nil {
+				t.Fatalf("%s renders invalid JSON: %v\n%s", f, err, out)
+			}
+		}
+		if strings.Contains(f, "reeval") && (!strings.Contains(string(out), `"nvidia.com/gpu"`) || !strings.Contains(string(out), n.AlertID)) {
+			t.Fatalf("%s: no GPU request or alert id:\n%s", f, out)
+		}
+	}
+}
