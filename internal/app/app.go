@@ -25,7 +25,11 @@ import (
 	"github.com/sightline-dev/sightline/internal/config"
 	"github.com/sightline-dev/sightline/internal/server"
 	"github.com/sightline-dev/sightline/processors/aggregate"
+	"github.com/sightline-dev/sightline/processors/detector"
 	"github.com/sightline-dev/sightline/processors/registry"
+	"github.com/sightline-dev/sightline/processors/scoring"
+	"github.com/sightline-dev/sightline/processors/window"
+	"github.com/sightline-dev/sightline/schemas/eventpb"
 	"github.com/sightline-dev/sightline/processors/score"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 )
@@ -184,8 +188,20 @@ func AggregateConfig(cfg config.Config, brokers []string, log *slog.Logger) aggr
 	return aggregate.Config{
 		Brokers: brokers, Group: a.Group, Window: a.Window, Rollup: a.Rollup, Lateness: a.Lateness,
 		IdleClose: a.IdleClose, MaxKeys: a.MaxKeys, BaselineWindows: a.BaselineWindows, Control: a.Control,
+		Baseline: a.Baseline, ReferenceScore: referenceScorer(cfg),
 		SessionTimeout: a.SessionTimeout, WindowConfig: cfg.Window, Logger: log,
 	}
+}
+
+// referenceScorer scores reference-file events with the configured
+// detectors, as the score stage would.
+func referenceScorer(cfg config.Config) window.ScoreFunc {
+	dets, err := registry.Build(cfg.Detectors)
+	if err != nil {
+		return nil // Validate reported it already
+	}
+	sc := scoring.New(dets, nil)
+	return func(ev *eventpb.Event, out *detector.Scores) { sc.Score(ev, out) }
 }
 
 // Aggregate runs the aggregate stage alone until ctx ends.

@@ -164,6 +164,7 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 		newEval(g),
 		newTrain(g),
 		newReport(g),
+		newBaseline(g),
 	)
 	return root
 }

@@ -40,6 +40,8 @@ type AggregateConfig struct {
 	IdleClose       time.Duration `yaml:"idle_close"`
 	MaxKeys         int           `yaml:"max_keys"`
 	BaselineWindows int           `yaml:"baseline_windows"`
+	// Baseline: rolling (default), pinned:NAME or file:PATH.
+	Baseline string `yaml:"baseline"`
 	Control         string        `yaml:"control"`
 	SessionTimeout  time.Duration `yaml:"session_timeout"`
 }

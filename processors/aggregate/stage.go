@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/sightline-dev/sightline/internal/broker"
 	"github.com/sightline-dev/sightline/processors/window"
+	"github.com/sightline-dev/sightline/schemas/eventpb"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 )
 
@@ -47,6 +49,14 @@ type Config struct {
 	// BaselineWindows is K of the rolling baseline: drift compares a window
 	// with the previous K closed windows of its key (default 10).
 	BaselineWindows int
+	// Baseline selects what drift compares a window with: "rolling" (the
+	// previous BaselineWindows windows of the key; default), "pinned:NAME"
+	// (a baseline stored with `sightline baseline pin`), or "file:PATH" (a
+	// reference file of events in their JSON form, per key when the file
+	// has the key's events, else all of it).
+	Baseline string
+	// ReferenceScore scores the events of a reference file (nil: as given).
+	ReferenceScore window.ScoreFunc
 	// Control names the control variant of A/B comparisons (default
 	// "control").
 	Control string
@@ -95,6 +105,9 @@ func (c *Config) setDefaults() {
 	if c.BaselineWindows == 0 {
 		c.BaselineWindows = 10
 	}
+	if c.Baseline == "" {
+		c.Baseline = "rolling"
+	}
 	if c.Control == "" {
 		c.Control = "control"
 	}
@@ -129,6 +142,8 @@ func (c *Config) validate() error {
 		return errors.New("invalid aggregate config: aggregate.max_keys must be at least 1")
 	case c.BaselineWindows < 1 || c.BaselineWindows > 1000:
 		return errors.New("invalid aggregate config: aggregate.baseline_windows must be in [1, 1000]")
+	case c.Baseline != "rolling" && !strings.HasPrefix(c.Baseline, "pinned:") && !strings.HasPrefix(c.Baseline, "file:"):
+		return fmt.Errorf("invalid aggregate config: aggregate.baseline must be rolling, pinned:NAME or file:PATH, got %q", c.Baseline)
 	}
 	return c.WindowConfig.Validate()
 }
@@ -165,6 +180,8 @@ type Stage struct {
 	watermark int64 // event time, unix seconds
 	pendingWM int64 // the highest window end seen in the current poll
 	lastSeen  time.Time
+	pinned    map[window.Key]*window.Partial // pinned baselines loaded so far (nil value: none stored)
+	reference *window.Dataset                // file baseline
 	consumed  map[int32]int64 // next offset per partition
 	replayHi  map[int32]int64 // consumed position before the last restart
 	dirty     bool
@@ -179,7 +196,35 @@ func New(cfg Config, conn driver.Conn, reg prometheus.Registerer) (*Stage, error
 	s := &Stage{
 		cfg: cfg, conn: conn, m: newMetrics(reg),
 		open: map[winID]*openWin{}, keys: map[window.Key]time.Time{}, rolling: map[rollKey]*rolling{},
-		consumed: map[int32]int64{}, replayHi: map[int32]int64{},
+		consumed: map[int32]int64{}, replayHi: map[int32]int64{}, pinned: map[window.Key]*window.Partial{},
+	}
+	if path, ok := strings.CutPrefix(cfg.Baseline, "file:"); ok {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("cannot open the reference file of aggregate.baseline: %w", err)
+		}
+		d, err := window.LoadJSONL(f, cfg.WindowConfig, cfg.ReferenceScore, window.LoadOptions{Split: func(ev *eventpb.Event) string {
+			return keyName(KeyOf(ev.GetTenant(), ev.GetApp(), ev.GetModel(), ev.GetVariant()))
+		}})
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("cannot read the reference file of aggregate.baseline: %w", err)
+		}
+		if d.Events == 0 {
+			return nil, fmt.Errorf("the reference file %s of aggregate.baseline holds no events", path)
+		}
+		var all *window.Partial
+		for _, p := range d.Partials {
+			c := p.Clone()
+			c.Key = window.Key{}
+			if all == nil {
+				all = c
+			} else if err := all.Merge(c); err != nil {
+				return nil, fmt.Errorf("cannot merge the reference file: %w", err)
+			}
+		}
+		d.Partials[""] = all
+		s.reference = d
 	}
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
@@ -498,10 +543,40 @@ func (s *Stage) emit(ctx context.Context, ids []winID) error {
 	return nil
 }
 
-// baseline returns the rolling baseline of a window's key: the previous K
-// closed windows, loaded from llm_windows the first time a key is seen so a
-// restart gives the same baseline.
+func keyName(k window.Key) string { return k.Tenant + "/" + k.App + "/" + k.Model + "/" + k.Variant }
+
+// baseline returns what a window's drift is measured against (see
+// Config.Baseline). The rolling baseline is the previous K closed windows,
+// loaded from llm_windows the first time a key is seen so a restart gives
+// the same baseline.
 func (s *Stage) baseline(ctx context.Context, p *window.Partial) (*window.Partial, string, error) {
+	if s.reference != nil {
+		if b := s.reference.Partials[keyName(p.Key)]; b != nil {
+			return b, s.cfg.Baseline, nil
+		}
+		return s.reference.Partials[""], s.cfg.Baseline, nil
+	}
+	if name, ok := strings.CutPrefix(s.cfg.Baseline, "pinned:"); ok {
+		s.mu.Lock()
+		b, loaded := s.pinned[p.Key]
+		s.mu.Unlock()
+		if !loaded {
+			if err := s.retry(ctx, func(ctx context.Context) error {
+				var err error
+				b, err = chsink.LoadBaseline(ctx, s.conn, name, p.Key, s.cfg.WindowConfig)
+				return err
+			}); err != nil {
+				return nil, "", err
+			}
+			s.mu.Lock()
+			s.pinned[p.Key] = b
+			s.mu.Unlock()
+		}
+		if b == nil {
+			return nil, "", nil
+		}
+		return b, s.cfg.Baseline, nil
+	}
 	rk := rollKey{p.Key, p.WindowSeconds}
 	s.mu.Lock()
 	r := s.rolling[rk]

@@ -17,6 +17,7 @@ import (
 	"github.com/sightline-dev/sightline/processors/registry"
 	"github.com/sightline-dev/sightline/processors/score"
 	"github.com/sightline-dev/sightline/processors/window"
+	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -50,8 +51,10 @@ func newPipelineRollup(t *testing.T, rollup time.Duration) *pipeline {
 	return p
 }
 
-func (p *pipeline) startAggregate() context.CancelFunc {
-	ag, err := aggregate.New(aggregate.Config{Brokers: p.b.Addrs(), Window: winSize, Rollup: p.rollup, Lateness: 2 * winSize,
+func (p *pipeline) startAggregate() context.CancelFunc { return p.startAggregateWith("", "") }
+
+func (p *pipeline) startAggregateWith(baseline, group string) context.CancelFunc {
+	ag, err := aggregate.New(aggregate.Config{Brokers: p.b.Addrs(), Window: winSize, Rollup: p.rollup, Lateness: 2 * winSize, Baseline: baseline, Group: group,
 		IdleClose: 2 * time.Second, BaselineWindows: 3, SessionTimeout: 6 * time.Second, WindowConfig: window.DefaultConfig()},
 		p.conn, prometheus.NewRegistry())
 	testenv.Must(p.t, err, "aggregate stage")
@@ -263,5 +266,33 @@ func TestRestartGivesSameRows(t *testing.T) {
 	t.Logf("signal rows: %d raw, %d distinct keys, %d keys written with two different values, %d window counts differing from llm_events", raw, final, dup, mismatched)
 	if dup != 0 || mismatched != 0 {
 		t.Fatalf("restart changed results: %d rows with two values, %d window counts wrong", dup, mismatched)
+	}
+}
+
+// Pinned baseline: steady traffic is pinned as "calm"; a drifting stream is
+// then compared with it, not with its own recent past.
+func TestPinnedBaseline(t *testing.T) {
+	p := newPipeline(t)
+	stopRolling := p.cancel[len(p.cancel)-1]
+	t0 := time.Now().Add(-6 * time.Hour).Truncate(winSize)
+	runScenario(t, p, "steady", 6000, t0)
+	p.waitWindow("search-rag", 10, t0.Add(50*time.Second))
+	n, err := chsink.PinBaseline(context.Background(), p.conn, "calm", 10, t0, t0.Add(60*time.Second), window.DefaultConfig())
+	testenv.Must(t, err, "pin")
+	if n < 10 {
+		t.Fatalf("pinned %d keys", n)
+	}
+	stopRolling()
+	// A new group: its watermark starts afresh (the first stage's idle
+	// close moved its own to the wall clock, making older data late).
+	p.startAggregateWith("pinned:calm", "pinned-test")
+	t1 := t0.Add(time.Hour)
+	runScenario(t, p, "drift", 12000, t1)
+	p.waitWindow("search-rag", 10, t1.Add(50*time.Second))
+	lateYes, lateAll := p.decisions(`app = 'search-rag' AND signal = 'latency_ms' AND metric = 'drift' AND baseline = 'pinned:calm' AND window_start >= ?`, t1.Add(40*time.Second))
+	earlyYes, earlyAll := p.decisions(`app = 'search-rag' AND signal = 'latency_ms' AND metric = 'drift' AND baseline = 'pinned:calm' AND window_start >= ? AND window_start < ?`, t1.Add(10*time.Second), t1.Add(30*time.Second))
+	t.Logf("pinned %d keys; against it, shifted windows flagged %d of %d, unshifted %d of %d", n, lateYes, lateAll, earlyYes, earlyAll)
+	if lateAll == 0 || lateYes < lateAll || earlyYes*4 > earlyAll {
+		t.Fatalf("pinned baseline: shifted %d/%d, unshifted %d/%d", lateYes, lateAll, earlyYes, earlyAll)
 	}
 }

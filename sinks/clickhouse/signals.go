@@ -136,3 +136,90 @@ func RecentWindows(ctx context.Context, conn driver.Conn, key window.Key, second
 	}
 	return out, rows.Err()
 }
+
+// BaselineColumns is the explicit column list of llm_baselines inserts.
+var BaselineColumns = []string{"name", "tenant", "app", "model", "variant", "from_ts", "to_ts", "n", "partial", "created_at"}
+
+var insertBaselines = insertStmt("llm_baselines", BaselineColumns)
+
+// PinBaseline merges, per key, the closed windows of the given size in
+// [from, to) from llm_windows and stores them as the named baseline. It
+// returns the number of keys stored.
+func PinBaseline(ctx context.Context, conn driver.Conn, name string, seconds uint32, from, to time.Time, cfg window.Config) (int, error) {
+	rows, err := conn.Query(ctx, `SELECT tenant, app, model, variant, partial FROM llm_windows FINAL
+		WHERE window_seconds = ? AND window_start >= ? AND window_start < ?`, seconds, from.UTC(), to.UTC())
+	if err != nil {
+		return 0, fmt.Errorf("cannot read llm_windows: %w", err)
+	}
+	merged := map[window.Key]*window.Partial{}
+	for rows.Next() {
+		var k window.Key
+		var enc string
+		if err := rows.Scan(&k.Tenant, &k.App, &k.Model, &k.Variant, &enc); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("cannot read llm_windows: %w", err)
+		}
+		p := window.NewPartial(k, 0, seconds, cfg)
+		if err := p.UnmarshalBinary([]byte(enc)); err != nil {
+			continue
+		}
+		p.Key = k
+		if m := merged[k]; m != nil {
+			if err := m.Merge(p); err != nil {
+				continue
+			}
+		} else {
+			merged[k] = p
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("cannot read llm_windows: %w", err)
+	}
+	if len(merged) == 0 {
+		return 0, fmt.Errorf("no closed %ds windows between %s and %s to pin", seconds, from.Format(time.RFC3339), to.Format(time.RFC3339))
+	}
+	b, err := conn.PrepareBatch(ctx, insertBaselines)
+	if err != nil {
+		return 0, fmt.Errorf("cannot prepare llm_baselines insert: %w", err)
+	}
+	now := time.Now().UTC()
+	for k, p := range merged {
+		enc, err := p.MarshalBinary()
+		if err != nil {
+			_ = b.Abort()
+			return 0, err
+		}
+		if err := b.Append(name, k.Tenant, k.App, k.Model, k.Variant, from.UTC(), to.UTC(), p.Count(), string(enc), now); err != nil {
+			_ = b.Abort()
+			return 0, fmt.Errorf("cannot append to llm_baselines batch: %w", err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return 0, fmt.Errorf("cannot insert into llm_baselines: %w", err)
+	}
+	return len(merged), nil
+}
+
+// LoadBaseline reads the named pinned baseline of a key (nil when absent).
+func LoadBaseline(ctx context.Context, conn driver.Conn, name string, key window.Key, cfg window.Config) (*window.Partial, error) {
+	rows, err := conn.Query(ctx, `SELECT partial FROM llm_baselines FINAL
+		WHERE name = ? AND tenant = ? AND app = ? AND model = ? AND variant = ? LIMIT 1`,
+		name, key.Tenant, key.App, key.Model, key.Variant)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read llm_baselines: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var enc string
+		if err := rows.Scan(&enc); err != nil {
+			return nil, fmt.Errorf("cannot read llm_baselines: %w", err)
+		}
+		p := window.NewPartial(key, 0, 0, cfg)
+		if err := p.UnmarshalBinary([]byte(enc)); err != nil {
+			return nil, fmt.Errorf("baseline %q of %v is unreadable: %w", name, key, err)
+		}
+		return p, nil
+	}
+	return nil, rows.Err()
+}
