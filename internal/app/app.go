@@ -27,10 +27,10 @@ import (
 	"github.com/sightline-dev/sightline/processors/aggregate"
 	"github.com/sightline-dev/sightline/processors/detector"
 	"github.com/sightline-dev/sightline/processors/registry"
+	"github.com/sightline-dev/sightline/processors/score"
 	"github.com/sightline-dev/sightline/processors/scoring"
 	"github.com/sightline-dev/sightline/processors/window"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
-	"github.com/sightline-dev/sightline/processors/score"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 )
 

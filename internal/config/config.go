@@ -41,9 +41,9 @@ type AggregateConfig struct {
 	MaxKeys         int           `yaml:"max_keys"`
 	BaselineWindows int           `yaml:"baseline_windows"`
 	// Baseline: rolling (default), pinned:NAME or file:PATH.
-	Baseline string `yaml:"baseline"`
-	Control         string        `yaml:"control"`
-	SessionTimeout  time.Duration `yaml:"session_timeout"`
+	Baseline       string        `yaml:"baseline"`
+	Control        string        `yaml:"control"`
+	SessionTimeout time.Duration `yaml:"session_timeout"`
 }
 
 // KafkaConfig: empty Brokers means the embedded broker.

@@ -182,8 +182,8 @@ type Stage struct {
 	lastSeen  time.Time
 	pinned    map[window.Key]*window.Partial // pinned baselines loaded so far (nil value: none stored)
 	reference *window.Dataset                // file baseline
-	consumed  map[int32]int64 // next offset per partition
-	replayHi  map[int32]int64 // consumed position before the last restart
+	consumed  map[int32]int64                // next offset per partition
+	replayHi  map[int32]int64                // consumed position before the last restart
 	dirty     bool
 }
 

@@ -73,7 +73,7 @@ type Report struct {
 	Lines, Scored, Errors int
 	// Rates over scored events (checkable ones for hallucination).
 	ToxicCompletions, Hallucinated, Checkable, WithPII, Injections, Refusals int
-	MeanCompletionToxicity, MeanHallucination                               float64
+	MeanCompletionToxicity, MeanHallucination                                float64
 }
 
 // EvalJSONL scores every event of r (the JSON form, one per line) and
