@@ -280,8 +280,8 @@ func TestAgreementOnKnownTruth(t *testing.T) {
 	}
 }
 
-// --alert-id takes the key and the span of the alert's windows from
-// llm_alerts; without that table the error says what is missing.
+// --alert-id takes the key and the span of the alert's pending and firing
+// windows from llm_alerts (migration 0004).
 func TestRunForAlert(t *testing.T) {
 	conn, _ := testenv.Database(t)
 	ctx := context.Background()
@@ -290,20 +290,24 @@ func TestRunForAlert(t *testing.T) {
 	cfg.Scope, cfg.From, cfg.To = Scope{}, time.Time{}, time.Time{}
 	cfg.AlertID = "alert-1"
 
-	testenv.Must(t, conn.Exec(ctx, "DROP TABLE IF EXISTS llm_alerts"), "drop")
-	if _, err := Run(ctx, cfg, conn, &bytes.Buffer{}); !errors.Is(err, ErrNoAlerts) {
-		t.Fatalf("without llm_alerts: want ErrNoAlerts, got %v", err)
-	}
-
-	testenv.Must(t, conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS llm_alerts (alert_id String, tenant String, app String, model String,
-		variant String, window_start DateTime, window_seconds UInt32) ENGINE = MergeTree ORDER BY alert_id`), "create llm_alerts")
-	b, err := conn.PrepareBatch(ctx, "INSERT INTO llm_alerts (alert_id, tenant, app, model, variant, window_start, window_seconds)")
+	// Normally there from migration 0004; the columns reeval reads.
+	testenv.Must(t, conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS llm_alerts (alert_id String, kind String, state String, tenant String,
+		app String, model String, variant String, window_start DateTime, window_seconds UInt32) ENGINE = MergeTree ORDER BY alert_id`), "create llm_alerts")
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO llm_alerts (alert_id, kind, state, tenant, app, model, variant, window_start, window_seconds)")
 	testenv.Must(t, err, "prepare")
-	// Pending in the 10:05 window, firing in 10:10; resolved rows of
-	// another alert must not widen the span.
-	testenv.Must(t, b.Append("alert-1", "acme", "support-bot", "gpt-4o-mini", "", t0.Add(5*time.Minute), uint32(300)), "append")
-	testenv.Must(t, b.Append("alert-1", "acme", "support-bot", "gpt-4o-mini", "", t0.Add(10*time.Minute), uint32(300)), "append")
-	testenv.Must(t, b.Append("alert-2", "acme", "support-bot", "gpt-4o-mini", "", t0, uint32(3600)), "append")
+	// Pending in the 10:05 window, firing in 10:10 (with its action row),
+	// resolved in 10:30: the span is 10:05-10:15. Another alert's rows
+	// must not widen it.
+	for _, r := range []struct {
+		id, kind, state string
+		start           time.Duration
+	}{
+		{"alert-1", "state", "pending", 5 * time.Minute}, {"alert-1", "state", "firing", 10 * time.Minute},
+		{"alert-1", "action", "firing", 10 * time.Minute}, {"alert-1", "state", "resolved", 30 * time.Minute},
+		{"alert-2", "state", "firing", 0},
+	} {
+		testenv.Must(t, b.Append(r.id, r.kind, r.state, "acme", "support-bot", "gpt-4o-mini", "", t0.Add(r.start), uint32(300)), "append")
+	}
 	testenv.Must(t, b.Send(), "send")
 
 	store(t, conn, []spec{
@@ -311,6 +315,7 @@ func TestRunForAlert(t *testing.T) {
 		{tenant: "acme", app: "support-bot", at: 5 * time.Minute, completion: "first #toxic", detTox: 0.9, detHal: -1},
 		{tenant: "acme", app: "support-bot", at: 14*time.Minute + 59*time.Second, completion: "last #toxic", detTox: 0.9, detHal: -1},
 		{tenant: "acme", app: "support-bot", at: 15 * time.Minute, completion: "after", detTox: 0.1, detHal: -1},
+		{tenant: "acme", app: "support-bot", at: 31 * time.Minute, completion: "while resolving", detTox: 0.1, detHal: -1},
 		{tenant: "acme", app: "other-app", at: 6 * time.Minute, completion: "other key", detTox: 0.1, detHal: -1},
 		{tenant: "acme", app: "support-bot", variant: "B", at: 6 * time.Minute, completion: "other variant", detTox: 0.1, detHal: -1},
 	})
@@ -325,6 +330,18 @@ func TestRunForAlert(t *testing.T) {
 	cfg.AlertID = "no-such-alert"
 	if _, err := Run(ctx, cfg, conn, &bytes.Buffer{}); !errors.Is(err, ErrNoAlert) {
 		t.Fatalf("unknown alert: want ErrNoAlert, got %v", err)
+	}
+}
+
+// Without llm_alerts the error says what is missing.
+func TestRunForAlertWithoutAlertsTable(t *testing.T) {
+	conn, _ := testenv.Database(t)
+	testenv.Must(t, conn.Exec(context.Background(), "DROP TABLE IF EXISTS llm_alerts"), "drop")
+	cfg := jobConfig(newFakeJudge(t, time.Second))
+	cfg.Scope, cfg.From, cfg.To, cfg.AlertID = Scope{}, time.Time{}, time.Time{}, "alert-1"
+	_, err := Run(context.Background(), cfg, conn, &bytes.Buffer{})
+	if !errors.Is(err, ErrNoAlerts) || !strings.Contains(err.Error(), "sightline migrate") {
+		t.Fatalf("without llm_alerts: want ErrNoAlerts, got %v", err)
 	}
 }
 

@@ -22,31 +22,43 @@ var alertColumns = []string{"alert_id", "tenant", "app", "model", "variant", "wi
 
 // alertScope reads an alert's key and the span of its windows: from the
 // earliest window_start recorded for it to the end of its latest window,
-// so every window it was pending or firing in is covered.
+// counting only the rows in state pending or firing when llm_alerts has a
+// state column (the window that resolved it is not part of the incident).
 func alertScope(ctx context.Context, conn driver.Conn, alertID string) (Scope, time.Time, time.Time, error) {
-	var n uint64
-	err := conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = 'llm_alerts' AND name IN ('"+
-		strings.Join(alertColumns, "','")+"')").Scan(&n)
+	fail := func(err error) (Scope, time.Time, time.Time, error) { return Scope{}, time.Time{}, time.Time{}, err }
+	var n, hasState uint64
+	err := conn.QueryRow(ctx, "SELECT countIf(name IN ('"+strings.Join(alertColumns, "','")+"')), countIf(name = 'state') "+
+		"FROM system.columns WHERE database = currentDatabase() AND table = 'llm_alerts'").Scan(&n, &hasState)
 	if err != nil {
-		return Scope{}, time.Time{}, time.Time{}, fmt.Errorf("cannot read system.columns: %w", err)
+		return fail(fmt.Errorf("cannot read system.columns: %w", err))
 	}
 	if n != uint64(len(alertColumns)) {
-		return Scope{}, time.Time{}, time.Time{}, fmt.Errorf("cannot read alert %q: %w", alertID, ErrNoAlerts)
+		return fail(fmt.Errorf("cannot read alert %q: %w", alertID, ErrNoAlerts))
+	}
+	q := `SELECT count(), any(tenant), any(app), any(model), any(variant),
+		min(window_start), max(toDateTime(toUInt32(window_start) + window_seconds))
+		FROM llm_alerts WHERE alert_id = ?`
+	read := func(q string) (rows uint64, s Scope, from, to time.Time, err error) {
+		err = conn.QueryRow(ctx, q, alertID).Scan(&rows, &s.Tenant, &s.App, &s.Model, &s.Variant, &from, &to)
+		return
 	}
 	var rows uint64
 	var s Scope
 	var from, to time.Time
-	err = conn.QueryRow(ctx, `SELECT count(), any(tenant), any(app), any(model), any(variant),
-		min(window_start), max(toDateTime(toUInt32(window_start) + window_seconds))
-		FROM llm_alerts WHERE alert_id = ?`, alertID).Scan(&rows, &s.Tenant, &s.App, &s.Model, &s.Variant, &from, &to)
+	if hasState > 0 {
+		rows, s, from, to, err = read(q + " AND state IN ('pending', 'firing')")
+	}
+	if err == nil && rows == 0 {
+		rows, s, from, to, err = read(q)
+	}
 	if err != nil {
-		return Scope{}, time.Time{}, time.Time{}, fmt.Errorf("cannot read alert %q from llm_alerts: %w", alertID, err)
+		return fail(fmt.Errorf("cannot read alert %q from llm_alerts: %w", alertID, err))
 	}
 	if rows == 0 {
-		return Scope{}, time.Time{}, time.Time{}, fmt.Errorf("cannot read alert %q: %w", alertID, ErrNoAlert)
+		return fail(fmt.Errorf("cannot read alert %q: %w", alertID, ErrNoAlert))
 	}
 	if !to.After(from) {
-		return Scope{}, time.Time{}, time.Time{}, fmt.Errorf("alert %q has an empty window in llm_alerts (window_seconds 0)", alertID)
+		return fail(fmt.Errorf("alert %q has an empty window in llm_alerts (window_seconds 0)", alertID))
 	}
 	return s, from.UTC(), to.UTC(), nil
 }
