@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"text/template"
@@ -52,6 +53,9 @@ func NewJob(cfg JobConfig) (*Job, error) {
 // TemplateFuncs are the functions job body templates may use.
 var TemplateFuncs = template.FuncMap{
 	"json": func(v any) (string, error) {
+		if f, ok := v.(float64); ok && (math.IsNaN(f) || math.IsInf(f, 0)) {
+			return "null", nil // no data: JSON has no NaN
+		}
 		b, err := json.Marshal(v)
 		return string(b), err
 	},

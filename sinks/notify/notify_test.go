@@ -173,7 +173,7 @@ func TestShippedJobTemplates(t *testing.T) {
 				t.Fatalf("%s renders invalid JSON: %v\n%s", f, err, out)
 			}
 		}
-		if strings.Contains(f, "reeval") && (!strings.Contains(string(out), `"nvidia.com/gpu"`) || !strings.Contains(string(out), n.AlertID)) {
+		if strings.HasSuffix(f, "reeval-gpu.k8s.json.tmpl") && (!strings.Contains(string(out), `"nvidia.com/gpu"`) || !strings.Contains(string(out), n.AlertID)) {
 			t.Fatalf("%s: no GPU request or alert id:\n%s", f, out)
 		}
 	}
