@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Installs what `make test` and `make demo` need from the operating system's
-# packages when it is missing: clickhouse-server (Debian/Ubuntu package).
+# packages when it is missing: clickhouse-server and prometheus-alertmanager
+# (the alert actions' test runs a real Alertmanager) (Debian/Ubuntu packages).
 # Go itself must already be installed.
 set -euo pipefail
 
 have_clickhouse() {
   command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server ] || [ -x /usr/bin/clickhouse-server ] || command -v clickhouse >/dev/null 2>&1
+}
+
+have_alertmanager() {
+  command -v prometheus-alertmanager >/dev/null 2>&1 || [ -x /usr/bin/prometheus-alertmanager ]
 }
 
 SUDO=""
@@ -15,6 +20,7 @@ fi
 
 missing=()
 have_clickhouse || missing+=(clickhouse-server clickhouse-client)
+have_alertmanager || missing+=(prometheus-alertmanager)
 # promtool checks deploy/prometheus/sightline_rules.yml in the tests.
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 
@@ -29,3 +35,4 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 have_clickhouse || { echo "clickhouse-server is still not installed" >&2; exit 1; }
+have_alertmanager || { echo "prometheus-alertmanager is still not installed" >&2; exit 1; }

@@ -99,12 +99,19 @@ var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 // errors) and validates it.
 func ParseConfig(b []byte) (Config, error) {
 	var c Config
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		return c, fmt.Errorf("cannot parse alerts config: %w", err)
+	if err := decodeStrict(b, &c); err != nil {
+		return c, err
 	}
 	return c, c.Validate()
+}
+
+func decodeStrict(b []byte, v any) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("cannot parse alerts config: %w", err)
+	}
+	return nil
 }
 
 // Validate checks every rule and action, naming the rule (or action) and
