@@ -46,8 +46,9 @@ type Config struct {
 	MaxKeys int
 	// KeyIdle forgets a key with no open window after this long (default 1h).
 	KeyIdle time.Duration
-	// BaselineWindows is K of the rolling baseline: drift compares a window
-	// with the previous K closed windows of its key (default 10).
+	// BaselineWindows is K of the rolling baseline: windows are grouped in
+	// tumbling blocks of K aligned to K·window, and drift compares a window
+	// with the previous complete block of its key (default 10).
 	BaselineWindows int
 	// Baseline selects what drift compares a window with: "rolling" (the
 	// previous BaselineWindows windows of the key; default), "pinned:NAME"
@@ -526,9 +527,12 @@ func (s *Stage) emit(ctx context.Context, ids []winID) error {
 	s.mu.Lock()
 	for _, p := range parts {
 		rk := rollKey{p.Key, p.WindowSeconds}
-		if r := s.rolling[rk]; r != nil {
-			r.Add(p)
+		r := s.rolling[rk]
+		if r == nil {
+			r = newRolling(s.cfg.BaselineWindows, p.WindowSeconds)
+			s.rolling[rk] = r
 		}
+		r.Add(p)
 	}
 	for _, id := range ids {
 		delete(s.open, id)
@@ -580,25 +584,40 @@ func (s *Stage) baseline(ctx context.Context, p *window.Partial) (*window.Partia
 	rk := rollKey{p.Key, p.WindowSeconds}
 	s.mu.Lock()
 	r := s.rolling[rk]
-	s.mu.Unlock()
 	if r == nil {
-		r = newRolling(s.cfg.BaselineWindows)
+		r = newRolling(s.cfg.BaselineWindows, p.WindowSeconds)
+		s.rolling[rk] = r
+	}
+	bb := r.baseBlock(p.WindowStart)
+	known := r.Has(bb)
+	s.mu.Unlock()
+	if !known {
+		// First use of this block by this process: load its windows.
 		var prev []*window.Partial
 		if err := s.retry(ctx, func(ctx context.Context) error {
 			var err error
-			prev, err = chsink.RecentWindows(ctx, s.conn, p.Key, p.WindowSeconds, p.WindowStart, s.cfg.BaselineWindows, s.cfg.WindowConfig)
+			prev, err = chsink.WindowsBetween(ctx, s.conn, p.Key, p.WindowSeconds, bb, bb+r.span(), s.cfg.WindowConfig)
 			return err
 		}); err != nil {
 			return nil, "", err
 		}
-		for i := len(prev) - 1; i >= 0; i-- {
-			r.Add(prev[i])
+		var merged *window.Partial
+		for _, w := range prev {
+			if merged == nil {
+				merged = w
+			} else if err := merged.Merge(w); err != nil {
+				continue
+			}
 		}
 		s.mu.Lock()
-		s.rolling[rk] = r
+		if !r.Has(bb) {
+			r.Set(bb, merged)
+		}
 		s.mu.Unlock()
 	}
-	base := r.Partial()
+	s.mu.Lock()
+	base := r.Partial(p.WindowStart)
+	s.mu.Unlock()
 	if base == nil || base.Count() == 0 {
 		return nil, "", nil
 	}

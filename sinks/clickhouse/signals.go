@@ -111,13 +111,13 @@ func InsertWindows(ctx context.Context, conn driver.Conn, parts []*window.Partia
 	return nil
 }
 
-// RecentWindows reads up to k closed windows of a key that start before
-// `before`, newest first (to rebuild a rolling baseline after a restart).
-func RecentWindows(ctx context.Context, conn driver.Conn, key window.Key, seconds uint32, before int64, k int, cfg window.Config) ([]*window.Partial, error) {
+// WindowsBetween reads the closed windows of a key that start in
+// [from, to) (a rolling baseline block after a restart).
+func WindowsBetween(ctx context.Context, conn driver.Conn, key window.Key, seconds uint32, from, to int64, cfg window.Config) ([]*window.Partial, error) {
 	rows, err := conn.Query(ctx, `SELECT partial FROM llm_windows FINAL
-		WHERE tenant = ? AND app = ? AND model = ? AND variant = ? AND window_seconds = ? AND window_start < ?
-		ORDER BY window_start DESC LIMIT ?`,
-		key.Tenant, key.App, key.Model, key.Variant, seconds, time.Unix(before, 0).UTC(), uint64(k))
+		WHERE tenant = ? AND app = ? AND model = ? AND variant = ? AND window_seconds = ? AND window_start >= ? AND window_start < ?
+		ORDER BY window_start`,
+		key.Tenant, key.App, key.Model, key.Variant, seconds, time.Unix(from, 0).UTC(), time.Unix(to, 0).UTC())
 	if err != nil {
 		return nil, fmt.Errorf("cannot read llm_windows: %w", err)
 	}
@@ -132,6 +132,7 @@ func RecentWindows(ctx context.Context, conn driver.Conn, key window.Key, second
 		if err := p.UnmarshalBinary([]byte(enc)); err != nil {
 			continue // written by an incompatible version: not a baseline
 		}
+		p.Key = key
 		out = append(out, p)
 	}
 	return out, rows.Err()
