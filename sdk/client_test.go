@@ -240,3 +240,28 @@ func post(t *testing.T, c *http.Client, url, body string) []byte {
 // The fake server's output is deterministic except for nothing; kept as a
 // hook should it ever include timestamps.
 func stripVolatile(b []byte) []byte { return b }
+
+func TestRedactPIIPerKind(t *testing.T) {
+	b := testenv.Broker(t, "")
+	r, err := sdk.RedactPII("email", "api_key", "credit_card")
+	testenv.Must(t, err, "redactor")
+	if _, err := sdk.RedactPII("emails"); err == nil {
+		t.Fatal("unknown kind accepted")
+	}
+	c := newClient(t, b.Addrs(), sdk.WithRedactor(r))
+	h := c.Start(sdk.Request{Model: "m", Prompt: []sdk.Message{{Role: "user",
+		Content: "I am jane.doe@example.com, key sk-proj-abcdefghijklmnopqrstuvwx123456, card 4111-1111-1111-1111, server 10.1.2.3"}},
+		Context: []string{"contact ops@example.org"}})
+	h.Finish(sdk.Response{Completion: []sdk.Message{{Role: "assistant", Content: "Mail jane.doe@example.com"}}})
+	testenv.Must(t, c.Close(context.Background()), "close")
+	ev := sdktest.ReadEvents(t, b.Addrs(), "sightline.events", 1, 10*time.Second)[0]
+	all := ev.GetPrompt()[0].GetContent() + ev.GetCompletion()[0].GetContent() + ev.GetContext()[0]
+	for _, leak := range []string{"jane.doe", "sk-proj", "4111", "ops@"} {
+		if strings.Contains(all, leak) {
+			t.Fatalf("%q leaked: %s", leak, all)
+		}
+	}
+	if !strings.Contains(all, "10.1.2.3") {
+		t.Fatal("ipv4 was not configured for redaction but was redacted")
+	}
+}

@@ -1,8 +1,10 @@
 package sdk
 
 import (
+	"fmt"
 	"regexp"
 
+	"github.com/sightline-dev/sightline/processors/pii"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 )
 
@@ -45,9 +47,37 @@ var (
 	phoneRE = regexp.MustCompile(`(?:\+\d{1,3}[ .\-]?)?(?:\(\d{2,4}\)[ .\-]?|\d{2,4}[ .\-])\d{3,4}[ .\-]?\d{3,4}\b`)
 )
 
-// SimplePII returns a redactor for e-mail addresses, Luhn-valid payment
-// card numbers and phone numbers, replaced by [REDACTED:kind]. The full
-// PII detector (processors/pii) covers more kinds.
+// RedactPII returns a redactor backed by the same scanners as the pii
+// detector of the score stage: each value of the named kinds (all kinds when
+// none are named: email, phone, credit_card, us_ssn, iban, ipv4, ipv6,
+// api_key, jwt, private_key) is replaced by [REDACTED:kind] in every content
+// field before the event leaves the process. Unknown kind names are an
+// error.
+func RedactPII(kinds ...string) (Redactor, error) {
+	set := pii.AllKinds
+	if len(kinds) > 0 {
+		set = 0
+		for _, k := range kinds {
+			kind, ok := pii.ParseKind(k)
+			if !ok {
+				return nil, fmt.Errorf("sightline sdk: unknown PII kind %q", k)
+			}
+			set |= pii.Of(kind)
+		}
+	}
+	return TextRedactor(func(s string) string {
+		if s == "" {
+			return s
+		}
+		r, _ := pii.Redact(s, set)
+		return r
+	}), nil
+}
+
+// SimplePII returns a small regular-expression redactor for e-mail
+// addresses, Luhn-valid payment card numbers and phone numbers, replaced by
+// [REDACTED:kind]. RedactPII covers more kinds with validated scanners and
+// is what most applications want.
 func SimplePII() Redactor {
 	return TextRedactor(func(s string) string {
 		if s == "" {
