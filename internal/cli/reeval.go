@@ -53,6 +53,9 @@ func newReeval(g *globals) *cobra.Command {
 			if rc.APIKey == "" {
 				rc.APIKey = os.Getenv(reevalOpenAIKeyEnv)
 			}
+			if err := rc.Validate(); err != nil {
+				return err
+			}
 			addr := cfg.ClickHouse.Addr
 			if addr == "" {
 				addr = fmt.Sprintf("127.0.0.1:%d", cfg.ClickHouse.LocalPort)

@@ -113,8 +113,13 @@ func (c *Config) applyDefaults() {
 	}
 }
 
-// Validate checks the job after defaults; errors name the flag.
-func (c *Config) Validate() error {
+// Validate checks the job with its defaults applied; errors name the flag.
+func (c Config) Validate() error {
+	c.applyDefaults()
+	return c.validate()
+}
+
+func (c *Config) validate() error {
 	checks := []struct {
 		bad bool
 		msg string

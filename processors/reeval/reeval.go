@@ -28,7 +28,7 @@ const flushTimeout = 30 * time.Second
 // rejects the job (ErrJudgeRejected) and the end of ctx.
 func Run(ctx context.Context, cfg Config, conn driver.Conn, out io.Writer) (Summary, error) {
 	cfg.applyDefaults()
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.validate(); err != nil {
 		return Summary{}, err
 	}
 	if cfg.JobID == "" {
