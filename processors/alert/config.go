@@ -153,7 +153,9 @@ func (c *Config) Validate() error {
 }
 
 func (r *Rule) validate(actions map[string]bool) error {
-	bad := func(key, format string, args ...any) error { return fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)) }
+	bad := func(key, format string, args ...any) error {
+		return fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...))
+	}
 	if r.Name == "" {
 		return bad("name", "must not be empty")
 	}
