@@ -34,7 +34,8 @@ type fakeJudge struct {
 	maxInflight int
 	lastReq     chatRequest
 	lastAuth    string
-	status      int // when set, every request answers with it
+	status      int           // when set, every request answers with it
+	delay       time.Duration // before every answer
 }
 
 func newFakeJudge(t *testing.T, slow time.Duration) *fakeJudge {
@@ -64,7 +65,7 @@ func (f *fakeJudge) serve(w http.ResponseWriter, r *http.Request) {
 	f.lastReq, f.lastAuth = req, r.Header.Get("Authorization")
 	f.inflight++
 	f.maxInflight = max(f.maxInflight, f.inflight)
-	status := f.status
+	status, delay := f.status, f.delay
 	f.mu.Unlock()
 	defer func() { f.mu.Lock(); f.inflight--; f.mu.Unlock() }()
 
@@ -73,6 +74,9 @@ func (f *fakeJudge) serve(w http.ResponseWriter, r *http.Request) {
 		case <-time.After(d):
 		case <-r.Context().Done():
 		}
+	}
+	if delay > 0 {
+		wait(delay)
 	}
 	has := func(m string) bool { return strings.Contains(resp, m) }
 	switch {

@@ -11,8 +11,8 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
-// flushTimeout bounds the final writes after the job was interrupted, so
-// the verdicts already paid for are kept for the rerun.
+// flushTimeout bounds each write of verdicts and the summary; writes are not
+// cancelled with the job, so the verdicts already paid for are kept.
 const flushTimeout = 30 * time.Second
 
 // Run executes one re-evaluation job: it resolves the scope (from the
@@ -159,13 +159,10 @@ func (r *runner) write(parent context.Context, results <-chan evalRow, cancel co
 			batch = batch[:0]
 			return
 		}
-		ctx := parent
-		if parent.Err() != nil {
-			// Interrupted: keep what was judged for the rerun.
-			var c context.CancelFunc
-			ctx, c = context.WithTimeout(context.WithoutCancel(parent), flushTimeout)
-			defer c()
-		}
+		// Not cancelled with the job: an interruption must not lose the
+		// verdicts already paid for, nor abort an insert midway.
+		ctx, c := context.WithTimeout(context.WithoutCancel(parent), flushTimeout)
+		defer c()
 		if err := insertEvaluations(ctx, r.conn, r.cfg.JobID, r.cfg.JudgeModel, batch); err != nil {
 			failed = err
 			cancel(err)

@@ -364,3 +364,36 @@ func TestRunStopsWhenJudgeRejects(t *testing.T) {
 		t.Fatalf("%d calls to a judge that rejects the key", calls)
 	}
 }
+
+// An interrupted job keeps the verdicts it paid for and its partial
+// summary; the rerun judges exactly the rest.
+func TestInterruptedJobResumes(t *testing.T) {
+	conn, _ := testenv.Database(t)
+	var specs []spec
+	for i := range 40 {
+		specs = append(specs, spec{tenant: "acme", app: "support-bot", at: time.Duration(i) * time.Second, completion: "answer", detTox: 0.1, detHal: -1})
+	}
+	store(t, conn, specs)
+	f := newFakeJudge(t, time.Second)
+	f.delay = 40 * time.Millisecond
+	cfg := jobConfig(f)
+	cfg.Concurrency, cfg.BatchSize = 2, 5
+
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	first, err := Run(ctx, cfg, conn, &bytes.Buffer{})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("want the context's error, got %v", err)
+	}
+	var stored, runs uint64
+	testenv.Must(t, conn.QueryRow(context.Background(), "SELECT count() FROM llm_evaluations FINAL WHERE job_id = ? AND valid = 1", first.JobID).Scan(&stored), "count")
+	testenv.Must(t, conn.QueryRow(context.Background(), "SELECT count() FROM llm_eval_runs FINAL WHERE job_id = ?", first.JobID).Scan(&runs), "runs")
+	if stored == 0 || stored >= 40 || int(stored) != first.Verdicts || runs != 1 {
+		t.Fatalf("interrupted: %d verdicts stored, summary says %d, %d run rows", stored, first.Verdicts, runs)
+	}
+	second, err := Run(context.Background(), cfg, conn, &bytes.Buffer{})
+	testenv.Must(t, err, "rerun")
+	if second.Skipped != int(stored) || second.Judged != 40-int(stored) || second.Verdicts != 40 {
+		t.Fatalf("rerun: skipped %d judged %d verdicts %d; want %d %d 40", second.Skipped, second.Judged, second.Verdicts, stored, 40-stored)
+	}
+}
