@@ -12,7 +12,7 @@ HTTP=127.0.0.1:8088
 rm -rf "$DATA"
 mkdir -p "$DATA"
 echo "== starting sightline up (data in $DATA, log in $DATA/up.log)"
-"$BIN" up --data-dir "$DATA" >"$DATA/up.log" 2>&1 &
+"$BIN" up --config deploy/demo/sightline.yaml --data-dir "$DATA" >"$DATA/up.log" 2>&1 &
 UP_PID=$!
 cleanup() {
   if kill -0 "$UP_PID" 2>/dev/null; then
@@ -33,11 +33,17 @@ done
 curl -sf "http://$HTTP/readyz" >/dev/null || { echo "sightline up did not become ready; log:" >&2; cat "$DATA/up.log" >&2; exit 1; }
 echo "== ready: http://$HTTP/metrics /healthz /readyz"
 
-echo "== loadgen for $DURATION at $RATE events/s, plus 5 malformed records for the dead-letter topic"
-"$BIN" loadgen --duration "$DURATION" --rate "$RATE" --invalid 5
+echo "== loadgen for $DURATION at $RATE events/s (scenario toxicity-incident: support-bot turns toxic"
+echo "   between 40% and 70% of the run), plus 5 malformed records for the dead-letter topic"
+"$BIN" loadgen --duration "$DURATION" --rate "$RATE" --scenario toxicity-incident --invalid 5
 
-# Wait until the score stage has stored everything (it flushes every second).
-sleep 3
+# Wait until the last windows have closed (event-time lateness, then the
+# idle close) and their signals are written.
+for _ in $(seq 1 120); do
+  open=$(curl -sf "http://$HTTP/metrics" | awk '/^sightline_aggregate_open_windows /{print $2}')
+  if [ "${open:-1}" = "0" ]; then break; fi
+  sleep 0.5
+done
 echo
 "$BIN" summary
 echo

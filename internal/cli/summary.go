@@ -85,6 +85,9 @@ func Summary(ctx context.Context, w io.Writer, conn driver.Conn, brokers []strin
 		return fmt.Errorf("cannot query llm_events: %w", err)
 	}
 	fmt.Fprintf(w, "\n== all events: %d stored (deduplicated), %d truncated; latency p50 %.0f ms, p90 %.0f ms, p99 %.0f ms\n", all, truncated, q[0], q[1], q[2])
+	if err := signalSummary(ctx, w, conn); err != nil {
+		fmt.Fprintf(w, "== signals: unavailable (%v)\n", err)
+	}
 	dlq, reasons, err := dlqCount(ctx, brokers)
 	if err != nil {
 		fmt.Fprintf(w, "== dead-letter topic: unavailable (%v)\n", err)
@@ -107,6 +110,59 @@ func Summary(ctx context.Context, w io.Writer, conn driver.Conn, brokers []strin
 		fmt.Fprint(w, ")")
 	}
 	fmt.Fprintln(w)
+	return nil
+}
+
+// signalSummary prints what the aggregate stage found: windows written,
+// rates per app, and the drift, bias and A/B findings.
+func signalSummary(ctx context.Context, w io.Writer, conn driver.Conn) error {
+	var windows, rows uint64
+	if err := conn.QueryRow(ctx, `SELECT uniqExact(tenant, app, model, variant, window_start, window_seconds), count()
+		FROM llm_signals FINAL WHERE signal = 'events' AND grp = ''`).Scan(&windows, &rows); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\n== signals: %d key-windows closed\n", windows)
+	if windows == 0 {
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "app\twindows\ttoxicity\thallucination\trefusal\tpii\tinjection\terrors\tmax toxicity (window)")
+	q, err := conn.Query(ctx, `SELECT app, uniqExact(window_start),
+		sumIf(value * n, signal = 'toxicity') / greatest(sumIf(n, signal = 'toxicity'), 1),
+		sumIf(value * n, signal = 'hallucination') / greatest(sumIf(n, signal = 'hallucination'), 1),
+		sumIf(value * n, signal = 'refusal') / greatest(sumIf(n, signal = 'refusal'), 1),
+		sumIf(value * n, signal = 'pii') / greatest(sumIf(n, signal = 'pii'), 1),
+		sumIf(value * n, signal = 'prompt_injection') / greatest(sumIf(n, signal = 'prompt_injection'), 1),
+		sumIf(value * n, signal = 'error') / greatest(sumIf(n, signal = 'error'), 1),
+		maxIf(value, signal = 'toxicity' AND n >= 20)
+		FROM llm_signals FINAL
+		WHERE metric = 'rate' AND grp = '' AND window_seconds = (SELECT min(window_seconds) FROM llm_signals)
+		GROUP BY app ORDER BY app`)
+	if err != nil {
+		return err
+	}
+	for q.Next() {
+		var app string
+		var n uint64
+		var tox, hal, ref, pii, inj, errs, maxTox float64
+		if err := q.Scan(&app, &n, &tox, &hal, &ref, &pii, &inj, &errs, &maxTox); err != nil {
+			q.Close()
+			return err
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.1f%%\t%.1f%%\t%.1f%%\t%.1f%%\t%.1f%%\t%.1f%%\t%.1f%%\n", app, n, 100*tox, 100*hal, 100*ref, 100*pii, 100*inj, 100*errs, 100*maxTox)
+	}
+	q.Close()
+	tw.Flush()
+	var drift, driftAll, bias, biasAll, ab, abAll uint64
+	if err := conn.QueryRow(ctx, `SELECT
+		countIf(metric = 'drift' AND decision = 1), countIf(metric = 'drift'),
+		countIf(metric = 'bias' AND decision = 1), countIf(metric = 'bias'),
+		countIf(metric = 'ab_msprt' AND decision = 1), countIf(metric = 'ab_msprt')
+		FROM llm_signals FINAL`).Scan(&drift, &driftAll, &bias, &biasAll, &ab, &abAll); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "findings: drift %d of %d feature-windows, bias %d of %d attribute-windows, A/B (mSPRT) %d of %d comparisons\n",
+		drift, driftAll, bias, biasAll, ab, abAll)
 	return nil
 }
 

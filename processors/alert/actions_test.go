@@ -143,7 +143,10 @@ func TestFailingReceivers(t *testing.T) {
 	defer e.Close(context.Background())
 
 	// Many windows while the receivers misbehave: each Evaluate stays fast.
-	var worst time.Duration
+	// Were Evaluate to wait for the receivers, each call would take about a
+	// second (three 300 ms attempts) and the 20 calls 20 s; the bound is on
+	// the total, loose enough for a loaded CI machine's llm_alerts inserts.
+	var worst, total time.Duration
 	for w := range 20 {
 		v := 0.5
 		if w%2 == 1 {
@@ -152,10 +155,11 @@ func TestFailingReceivers(t *testing.T) {
 		start := time.Now()
 		e.Evaluate(context.Background(), []chsink.SignalRow{sig(keyA, t0+int64(60*w), "toxicity", "rate", v, 100)})
 		worst = max(worst, time.Since(start))
+		total += time.Since(start)
 	}
-	t.Logf("slowest Evaluate while receivers hang/fail: %s (includes the llm_alerts insert)", worst)
-	if worst > 500*time.Millisecond {
-		t.Fatalf("Evaluate took %s with failing receivers: it must not wait for them", worst)
+	t.Logf("slowest Evaluate while receivers hang/fail: %s, all 20: %s (includes the llm_alerts inserts)", worst, total)
+	if total > 8*time.Second {
+		t.Fatalf("20 Evaluate calls took %s with failing receivers: they must not wait for them", total)
 	}
 	// Every action: attempts 1 and 2 are retries, 3 failed — for the
 	// notifications the queue took; the rest were dropped and counted.
@@ -266,7 +270,8 @@ func TestQueueFullDrops(t *testing.T) {
 	for w := range 10 {
 		e.Evaluate(context.Background(), []chsink.SignalRow{sig(keyA, t0+int64(60*w), "toxicity", "rate", float64(w%2), 100)})
 	}
-	if d := time.Since(start); d > time.Second {
+	// Waiting for the hanging receiver would cost 2 s a call (20 s).
+	if d := time.Since(start); d > 6*time.Second {
 		t.Fatalf("10 Evaluate calls took %s", d)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
