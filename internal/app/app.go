@@ -25,6 +25,7 @@ import (
 	"github.com/sightline-dev/sightline/internal/config"
 	"github.com/sightline-dev/sightline/internal/server"
 	"github.com/sightline-dev/sightline/processors/aggregate"
+	"github.com/sightline-dev/sightline/processors/alert"
 	"github.com/sightline-dev/sightline/processors/detector"
 	"github.com/sightline-dev/sightline/processors/registry"
 	"github.com/sightline-dev/sightline/processors/score"
@@ -120,7 +121,16 @@ func Up(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	agg, err := aggregate.New(AggregateConfig(cfg, brokers, log), conn, reg)
+	aggCfg := AggregateConfig(cfg, brokers, log)
+	engine, err := alertEngine(cfg, conn, reg, log)
+	if err != nil {
+		return err
+	}
+	if engine != nil {
+		aggCfg.OnSignals = engine.Evaluate
+		defer closeEngine(engine, log)
+	}
+	agg, err := aggregate.New(aggCfg, conn, reg)
 	if err != nil {
 		return err
 	}
@@ -193,6 +203,28 @@ func AggregateConfig(cfg config.Config, brokers []string, log *slog.Logger) aggr
 	}
 }
 
+// alertEngine builds the alert engine when the config has rules.
+func alertEngine(cfg config.Config, conn driver.Conn, reg prometheus.Registerer, log *slog.Logger) (*alert.Engine, error) {
+	if len(cfg.Alerts.Rules) == 0 {
+		return nil, nil
+	}
+	e, err := alert.New(cfg.Alerts, conn, reg, log)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("alert engine running", "rules", len(cfg.Alerts.Rules), "actions", len(cfg.Alerts.Actions))
+	return e, nil
+}
+
+// closeEngine drains the engine's notification queue (bounded).
+func closeEngine(e *alert.Engine, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.Close(ctx); err != nil {
+		log.Warn("alert notifications not all delivered before stopping", "err", err)
+	}
+}
+
 // referenceScorer scores reference-file events with the configured
 // detectors, as the score stage would.
 func referenceScorer(cfg config.Config) window.ScoreFunc {
@@ -218,7 +250,16 @@ func Aggregate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	defer conn.Close()
 	reg := NewRegistry()
-	agg, err := aggregate.New(AggregateConfig(cfg, cfg.Kafka.Brokers, log), conn, reg)
+	aggCfg := AggregateConfig(cfg, cfg.Kafka.Brokers, log)
+	engine, err := alertEngine(cfg, conn, reg, log)
+	if err != nil {
+		return err
+	}
+	if engine != nil {
+		aggCfg.OnSignals = engine.Evaluate
+		defer closeEngine(engine, log)
+	}
+	agg, err := aggregate.New(aggCfg, conn, reg)
 	if err != nil {
 		return err
 	}

@@ -165,6 +165,8 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 		newTrain(g),
 		newReport(g),
 		newBaseline(g),
+		newReeval(g),
+		newWebhook(g),
 	)
 	return root
 }

@@ -11,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/sightline-dev/sightline/processors/alert"
 	"github.com/sightline-dev/sightline/processors/registry"
 	"github.com/sightline-dev/sightline/processors/window"
 )
@@ -29,6 +30,9 @@ type Config struct {
 	Aggregate AggregateConfig `yaml:"aggregate"`
 	// Window configures partials and signal statistics.
 	Window window.Config `yaml:"window"`
+	// Alerts holds the alert rules and their actions; the aggregate stage
+	// evaluates them as windows close.
+	Alerts alert.Config `yaml:"alerts"`
 }
 
 // AggregateConfig tunes the aggregate stage (aggregate.*).
@@ -132,6 +136,11 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Window.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
+	}
+	if len(c.Alerts.Rules) > 0 || len(c.Alerts.Actions) > 0 {
+		if err := c.Alerts.Validate(); err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
 	}
 	if _, err := registry.Build(c.Detectors); err != nil {
 		return fmt.Errorf("config: %w", err)
