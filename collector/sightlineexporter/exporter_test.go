@@ -15,9 +15,13 @@ import (
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/sightline-dev/sightline/internal/broker"
 	"github.com/sightline-dev/sightline/schemas"
+	"github.com/sightline-dev/sightline/schemas/eventpb"
 )
 
 func testConfig(brokers []string) *Config {
@@ -153,5 +157,41 @@ func TestExportBrokerDown(t *testing.T) {
 	// Spans that are no LLM calls need no broker.
 	if err := te.ConsumeTraces(ctx, ptrace.NewTraces()); err != nil {
 		t.Errorf("empty push: %v", err)
+	}
+}
+
+// TestHandEncodedFields: marshalEvent encodes content and attributes by
+// field number; a schema change to those fields must show up here rather
+// than as silently missing data.
+func TestHandEncodedFields(t *testing.T) {
+	ev := (&eventpb.Event{}).ProtoReflect().Descriptor().Fields()
+	for _, f := range []struct {
+		name string
+		num  protowire.Number
+	}{{"prompt", promptField}, {"completion", completionField}, {"context", contextField}, {"attributes", attributesField}} {
+		if fd := ev.ByName(protoreflect.Name(f.name)); fd == nil || fd.Number() != f.num {
+			t.Errorf("Event.%s is not field %d", f.name, f.num)
+		}
+	}
+	msg := (&eventpb.Message{}).ProtoReflect().Descriptor().Fields()
+	if msg.Len() != messageFieldCount {
+		t.Errorf("Message has %d fields, marshalEvent encodes %d", msg.Len(), messageFieldCount)
+	}
+	for _, f := range []struct {
+		name string
+		num  protowire.Number
+	}{{"role", msgRoleField}, {"content", msgContentField}, {"finish_reason", msgFinishField}} {
+		if fd := msg.ByName(protoreflect.Name(f.name)); fd == nil || fd.Number() != f.num || fd.Kind() != protoreflect.StringKind {
+			t.Errorf("Message.%s is not string field %d", f.name, f.num)
+		}
+	}
+	// Messages with empty fields and a nil message decode as proto does.
+	in := &eventpb.Event{Prompt: []*eventpb.Message{{Role: "user"}, {}, {Content: "x", FinishReason: "stop"}}, Context: []string{"", "d"}}
+	b, err := marshalEvent(nil, in)
+	must(t, err, "marshalEvent")
+	out := &eventpb.Event{}
+	must(t, proto.Unmarshal(b, out), "unmarshal")
+	if !proto.Equal(in, out) {
+		t.Errorf("round trip: got %v, want %v", out, in)
 	}
 }

@@ -253,7 +253,9 @@ func (t *translator) content(ev *eventpb.Event, f *fields, attrs pcommon.Map) {
 			t.tel.issue(issueInvalidMessages)
 			parts = []*eventpb.Message{{Role: "system", Content: validUTF8(f.sysInstr.AsString())}}
 		}
-		if len(parts) > 0 {
+		if len(parts) == 1 && parts[0].Role == "system" && parts[0].FinishReason == "" {
+			ev.Prompt = append(ev.Prompt, parts[0]) // the usual single part: no copy
+		} else if len(parts) > 0 {
 			sys := &eventpb.Message{Role: "system"}
 			for i, p := range parts {
 				if i > 0 {
@@ -263,6 +265,11 @@ func (t *translator) content(ev *eventpb.Event, f *fields, attrs pcommon.Map) {
 			}
 			ev.Prompt = append(ev.Prompt, sys)
 		}
+	}
+	if ev.Prompt == nil && f.hasInMsgs {
+		// A system message and a few turns are usual: one allocation
+		// rather than growing the slice turn by turn.
+		ev.Prompt = make([]*eventpb.Message, 0, 4)
 	}
 	ev.Prompt = t.messages(ev.Prompt, f.hasInMsgs, f.inMsgs, "user")
 	ev.Completion = t.messages(ev.Completion, f.hasOutMsgs, f.outMsgs, "assistant")
@@ -819,7 +826,9 @@ func traceIDs(tid pcommon.TraceID, sid pcommon.SpanID) (string, string) {
 	var raw [24]byte
 	copy(raw[:16], tid[:])
 	copy(raw[16:], sid[:])
-	h := hex.EncodeToString(raw[:])
+	var buf [48]byte
+	hex.Encode(buf[:], raw[:])
+	h := string(buf[:])
 	t, s := h[:32], h[32:]
 	if tid.IsEmpty() {
 		t = ""
