@@ -2,6 +2,7 @@ package aggregate
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -24,12 +25,18 @@ type Collector struct {
 	size   time.Duration
 	topic  string
 	parts  map[wkey]*window.Partial
+	maxTS  map[wkey]int64 // latest event time per partial, Unix ms
 	events int
 }
 
+// HeaderMaxTS carries a partial's latest event time (Unix milliseconds):
+// the aggregate stage's event-time watermark, which the window bounds alone
+// would overstate by up to a window.
+const HeaderMaxTS = "sightline.max_ts_ms"
+
 // NewCollector returns a collector for windows of the given size.
 func NewCollector(size time.Duration, cfg window.Config) *Collector {
-	return &Collector{cfg: cfg, size: size, topic: broker.TopicPartials, parts: map[wkey]*window.Partial{}}
+	return &Collector{cfg: cfg, size: size, topic: broker.TopicPartials, parts: map[wkey]*window.Partial{}, maxTS: map[wkey]int64{}}
 }
 
 // KeyOf is the aggregation key of an event.
@@ -48,7 +55,11 @@ func (c *Collector) Add(row *chsink.EventRow) {
 	if variant == "" && ev.GetPromptTemplate().GetVersion() != "" {
 		variant = "template:" + ev.GetPromptTemplate().GetVersion()
 	}
-	k := wkey{KeyOf(ev.GetTenant(), ev.GetApp(), model, variant), ev.GetTs().AsTime().Truncate(c.size).Unix()}
+	ts := ev.GetTs().AsTime()
+	k := wkey{KeyOf(ev.GetTenant(), ev.GetApp(), model, variant), ts.Truncate(c.size).Unix()}
+	if ms := ts.UnixMilli(); ms > c.maxTS[k] {
+		c.maxTS[k] = ms
+	}
 	p := c.parts[k]
 	if p == nil {
 		p = window.NewPartial(k.k, k.start, uint32(c.size/time.Second), c.cfg)
@@ -67,7 +78,8 @@ func (c *Collector) Records() ([]*kgo.Record, error) {
 		if err != nil {
 			return nil, fmt.Errorf("cannot encode partial: %w", err)
 		}
-		out = append(out, &kgo.Record{Topic: c.topic, Key: []byte(k.k.Tenant + "\x00" + k.k.App + "\x00" + k.k.Model + "\x00" + k.k.Variant), Value: b})
+		out = append(out, &kgo.Record{Topic: c.topic, Key: []byte(k.k.Tenant + "\x00" + k.k.App + "\x00" + k.k.Model + "\x00" + k.k.Variant), Value: b,
+			Headers: []kgo.RecordHeader{{Key: HeaderMaxTS, Value: []byte(strconv.FormatInt(c.maxTS[k], 10))}}})
 	}
 	return out, nil
 }
@@ -75,5 +87,6 @@ func (c *Collector) Records() ([]*kgo.Record, error) {
 // Reset implements score.Partials.
 func (c *Collector) Reset() {
 	clear(c.parts)
+	clear(c.maxTS)
 	c.events = 0
 }

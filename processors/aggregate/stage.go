@@ -390,10 +390,20 @@ func (s *Stage) ingest(r *kgo.Record) {
 		}
 		return
 	}
-	// The watermark advances after the whole poll is merged (advanceLocked):
-	// partials of one batch often cover several windows, in any order.
-	if end > s.pendingWM {
-		s.pendingWM = end
+	// The watermark is the latest event time seen (the partial's header;
+	// its window end for partials without one), advanced after the whole
+	// poll is merged: partials of one batch often cover several windows, in
+	// any order.
+	evTime := end
+	for _, h := range r.Headers {
+		if h.Key == HeaderMaxTS {
+			if ms, err := strconv.ParseInt(string(h.Value), 10, 64); err == nil && ms/1000 < end {
+				evTime = ms / 1000
+			}
+		}
+	}
+	if evTime > s.pendingWM {
+		s.pendingWM = evTime
 	}
 	k := s.trackKeyLocked(p.Key)
 	p.Key = k // the overflow key when the cap is reached
