@@ -11,10 +11,15 @@ HTTP=127.0.0.1:8088
 
 rm -rf "$DATA"
 mkdir -p "$DATA"
+export SIGHTLINE_WEBHOOK_SECRET=${SIGHTLINE_WEBHOOK_SECRET:-demo-secret}
+echo "== starting a local webhook and job receiver on 127.0.0.1:9099 (log in $DATA/receiver.log)"
+"$BIN" webhook listen --addr 127.0.0.1:9099 >"$DATA/receiver.log" 2>"$DATA/receiver.err" &
+RECV_PID=$!
 echo "== starting sightline up (data in $DATA, log in $DATA/up.log)"
 "$BIN" up --config deploy/demo/sightline.yaml --data-dir "$DATA" >"$DATA/up.log" 2>&1 &
 UP_PID=$!
 cleanup() {
+  kill "$RECV_PID" 2>/dev/null || true
   if kill -0 "$UP_PID" 2>/dev/null; then
     kill -INT "$UP_PID" 2>/dev/null || true
     for _ in $(seq 1 100); do kill -0 "$UP_PID" 2>/dev/null || break; sleep 0.2; done
@@ -44,7 +49,14 @@ for _ in $(seq 1 120); do
   if [ "${open:-1}" = "0" ]; then break; fi
   sleep 0.5
 done
+# Let the last notifications go out.
+sleep 1
 echo
 "$BIN" summary
+echo
+echo "== alerts (llm_alerts) and what the receiver got"
+"$BIN" alerts --config deploy/demo/sightline.yaml --data-dir "$DATA" || true
+count_in_log() { grep -c "$1" "$DATA/receiver.log" 2>/dev/null || true; }
+echo "receiver: $(count_in_log '"path":"/hooks/alerts"') webhook deliveries ($(count_in_log '"signature":"valid"') with a valid signature), $(count_in_log '"path":"/jobs/reeval"') job requests"
 echo
 echo "== stopping"

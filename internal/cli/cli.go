@@ -167,6 +167,7 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 		newBaseline(g),
 		newReeval(g),
 		newWebhook(g),
+		newAlerts(g),
 	)
 	return root
 }

@@ -7,6 +7,9 @@ type metrics struct {
 	lateEvents, latePartials, replayed, badPartials prometheus.Counter
 	overflow, signals, closed, retries, fetchErrors prometheus.Counter
 	signalDuration                                  prometheus.Histogram
+	lag, rates                                      *prometheus.GaugeVec
+	findings                                        *prometheus.CounterVec
+	droppedSeries                                   prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -34,7 +37,19 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
 		}),
 	}
+	m.lag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sightline_aggregate_consumer_lag_records",
+		Help: "Records of the partials topic not yet consumed, per partition."}, []string{"partition"})
+	m.rates = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sightline_signal_rate",
+		Help: "The latest closed window's rate per tenant, app and outcome (toxicity, hallucination, refusal, pii, prompt_injection, error), over all models and variants. Capped at max_signal_series tenant/app pairs."},
+		[]string{"tenant", "app", "outcome"})
+	m.findings = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sightline_signal_findings_total",
+		Help: "Drift, bias and A/B findings (rows with a positive decision), by kind."}, []string{"kind"})
+	m.droppedSeries = c("signal_series_dropped_total", "Signal gauge updates dropped because max_signal_series tenant/app pairs are exported.")
+	for _, k := range []string{"drift", "bias", "ab"} {
+		m.findings.WithLabelValues(k)
+	}
 	if reg != nil {
+		reg.MustRegister(m.lag, m.rates, m.findings, m.droppedSeries)
 		reg.MustRegister(m.openWindows, m.keys, m.watermark, m.lateEvents, m.latePartials, m.replayed, m.badPartials,
 			m.overflow, m.signals, m.closed, m.retries, m.fetchErrors, m.signalDuration)
 	}

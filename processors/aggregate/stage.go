@@ -181,6 +181,7 @@ type Stage struct {
 	watermark int64 // event time, unix seconds
 	pendingWM int64 // the highest window end seen in the current poll
 	lastSeen  time.Time
+	exported  map[string]struct{}            // tenant/app pairs with signal gauges
 	pinned    map[window.Key]*window.Partial // pinned baselines loaded so far (nil value: none stored)
 	reference *window.Dataset                // file baseline
 	consumed  map[int32]int64                // next offset per partition
@@ -198,6 +199,7 @@ func New(cfg Config, conn driver.Conn, reg prometheus.Registerer) (*Stage, error
 		cfg: cfg, conn: conn, m: newMetrics(reg),
 		open: map[winID]*openWin{}, keys: map[window.Key]time.Time{}, rolling: map[rollKey]*rolling{},
 		consumed: map[int32]int64{}, replayHi: map[int32]int64{}, pinned: map[window.Key]*window.Partial{},
+		exported: map[string]struct{}{},
 	}
 	if path, ok := strings.CutPrefix(cfg.Baseline, "file:"); ok {
 		f, err := os.Open(path)
@@ -345,6 +347,11 @@ func (s *Stage) Run(ctx context.Context) error {
 		})
 		s.ready.Store(true)
 		s.mu.Lock()
+		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+			if n := len(p.Records); n > 0 {
+				s.m.lag.WithLabelValues(strconv.Itoa(int(p.Partition))).Set(float64(max(p.HighWatermark-(p.Records[n-1].Offset+1), 0)))
+			}
+		})
 		fetches.EachRecord(s.ingest)
 		if s.pendingWM > s.watermark {
 			s.watermark = s.pendingWM
@@ -533,6 +540,7 @@ func (s *Stage) emit(ctx context.Context, ids []winID) error {
 		return err
 	}
 	s.m.signals.Add(float64(len(rows)))
+	s.exportSignals(rows)
 	s.m.closed.Add(float64(len(parts)))
 	s.mu.Lock()
 	for _, p := range parts {
@@ -558,6 +566,54 @@ func (s *Stage) emit(ctx context.Context, ids []winID) error {
 }
 
 func keyName(k window.Key) string { return k.Tenant + "/" + k.App + "/" + k.Model + "/" + k.Variant }
+
+// maxSignalSeries bounds the tenant/app pairs of the signal gauges.
+const maxSignalSeries = 200
+
+// exportSignals updates the signal gauges from closed windows: the rate of
+// each outcome per tenant and app over its models and variants (base
+// windows only), and counts findings.
+func (s *Stage) exportSignals(rows []chsink.SignalRow) {
+	type ta struct{ tenant, app, outcome string }
+	type acc struct{ x, n float64 }
+	rates := map[ta]*acc{}
+	minSecs := uint32(s.cfg.Window / time.Second)
+	for _, r := range rows {
+		sig := r.Signal
+		if sig.Decision {
+			switch {
+			case sig.Metric == "drift":
+				s.m.findings.WithLabelValues("drift").Inc()
+			case sig.Metric == "bias":
+				s.m.findings.WithLabelValues("bias").Inc()
+			case strings.HasPrefix(sig.Metric, "ab_msprt"):
+				s.m.findings.WithLabelValues("ab").Inc()
+			}
+		}
+		if sig.Metric != "rate" || sig.Group != "" || r.WindowSeconds != minSecs || sig.N == 0 || sig.Value != sig.Value {
+			continue
+		}
+		k := ta{r.Key.Tenant, r.Key.App, sig.Name}
+		a := rates[k]
+		if a == nil {
+			a = &acc{}
+			rates[k] = a
+		}
+		a.x += sig.Value * float64(sig.N)
+		a.n += float64(sig.N)
+	}
+	for k, a := range rates {
+		pair := k.tenant + "\x00" + k.app
+		if _, ok := s.exported[pair]; !ok {
+			if len(s.exported) >= maxSignalSeries {
+				s.m.droppedSeries.Inc()
+				continue
+			}
+			s.exported[pair] = struct{}{}
+		}
+		s.m.rates.WithLabelValues(k.tenant, k.app, k.outcome).Set(a.x / a.n)
+	}
+}
 
 // baseline returns what a window's drift is measured against (see
 // Config.Baseline). The rolling baseline is the previous K closed windows,

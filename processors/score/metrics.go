@@ -16,6 +16,7 @@ type metrics struct {
 	fetchErrors prometheus.Counter
 	commits     prometheus.Counter
 	aborts      prometheus.Counter
+	lag         *prometheus.GaugeVec
 
 	detectorErrors *prometheus.CounterVec
 }
@@ -56,6 +57,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "sightline_score_commits_total",
 			Help: "Offset commits after successful batches.",
 		}),
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "sightline_score_consumer_lag_records",
+			Help: "Records of the events topic not yet consumed, per partition (high watermark minus position).",
+		}, []string{"partition"}),
 		aborts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sightline_score_transaction_aborts_total",
 			Help: "Batches whose Kafka transaction aborted (rebalance or fencing); they are consumed again.",
@@ -69,7 +74,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.dlq.WithLabelValues(string(r))
 	}
 	if reg != nil {
-		reg.MustRegister(m.records, m.dlq, m.truncated, m.batchSize, m.insertDur, m.retries, m.fetchErrors, m.commits, m.aborts, m.detectorErrors)
+		reg.MustRegister(m.records, m.dlq, m.truncated, m.batchSize, m.insertDur, m.retries, m.fetchErrors, m.commits, m.aborts, m.detectorErrors, m.lag)
 	}
 	return m
 }

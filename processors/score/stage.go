@@ -122,6 +122,12 @@ func (s *Stage) Run(ctx context.Context) error {
 				return fmt.Errorf("cannot begin kafka transaction: %w", err)
 			}
 		}
+		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+			if n := len(p.Records); n > 0 {
+				lag := p.HighWatermark - (p.Records[n-1].Offset + 1)
+				s.m.lag.WithLabelValues(strconv.Itoa(int(p.Partition))).Set(float64(max(lag, 0)))
+			}
+		})
 		fetches.EachRecord(s.process)
 		if s.pending > 0 && (len(s.rows)+len(s.feedback) >= s.cfg.BatchSize || time.Since(s.started) >= s.cfg.FlushInterval) {
 			if err := s.flush(ctx); err != nil {
