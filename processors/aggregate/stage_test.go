@@ -277,7 +277,11 @@ func TestPinnedBaseline(t *testing.T) {
 	t0 := time.Now().Add(-6 * time.Hour).Truncate(winSize)
 	runScenario(t, p, "steady", 6000, t0)
 	p.waitWindow("search-rag", 10, t0.Add(50*time.Second))
-	n, err := chsink.PinBaseline(context.Background(), p.conn, "calm", 10, t0, t0.Add(60*time.Second), window.DefaultConfig())
+	// Pin the inner windows: the run's last window lacks the long calls that
+	// would have ended after the run (event time is the call's start), so
+	// its latencies are biased short, and the first is complete only
+	// because calls started before t0 fall into the window before it.
+	n, err := chsink.PinBaseline(context.Background(), p.conn, "calm", 10, t0, t0.Add(50*time.Second), window.DefaultConfig())
 	testenv.Must(t, err, "pin")
 	if n < 10 {
 		t.Fatalf("pinned %d keys", n)
@@ -290,9 +294,12 @@ func TestPinnedBaseline(t *testing.T) {
 	runScenario(t, p, "drift", 12000, t1)
 	p.waitWindow("search-rag", 10, t1.Add(50*time.Second))
 	lateYes, lateAll := p.decisions(`app = 'search-rag' AND signal = 'latency_ms' AND metric = 'drift' AND baseline = 'pinned:calm' AND window_start >= ?`, t1.Add(40*time.Second))
-	earlyYes, earlyAll := p.decisions(`app = 'search-rag' AND signal = 'latency_ms' AND metric = 'drift' AND baseline = 'pinned:calm' AND window_start >= ? AND window_start < ?`, t1.Add(10*time.Second), t1.Add(30*time.Second))
+	// Only window t1+10s is wholly unshifted: the shift starts with calls
+	// ending at t1+30s, and their (earlier) start times put some of them
+	// into window t1+20s.
+	earlyYes, earlyAll := p.decisions(`app = 'search-rag' AND signal = 'latency_ms' AND metric = 'drift' AND baseline = 'pinned:calm' AND window_start = ?`, t1.Add(10*time.Second))
 	t.Logf("pinned %d keys; against it, shifted windows flagged %d of %d, unshifted %d of %d", n, lateYes, lateAll, earlyYes, earlyAll)
-	if lateAll == 0 || lateYes < lateAll || earlyYes*4 > earlyAll {
+	if lateAll == 0 || lateYes < lateAll || earlyAll == 0 || earlyYes > 1 {
 		t.Fatalf("pinned baseline: shifted %d/%d, unshifted %d/%d", lateYes, lateAll, earlyYes, earlyAll)
 	}
 }
