@@ -2,6 +2,7 @@ package textnorm
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"unicode"
 	"unicode/utf8"
 )
@@ -270,6 +271,42 @@ func (t *Tokenizer) scanWord(s string, i int) (n, end int, h uint64, flags Flag)
 	if c := s[i]; c >= 'A' && c <= 'Z' {
 		flags |= Upper
 	}
+	// Fast path: eight bytes at a time while they are ASCII letters and
+	// digits, which is most of every word. Anything the byte loop below
+	// must decide (a non-ASCII byte, a separator inside a number, the
+	// length cap, the last bytes of s) is left to it from the start of the
+	// current eight, where its hasher state matches (n is a multiple of 8).
+	for i+8 <= len(s) && n+8 <= maxTokenBytes {
+		v := load64(s, i)
+		letters, alnum := classify8(v)
+		lower := v | letters>>2 // 'A'-'Z' + 0x20 = 'a'-'z'
+		if alnum == swarHigh {
+			binary.LittleEndian.PutUint64(w[n:], lower)
+			hs.h = hashChunk(hs.h, lower)
+			if letters != 0 {
+				allDigits = false
+			}
+			n += 8
+			i += 8
+			continue
+		}
+		k := bits.TrailingZeros64(^alnum&swarHigh) >> 3
+		keep := uint64(1)<<(8*uint(k)) - 1
+		if letters&keep != 0 {
+			allDigits = false
+		}
+		if c := s[i+k]; c >= utf8.RuneSelf || (content && allDigits && n+k > 0 && (c == ',' || c == '.')) {
+			break
+		}
+		binary.LittleEndian.PutUint64(w[n:], lower)
+		n += k
+		i += k
+		h = hs.h
+		if k > 0 {
+			h = hashChunk(h, lower&keep)
+		}
+		return t.finishWord(n, i, hashFinal(h, n), flags, allDigits)
+	}
 	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
@@ -321,7 +358,15 @@ func (t *Tokenizer) scanWord(s string, i int) (n, end int, h uint64, flags Flag)
 		}
 		i += size
 	}
-	if content {
+	return t.finishWord(n, i, hs.sum(n), flags, allDigits)
+}
+
+// finishWord applies the Content-mode number rules to the word of n bytes
+// in t.word with hash h that ends at end.
+func (t *Tokenizer) finishWord(n, end int, h uint64, flags Flag, allDigits bool) (int, int, uint64, Flag) {
+	w := &t.word
+	i := end
+	if t.Mode == Content {
 		if allDigits {
 			flags |= Number
 			if m := len(trimDecimal(w[:n])); m != n {
@@ -334,7 +379,35 @@ func (t *Tokenizer) scanWord(s string, i int) (n, end int, h uint64, flags Flag)
 			return k, i, hashWord(w, k), flags
 		}
 	}
-	return n, i, hs.sum(n), flags
+	return n, i, h, flags
+}
+
+const (
+	swarOnes = 0x0101010101010101
+	swarLow7 = 0x7f * swarOnes
+	swarHigh = 0x80 * swarOnes
+)
+
+// load64 returns s[i:i+8] as a little-endian word (one load).
+func load64(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// classify8 returns, for each of the eight bytes of v, 0x80 in letters if
+// it is an ASCII letter and 0x80 in alnum if it is an ASCII letter or
+// digit. With the high bits cleared each byte is at most 0x7f, so adding
+// at most 0x7f never carries into the next byte: the high bit of x+(0x80-lo)
+// says x >= lo, that of x+(0x7f-hi) says x > hi.
+func classify8(v uint64) (letters, alnum uint64) {
+	x := v & swarLow7
+	y := x | 0x20*swarOnes // folds 'A'-'Z' onto 'a'-'z'
+	letters = (y + (0x80-'a')*swarOnes) &^ (y + (0x7f-'z')*swarOnes)
+	digits := (x + (0x80-'0')*swarOnes) &^ (x + (0x7f-'9')*swarOnes)
+	ascii := ^v & swarHigh
+	letters &= ascii
+	return letters, (letters | digits) & ascii
 }
 
 func hasDot(w []byte) bool {
