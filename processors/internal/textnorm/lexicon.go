@@ -1,13 +1,24 @@
 package textnorm
 
-type lexEntry struct {
-	hash   uint64
-	digits string // non-empty for number words
-}
+// lexicon is a fixed open-addressing table keyed by the hash of the
+// lower-cased word: one probe per token instead of string comparisons. The
+// hashes sit in their own array (8 KiB, stays in L1) and are indexed by
+// their low bits, already mixed by hashFinal; lexDigits holds the digits of
+// the number words at the same index.
+var lexHash, lexDigits, lexMask = buildLexicon()
 
-// lexicon is a fixed open-addressing table keyed by the FNV hash of the
-// lower-cased word: one probe per token instead of string comparisons.
-var lexicon, lexMask = buildLexicon()
+// maxLexLen is the length of the longest stopword or number word: longer
+// tokens skip the lookup.
+var maxLexLen = func() int {
+	m := 0
+	for _, w := range stopwords {
+		m = max(m, len(w))
+	}
+	for w := range numberWords {
+		m = max(m, len(w))
+	}
+	return m
+}()
 
 var numberWords = map[string]string{
 	"zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
@@ -17,7 +28,7 @@ var numberWords = map[string]string{
 	"sixty": "60", "seventy": "70", "eighty": "80", "ninety": "90", "hundred": "100", "thousand": "1000",
 }
 
-func buildLexicon() ([]lexEntry, uint64) {
+func buildLexicon() ([]uint64, []string, uint64) {
 	words := append([]string(nil), stopwords...)
 	for w := range numberWords {
 		words = append(words, w)
@@ -26,28 +37,30 @@ func buildLexicon() ([]lexEntry, uint64) {
 	for size < 4*len(words) {
 		size <<= 1
 	}
-	tab := make([]lexEntry, size)
+	hashes := make([]uint64, size)
+	digits := make([]string, size)
 	mask := uint64(size - 1)
 	for _, w := range words {
 		h := HashString(w)
-		i := mix(h) & mask
-		for tab[i].hash != 0 && tab[i].hash != h {
+		i := h & mask
+		for hashes[i] != 0 && hashes[i] != h {
 			i = (i + 1) & mask
 		}
-		tab[i] = lexEntry{hash: h, digits: numberWords[w]}
+		hashes[i], digits[i] = h, numberWords[w]
 	}
-	return tab, mask
+	return hashes, digits, mask
 }
 
-func lookupLexicon(h uint64) *lexEntry {
-	i := mix(h) & lexMask
+// lookupLexicon returns the index of h in the lexicon, or -1.
+func lookupLexicon(h uint64) int {
+	i := h & lexMask
 	for {
-		e := &lexicon[i]
-		if e.hash == h {
-			return e
+		v := lexHash[i]
+		if v == h {
+			return int(i)
 		}
-		if e.hash == 0 {
-			return nil
+		if v == 0 {
+			return -1
 		}
 		i = (i + 1) & lexMask
 	}
@@ -55,6 +68,6 @@ func lookupLexicon(h uint64) *lexEntry {
 
 // IsStopword reports whether the lower-cased word w is in the stopword list.
 func IsStopword(w string) bool {
-	e := lookupLexicon(HashString(w))
-	return e != nil && e.digits == ""
+	i := lookupLexicon(HashString(w))
+	return i >= 0 && lexDigits[i] == ""
 }

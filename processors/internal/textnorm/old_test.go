@@ -14,6 +14,11 @@ import (
 	"unicode/utf8"
 )
 
+type lexEntry struct {
+	hash   uint64
+	digits string // non-empty for number words
+}
+
 // oldLexicon maps the hash of each stopword and number word to its digits
 // ("" for stopwords): a plain map, independent of the package's table.
 var oldLexicon = func() map[uint64]*lexEntry {

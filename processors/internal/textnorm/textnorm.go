@@ -206,7 +206,44 @@ func (t *Tokenizer) Tokenize(dst []Token, s string) []Token {
 			}
 		}
 		start := i
-		n, end, h, flags := t.scanWord(s, i)
+		var n, end int
+		var h uint64
+		var flags Flag
+		fast := false
+		if i+8 <= len(s) {
+			// Most words are ASCII and shorter than eight bytes: one load,
+			// one hash chunk, no call. The word is the k letters and digits
+			// before the first other byte; it ends there unless that byte is
+			// non-ASCII (a letter may follow) or, in Content mode, a comma or
+			// dot after digits ("1,000", "2.5"): those go to scanWord.
+			v := load64(s, i)
+			letters, alnum := classify8(v)
+			stop := ^alnum & swarHigh
+			k := bits.TrailingZeros64(stop) >> 3
+			keep := uint64(1)<<(8*uint(k)) - 1
+			digitsOnly := letters&keep == 0
+			// (k is 8 when no byte stops the word; k&7 keeps the index in range.)
+			if c := s[i+k&7]; stop != 0 && k > 0 && c < utf8.RuneSelf && !(content && digitsOnly && (c == ',' || c == '.')) {
+				fast = true
+				lower := v | letters>>2 // 'A'-'Z' + 0x20 = 'a'-'z'
+				binary.LittleEndian.PutUint64(t.word[:8], lower)
+				n, end = k, i+k
+				h = hashFinal(hashChunk(hashSeed, lower&keep), k)
+				if c := s[i]; c >= 'A' && c <= 'Z' {
+					flags = Upper
+				}
+				if content {
+					if digitsOnly {
+						flags |= Number
+					} else if lower&0xff <= '9' {
+						n, end, h, flags = t.finishWord(n, end, h, flags, false)
+					}
+				}
+			}
+		}
+		if !fast {
+			n, end, h, flags = t.scanWord(s, i)
+		}
 		i = end
 		if initial {
 			flags |= Initial
@@ -214,12 +251,14 @@ func (t *Tokenizer) Tokenize(dst []Token, s string) []Token {
 		}
 		w := t.word[:n]
 		if content && flags&Number == 0 {
-			if e := lookupLexicon(h); e != nil {
-				if e.digits != "" {
-					w = append(t.word[:0], e.digits...)
+			if n <= maxLexLen { // longer words are neither stopwords nor number words
+				switch k := lookupLexicon(h); {
+				case k < 0:
+				case lexDigits[k] != "":
+					w = append(t.word[:0], lexDigits[k]...)
 					h = hashWord(&t.word, len(w))
 					flags |= Number
-				} else {
+				default:
 					flags |= Stop
 				}
 			}
