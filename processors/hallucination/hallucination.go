@@ -165,13 +165,11 @@ func (d *Detector) Score(completion, question, prompt string, context []string, 
 	for _, c := range context {
 		c = clip(c, maxIn)
 		st.toks = st.tk.Tokenize(st.toks[:0], c)
-		addContent(&st.support, st.toks)
-		addPairs(&st.pairs, c, st.toks)
+		addEvidence(&st.support, &st.pairs, c, st.toks)
 	}
 	reference = clip(reference, maxIn)
 	st.toks = st.tk.Tokenize(st.toks[:0], reference)
-	addContent(&st.support, st.toks)
-	addPairs(&st.pairs, reference, st.toks)
+	addEvidence(&st.support, &st.pairs, reference, st.toks)
 
 	q := question
 	if strings.TrimSpace(q) == "" {
@@ -180,8 +178,7 @@ func (d *Detector) Score(completion, question, prompt string, context []string, 
 	q = clip(q, maxIn)
 	st.toks = st.tk.Tokenize(st.toks[:0], q)
 	st.question.Reset(len(st.toks))
-	addContent(&st.question, st.toks)
-	addPairs(&st.pairs, q, st.toks)
+	addEvidence(&st.question, &st.pairs, q, st.toks)
 
 	completion = clip(completion, maxIn)
 	st.toks = st.tk.Tokenize(st.toks[:0], completion)
@@ -189,7 +186,8 @@ func (d *Detector) Score(completion, question, prompt string, context []string, 
 	var sup, echo, uns float64
 	var pairsSeen, pairsNew float64
 	var spans []string
-	prev := -1 // index of the previous content token in the same clause
+	prev := -1         // index of the previous content token in the same clause
+	prevKnown := false // whether it is in the evidence or the question
 	spanStart, spanEnd := -1, -1
 	flush := func() {
 		if spanStart >= 0 && len(spans) < d.cfg.MaxSpans {
@@ -201,7 +199,8 @@ func (d *Detector) Score(completion, question, prompt string, context []string, 
 		if t.Has(textnorm.Stop) {
 			continue
 		}
-		if framingSet.Has(t.Hash) && !st.support.Has(t.Hash) {
+		supported := st.support.Has(t.Hash)
+		if !supported && framingSet.Has(t.Hash) {
 			flush()
 			prev = -1
 			continue
@@ -212,17 +211,17 @@ func (d *Detector) Score(completion, question, prompt string, context []string, 
 		}
 		w := weight(t)
 		echoed := st.question.Has(t.Hash)
-		known := !echoed && st.support.Has(t.Hash)
+		known := !echoed && supported
 		if known || echoed {
 			// Both words are known; is their combination?
-			if prev >= 0 && (st.support.Has(st.toks[prev].Hash) || st.question.Has(st.toks[prev].Hash)) {
+			if prev >= 0 && prevKnown {
 				pairsSeen++
 				if !st.pairs.Has(pairHash(st.toks[prev].Hash, t.Hash)) {
 					pairsNew++
 				}
 			}
 		}
-		prev = i
+		prev, prevKnown = i, supported || echoed
 		switch {
 		case echoed:
 			echo += w
@@ -291,17 +290,20 @@ func weight(t textnorm.Token) float64 {
 	return weightWord
 }
 
-// addPairs adds the hashes of adjacent content tokens of one clause of s.
-func addPairs(set *textnorm.Set, s string, toks []textnorm.Token) {
-	prev := -1
-	for i, t := range toks {
+// addEvidence adds the content tokens of s to set and the hashes of their
+// adjacent pairs within one clause to pairs.
+func addEvidence(set, pairs *textnorm.Set, s string, toks []textnorm.Token) {
+	var prev textnorm.Token
+	havePrev := false
+	for _, t := range toks {
 		if t.Has(textnorm.Stop) {
 			continue
 		}
-		if prev >= 0 && !clauseBreak(s, toks[prev].End, t.Start) {
-			set.Add(pairHash(toks[prev].Hash, t.Hash))
+		set.Add(t.Hash)
+		if havePrev && !clauseBreak(s, prev.End, t.Start) {
+			pairs.Add(pairHash(prev.Hash, t.Hash))
 		}
-		prev = i
+		prev, havePrev = t, true
 	}
 }
 
@@ -322,14 +324,6 @@ func clauseBreak(s string, from, to int32) bool {
 }
 
 var clausePunct = [256]bool{'.': true, ',': true, ';': true, ':': true, '!': true, '?': true, '(': true, ')': true, '"': true, '\n': true}
-
-func addContent(s *textnorm.Set, toks []textnorm.Token) {
-	for _, t := range toks {
-		if !t.Has(textnorm.Stop) {
-			s.Add(t.Hash)
-		}
-	}
-}
 
 // clip returns at most max bytes of s, cut at a rune boundary.
 func clip(s string, max int) string {

@@ -262,7 +262,7 @@ func (t *Tokenizer) Tokenize(dst []Token, s string) []Token {
 					flags |= Stop
 				}
 			}
-			if flags&(Stop|Number) == 0 && flags&nonASCII == 0 {
+			if flags&(Stop|Number|nonASCII) == 0 && n > 3 && stemEnds[w[n-1]] {
 				if sw := stem(w); len(sw) != len(w) || (len(sw) > 0 && sw[len(sw)-1] != w[len(w)-1]) {
 					w = sw
 					h = hashWord(&t.word, len(w)) // w is a prefix of t.word
@@ -537,6 +537,11 @@ func stem(w []byte) []byte {
 	}
 	return w
 }
+
+// stemEnds marks the last letters of the suffixes stem removes (and of
+// the final -e): stem leaves every other word as it is, so Tokenize skips
+// the call for those.
+var stemEnds = [256]bool{'s': true, 'g': true, 'd': true, 'y': true, 'e': true}
 
 func hasSuffix(w []byte, s string) bool {
 	return len(w) >= len(s) && string(w[len(w)-len(s):]) == s
