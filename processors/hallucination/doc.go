@@ -37,7 +37,8 @@
 // cannot see.
 //
 // Performance: go test ./processors/hallucination -run XXX -bench . -benchmem
-// -count 5 (about 1 KB prompt+completion, 2 KB context): 10.3–10.8 µs, 280 B
-// in 9 allocs (the returned spans) on a shared, loaded 2-core machine (was
-// 11.5–12.5 µs), most of it the Content tokenizer.
+// -cpu 1 -count 5 (about 1 KB prompt+completion, 2 KB context): 7.5–7.7 µs,
+// 280 B in 9 allocs (the returned spans) on a shared, loaded 2-core machine
+// (was 10.0–10.2 µs in the same interleaved run before the SWAR word scanner
+// of textnorm), about two thirds of it the Content tokenizer.
 package hallucination

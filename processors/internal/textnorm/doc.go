@@ -15,5 +15,10 @@
 //
 // Measured on the CI machine class (2 cores):
 //
-//	go test ./processors/internal/textnorm -run XXX -bench . -benchmem
+//	go test ./processors/internal/textnorm -run XXX -bench . -benchmem -cpu 1 -count 5
+//
+// Tokenize on 2.1 KB of English: Plain 2.9–3.1 µs, Content 3.85–4.1 µs, no
+// allocations (was 3.6–3.65 and 5.2–5.4 µs, interleaved, before words were
+// scanned eight bytes at a time; FuzzSameAsOld checks that the tokens are
+// unchanged).
 package textnorm
