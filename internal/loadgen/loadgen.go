@@ -313,7 +313,7 @@ func (g *Generator) NextIn(now time.Time, scenario string, phase float64) (strin
 	user := t.q + " " + filler[r.IntN(len(filler))]
 	answer := t.a
 	if r.Float64() < 0.5 {
-		answer += " " + "Let me know if there is anything else I can help with."
+		answer += " Let me know if there is anything else I can help with."
 	}
 	call := sdk.Call{
 		Provider:     providerOf(model),
@@ -331,7 +331,9 @@ func (g *Generator) NextIn(now time.Time, scenario string, phase float64) (strin
 		Segments:       map[string]string{"user.locale": locales[r.IntN(len(locales))], "user.tier": tiers[r.IntN(len(tiers))]},
 	}
 	if r.Float64() < a.rag {
-		call.Context = []string{t.doc, "Related: " + topics[r.IntN(len(topics))].doc}
+		// The retrieved passage supports the answer (as in a working RAG
+		// system); a second, unrelated passage rides along.
+		call.Context = []string{t.doc + " " + t.a, topics[r.IntN(len(topics))].doc}
 	}
 	if r.Float64() < a.ref {
 		call.Reference = t.a

@@ -55,7 +55,7 @@ func (p *pipeline) startAggregate() context.CancelFunc { return p.startAggregate
 
 func (p *pipeline) startAggregateWith(baseline, group string) context.CancelFunc {
 	ag, err := aggregate.New(aggregate.Config{Brokers: p.b.Addrs(), Window: winSize, Rollup: p.rollup, Lateness: 2 * winSize, Baseline: baseline, Group: group,
-		IdleClose: 2 * time.Second, BaselineWindows: 3, SessionTimeout: 6 * time.Second, WindowConfig: window.DefaultConfig()},
+		IdleClose: 2 * time.Second, BaselineWindows: 3, SessionTimeout: 30 * time.Second, WindowConfig: window.DefaultConfig()},
 		p.conn, prometheus.NewRegistry())
 	testenv.Must(p.t, err, "aggregate stage")
 	return p.run(ag.Run)
