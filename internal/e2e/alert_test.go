@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -115,10 +114,7 @@ alerts:
 	logf, _ := os.Create(filepath.Join(dir, "up.log"))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	testenv.Must(t, cmd.Start(), "start up")
-	defer func() {
-		cmd.Process.Signal(syscall.SIGINT)
-		cmd.Wait()
-	}()
+	defer killProcess(cmd)
 	testenv.Eventually(t, 90*time.Second, "/readyz", func() (bool, string) {
 		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", hport))
 		if err != nil {

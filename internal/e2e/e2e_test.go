@@ -51,6 +51,7 @@ func TestExactlyNEventsAcrossSIGKILL(t *testing.T) {
 		log, _ := os.Create(filepath.Join(dir, fmt.Sprintf("score-%d.log", i)))
 		cmd.Stdout, cmd.Stderr = log, log
 		testenv.Must(t, cmd.Start(), "start score stage")
+		t.Cleanup(func() { killProcess(cmd) })
 		return cmd
 	}
 	count := func(q string) uint64 {
@@ -132,6 +133,7 @@ func TestUpLoadgenSummaryAndRestart(t *testing.T) {
 		log, _ := os.OpenFile(filepath.Join(dir, "up.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 		cmd.Stdout, cmd.Stderr = log, log
 		testenv.Must(t, cmd.Start(), "start up")
+		t.Cleanup(func() { killProcess(cmd) })
 		testenv.Eventually(t, 90*time.Second, "/readyz", func() (bool, string) {
 			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", hport))
 			if err != nil {
@@ -183,4 +185,21 @@ func TestUpLoadgenSummaryAndRestart(t *testing.T) {
 	defer stop(cmd)
 	run("loadgen", "--count", "100", "--seed", "2")
 	summaryCount("600")
+}
+
+// killProcess stops a child the test started, should the test end early:
+// SIGINT (so sightline up stops its ClickHouse), then SIGKILL.
+func killProcess(cmd *exec.Cmd) {
+	if cmd.Process == nil || cmd.ProcessState != nil {
+		return
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		<-done
+	}
 }
