@@ -228,6 +228,9 @@ func closeEngine(e *alert.Engine, log *slog.Logger) {
 // referenceScorer scores reference-file events with the configured
 // detectors, as the score stage would.
 func referenceScorer(cfg config.Config) window.ScoreFunc {
+	if !strings.HasPrefix(cfg.Aggregate.Baseline, "file:") {
+		return nil // only a reference file is scored
+	}
 	dets, err := registry.Build(cfg.Detectors)
 	if err != nil {
 		return nil // Validate reported it already
@@ -277,25 +280,15 @@ func Aggregate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 
 // pinger returns a readiness check that pings ClickHouse at most once a
 // second.
-func pinger(conn driver.Conn) func() bool {
-	var mu sync.Mutex
-	var last time.Time
-	var ok bool
-	return func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		if time.Since(last) < time.Second {
-			return ok
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		ok = conn.Ping(ctx) == nil
-		cancel()
-		last = time.Now()
-		return ok
-	}
-}
+func pinger(conn driver.Conn) func() bool { return cachedCheck(conn.Ping) }
 
-func brokerReady(cl *kgo.Client) func() bool {
+// brokerReady returns a readiness check that pings the brokers at most once
+// a second.
+func brokerReady(cl *kgo.Client) func() bool { return cachedCheck(cl.Ping) }
+
+// cachedCheck runs ping (2 s timeout) at most once a second, so /readyz
+// polling never hammers the dependency.
+func cachedCheck(ping func(context.Context) error) func() bool {
 	var mu sync.Mutex
 	var last time.Time
 	var ok bool
@@ -306,7 +299,7 @@ func brokerReady(cl *kgo.Client) func() bool {
 			return ok
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		ok = cl.Ping(ctx) == nil
+		ok = ping(ctx) == nil
 		cancel()
 		last = time.Now()
 		return ok

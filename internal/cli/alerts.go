@@ -9,9 +9,6 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/spf13/cobra"
-
-	"github.com/sightline-dev/sightline/internal/app"
-	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 )
 
 func newAlerts(g *globals) *cobra.Command {
@@ -24,11 +21,7 @@ func newAlerts(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			addr := cfg.ClickHouse.Addr
-			if addr == "" {
-				addr = fmt.Sprintf("127.0.0.1:%d", cfg.ClickHouse.LocalPort)
-			}
-			conn, err := chsink.Open(cmd.Context(), app.ClickHouseOptions(cfg.ClickHouse, addr))
+			conn, err := openClickHouse(cmd, cfg)
 			if err != nil {
 				return err
 			}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sightline-dev/sightline/internal/app"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 )
 
@@ -39,11 +38,7 @@ func newBaseline(g *globals) *cobra.Command {
 			if window == 0 {
 				window = cfg.Aggregate.Window
 			}
-			addr := cfg.ClickHouse.Addr
-			if addr == "" {
-				addr = fmt.Sprintf("127.0.0.1:%d", cfg.ClickHouse.LocalPort)
-			}
-			conn, err := chsink.Open(cmd.Context(), app.ClickHouseOptions(cfg.ClickHouse, addr))
+			conn, err := openClickHouse(cmd, cfg)
 			if err != nil {
 				return err
 			}

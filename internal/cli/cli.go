@@ -4,7 +4,9 @@ package cli
 
 import (
 	"context"
+
 	"fmt"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"io"
 	"log/slog"
 	"os"
@@ -142,11 +144,7 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				addr := cfg.ClickHouse.Addr
-				if addr == "" {
-					addr = fmt.Sprintf("127.0.0.1:%d", cfg.ClickHouse.LocalPort)
-				}
-				conn, err := chsink.Open(cmd.Context(), app.ClickHouseOptions(cfg.ClickHouse, addr))
+				conn, err := openClickHouse(cmd, cfg)
 				if err != nil {
 					return err
 				}
@@ -207,4 +205,14 @@ func newLoadgen(g *globals) *cobra.Command {
 	f.IntVar(&lc.Invalid, "invalid", 0, "also produce N malformed records (they go to the dead-letter topic)")
 	f.StringVar(&topic, "topic", broker.TopicEvents, "events topic")
 	return cmd
+}
+
+// openClickHouse connects the tool commands to clickhouse.addr, or to the
+// local server `sightline up` manages when none is configured.
+func openClickHouse(cmd *cobra.Command, cfg config.Config) (driver.Conn, error) {
+	addr := cfg.ClickHouse.Addr
+	if addr == "" {
+		addr = fmt.Sprintf("127.0.0.1:%d", cfg.ClickHouse.LocalPort)
+	}
+	return chsink.Open(cmd.Context(), app.ClickHouseOptions(cfg.ClickHouse, addr))
 }

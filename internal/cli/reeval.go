@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sightline-dev/sightline/internal/app"
 	"github.com/sightline-dev/sightline/processors/reeval"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 )
@@ -56,11 +55,7 @@ func newReeval(g *globals) *cobra.Command {
 			if err := rc.Validate(); err != nil {
 				return err
 			}
-			addr := cfg.ClickHouse.Addr
-			if addr == "" {
-				addr = fmt.Sprintf("127.0.0.1:%d", cfg.ClickHouse.LocalPort)
-			}
-			conn, err := chsink.Open(cmd.Context(), app.ClickHouseOptions(cfg.ClickHouse, addr))
+			conn, err := openClickHouse(cmd, cfg)
 			if err != nil {
 				return err
 			}

@@ -13,9 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/sightline-dev/sightline/internal/app"
 	"github.com/sightline-dev/sightline/internal/broker"
-	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 )
 
 func newSummary(g *globals) *cobra.Command {
@@ -27,11 +25,7 @@ func newSummary(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			addr := cfg.ClickHouse.Addr
-			if addr == "" {
-				addr = fmt.Sprintf("127.0.0.1:%d", cfg.ClickHouse.LocalPort)
-			}
-			conn, err := chsink.Open(cmd.Context(), app.ClickHouseOptions(cfg.ClickHouse, addr))
+			conn, err := openClickHouse(cmd, cfg)
 			if err != nil {
 				return err
 			}
@@ -207,29 +201,4 @@ func dlqCount(ctx context.Context, brokers []string) (int, map[string]int, error
 		}
 	}
 	return n, reasons, nil
-}
-
-// topicCount is the number of records in a topic (end minus start offsets).
-func topicCount(ctx context.Context, brokers []string, topic string) (int64, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		return 0, err
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	ends, err := adm.ListEndOffsets(ctx, topic)
-	if err != nil {
-		return 0, err
-	}
-	starts, err := adm.ListStartOffsets(ctx, topic)
-	if err != nil {
-		return 0, err
-	}
-	var n int64
-	ends.Each(func(o kadm.ListedOffset) {
-		if s, ok := starts.Lookup(o.Topic, o.Partition); ok {
-			n += o.Offset - s.Offset
-		}
-	})
-	return n, nil
 }

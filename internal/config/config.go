@@ -142,7 +142,7 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("config: %w", err)
 		}
 	}
-	if _, err := registry.Build(c.Detectors); err != nil {
+	if err := registry.Validate(c.Detectors); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	return nil

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"sort"
 	"strconv"
@@ -20,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sightline-dev/sightline/internal/broker"
+	"github.com/sightline-dev/sightline/internal/retry"
 	"github.com/sightline-dev/sightline/processors/window"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
@@ -418,10 +418,9 @@ func (s *Stage) ingest(r *kgo.Record) {
 	if roll := int64(s.cfg.Rollup / time.Second); roll > 0 {
 		start := p.WindowStart - p.WindowStart%roll
 		if !s.closedLocked(start, uint32(roll)) {
-			hp := window.NewPartial(k, start, uint32(roll), s.cfg.WindowConfig)
-			if err := hp.Merge(p); err == nil {
-				s.mergeLocked(winID{k, uint32(roll), start}, hp, r)
-			}
+			// Merge widens nothing here: the hour window already covers
+			// the minute window, so the partial merges in directly.
+			s.mergeLocked(winID{k, uint32(roll), start}, p, r)
 		}
 	}
 }
@@ -809,29 +808,10 @@ func (s *Stage) commit(ctx context.Context) error {
 }
 
 func (s *Stage) retry(ctx context.Context, fn func(context.Context) error) error {
-	backoff := s.cfg.RetryMin
-	for attempt := 0; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err := fn(actx)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+	return retry.Do(ctx, retry.Policy{Min: s.cfg.RetryMin, Max: s.cfg.RetryMax}, fn, func(attempt int, err error) {
 		s.m.retries.Inc()
 		if attempt == 0 || attempt%10 == 0 {
 			s.cfg.Logger.Warn("retrying clickhouse", "attempt", attempt+1, "err", err)
 		}
-		sleep := time.Duration(rand.Int64N(int64(backoff))) + backoff/2
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(sleep):
-		}
-		if backoff *= 2; backoff > s.cfg.RetryMax {
-			backoff = s.cfg.RetryMax
-		}
-	}
+	})
 }

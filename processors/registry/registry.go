@@ -51,13 +51,9 @@ var entries = []entry{
 		return refmetrics.New(refmetrics.Config{}), nil
 	}},
 	{"pii", false, func(s Settings) (detector.Detector, error) {
-		var set pii.KindSet
-		for _, k := range s.Kinds {
-			kind, ok := pii.ParseKind(k)
-			if !ok {
-				return nil, fmt.Errorf("detectors.pii.kinds: unknown kind %q", k)
-			}
-			set |= pii.Of(kind)
+		set, err := piiKinds(s.Kinds)
+		if err != nil {
+			return nil, err
 		}
 		return pii.New(pii.Config{Kinds: set}), nil
 	}},
@@ -75,9 +71,22 @@ func Names() []string {
 	return out
 }
 
-// Build returns the enabled detectors. Settings for unknown names, and bad
-// thresholds, are errors that name the config key.
-func Build(settings map[string]Settings) ([]detector.Detector, error) {
+func piiKinds(names []string) (pii.KindSet, error) {
+	var set pii.KindSet
+	for _, k := range names {
+		kind, ok := pii.ParseKind(k)
+		if !ok {
+			return 0, fmt.Errorf("detectors.pii.kinds: unknown kind %q", k)
+		}
+		set |= pii.Of(kind)
+	}
+	return set, nil
+}
+
+// Validate checks detector settings without building anything: settings
+// for unknown names, bad thresholds and unknown PII kinds are errors that
+// name the config key.
+func Validate(settings map[string]Settings) error {
 	known := map[string]entry{}
 	for _, e := range entries {
 		known[e.name] = e
@@ -90,18 +99,29 @@ func Build(settings map[string]Settings) ([]detector.Detector, error) {
 			continue
 		}
 		if s.Threshold != 0 && !e.hasThreshold {
-			return nil, fmt.Errorf("detectors.%s.threshold: this detector has no threshold", name)
+			return fmt.Errorf("detectors.%s.threshold: this detector has no threshold", name)
 		}
 		if s.Threshold < 0 || s.Threshold > 1 {
-			return nil, fmt.Errorf("detectors.%s.threshold: must be in (0, 1], got %v", name, s.Threshold)
+			return fmt.Errorf("detectors.%s.threshold: must be in (0, 1], got %v", name, s.Threshold)
 		}
 		if len(s.Kinds) > 0 && name != "pii" {
-			return nil, fmt.Errorf("detectors.%s.kinds: only the pii detector takes kinds", name)
+			return fmt.Errorf("detectors.%s.kinds: only the pii detector takes kinds", name)
+		}
+		if _, err := piiKinds(s.Kinds); err != nil {
+			return err
 		}
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		return nil, fmt.Errorf("detectors: unknown detector %s (known: %s)", strings.Join(unknown, ", "), strings.Join(Names(), ", "))
+		return fmt.Errorf("detectors: unknown detector %s (known: %s)", strings.Join(unknown, ", "), strings.Join(Names(), ", "))
+	}
+	return nil
+}
+
+// Build returns the enabled detectors, after Validate.
+func Build(settings map[string]Settings) ([]detector.Detector, error) {
+	if err := Validate(settings); err != nil {
+		return nil, err
 	}
 	var out []detector.Detector
 	for _, e := range entries {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sightline-dev/sightline/internal/retry"
 	"github.com/sightline-dev/sightline/processors/features"
 	"github.com/sightline-dev/sightline/processors/scoring"
 	"github.com/sightline-dev/sightline/schemas"
@@ -278,33 +278,16 @@ func isRetriable(err error) bool {
 }
 
 func (s *Stage) retry(ctx context.Context, target string, fn func(context.Context) error) error {
-	backoff := s.cfg.RetryMin
-	for attempt := 0; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err := fn(actx)
-		cancel()
-		if err == nil {
-			if attempt > 0 {
-				s.cfg.Logger.Info("recovered after retries", "target", target, "attempts", attempt+1)
-			}
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+	retried := 0
+	err := retry.Do(ctx, retry.Policy{Min: s.cfg.RetryMin, Max: s.cfg.RetryMax}, fn, func(attempt int, err error) {
+		retried++
 		s.m.retries.WithLabelValues(target).Inc()
 		if attempt == 0 || attempt%10 == 0 {
 			s.cfg.Logger.Warn("retrying", "target", target, "attempt", attempt+1, "err", err)
 		}
-		// Full jitter keeps many stages from retrying in step.
-		sleep := time.Duration(rand.Int64N(int64(backoff))) + backoff/2
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(sleep):
-		}
-		if backoff *= 2; backoff > s.cfg.RetryMax {
-			backoff = s.cfg.RetryMax
-		}
+	})
+	if err == nil && retried > 0 {
+		s.cfg.Logger.Info("recovered after retries", "target", target, "attempts", retried+1)
 	}
+	return err
 }

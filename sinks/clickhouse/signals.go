@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -25,15 +26,16 @@ var SignalColumns = []string{"tenant", "app", "model", "variant", "window_start"
 
 var insertSignals = insertStmt("llm_signals", SignalColumns)
 
-func finiteOrNil(f float64, ok bool) *float64 {
-	if !ok || f != f || f > 1e308 || f < -1e308 {
+// finiteOrNil is nil for NaN and ±Inf (signals use NaN for "none").
+func finiteOrNil(f float64) *float64 {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return nil
 	}
 	return &f
 }
 
 func finite(f float64) float64 {
-	if f != f || f > 1e308 || f < -1e308 {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return 0
 	}
 	return f
@@ -59,14 +61,13 @@ func InsertSignals(ctx context.Context, conn driver.Conn, rows []SignalRow) erro
 		}
 		var p, th *float64
 		if s.PValue != nil {
-			p = finiteOrNil(*s.PValue, true)
+			p = finiteOrNil(*s.PValue)
 		}
 		if s.Threshold != nil {
-			th = finiteOrNil(*s.Threshold, true)
+			th = finiteOrNil(*s.Threshold)
 		}
-		hasCI := s.Lo != 0 || s.Hi != 0
 		if err := b.Append(r.Key.Tenant, r.Key.App, r.Key.Model, r.Key.Variant, time.Unix(r.WindowStart, 0).UTC(), r.WindowSeconds,
-			s.Name, s.Metric, s.Group, finite(s.Value), s.N, finiteOrNil(s.Lo, hasCI), finiteOrNil(s.Hi, hasCI), p, th,
+			s.Name, s.Metric, s.Group, finite(s.Value), s.N, finiteOrNil(s.Lo), finiteOrNil(s.Hi), p, th,
 			b2u(s.Decision), s.Baseline, details, now); err != nil {
 			_ = b.Abort()
 			return fmt.Errorf("cannot append to llm_signals batch: %w", err)
