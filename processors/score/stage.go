@@ -131,6 +131,14 @@ func (s *Stage) Run(ctx context.Context) error {
 		fetches.EachRecord(s.process)
 		if s.pending > 0 && (len(s.rows)+len(s.feedback) >= s.cfg.BatchSize || time.Since(s.started) >= s.cfg.FlushInterval) {
 			if err := s.flush(ctx); err != nil {
+				if ctx.Err() == nil {
+					// Not a shutdown: the session cannot go on (e.g. its
+					// transactional id was fenced). Stop and say why; the
+					// uncommitted batch is consumed again by whoever
+					// takes the partitions.
+					s.ready.Store(false)
+					return err
+				}
 				break // ctx ended while retrying; the records replay later
 			}
 		}
