@@ -3,10 +3,10 @@ package hallucination
 import (
 	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/sightline-dev/sightline/processors/detector"
 	"github.com/sightline-dev/sightline/processors/internal/textnorm"
+	"github.com/sightline-dev/sightline/schemas"
 )
 
 // Config configures the detector. The zero value is the default.
@@ -333,13 +333,4 @@ func clip(s string, max int) string {
 	return cut(s, max)
 }
 
-func cut(s string, max int) string {
-	if len(s) <= max {
-		return s
-	}
-	i := max
-	for i > 0 && !utf8.RuneStart(s[i]) {
-		i--
-	}
-	return s[:i]
-}
+func cut(s string, max int) string { return schemas.CutUTF8(s, max) }

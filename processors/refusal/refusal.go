@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/schemas"
 )
 
 // Config configures the detector. The zero value is the default.
@@ -97,13 +98,7 @@ func (d *Detector) Confidence(completion string) float64 {
 
 // opening returns at most max bytes of s, cut at a rune start.
 func opening(s string, max int) string {
-	if len(s) > max {
-		i := max
-		for i > 0 && !utf8.RuneStart(s[i]) {
-			i--
-		}
-		s = s[:i]
-	}
+	s = schemas.CutUTF8(s, max)
 	return s
 }
 
@@ -385,13 +380,7 @@ func foreignRefusal(s string) bool {
 // normalize writes the lower-cased, contraction-expanded opening of s
 // (at most max source bytes) to dst, one space between words.
 func normalize(dst []byte, s string, max int) []byte {
-	if len(s) > max {
-		i := max
-		for i > 0 && !utf8.RuneStart(s[i]) {
-			i--
-		}
-		s = s[:i]
-	}
+	s = schemas.CutUTF8(s, max)
 	space := true
 	wordStart := 0
 	for i := 0; i < len(s); {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/sightline-dev/sightline/schemas"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 )
 
@@ -47,13 +48,7 @@ func eventHash(ev *eventpb.Event) uint64 {
 // cloneLabel copies a label for keeping, cut to maxLabelBytes on a rune
 // boundary and made valid UTF-8 (protobuf strings must be).
 func cloneLabel(s string) string {
-	if len(s) > maxLabelBytes {
-		cut := maxLabelBytes
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut]
-	}
+	s = schemas.CutUTF8(s, maxLabelBytes)
 	if !utf8.ValidString(s) {
 		return strings.ToValidUTF8(s, "\uFFFD")
 	}
