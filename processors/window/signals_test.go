@@ -166,36 +166,6 @@ func TestCompare(t *testing.T) {
 	}
 }
 
-func TestRolling(t *testing.T) {
-	cfg := DefaultConfig()
-	r := NewRolling(3)
-	if r.Partial() != nil {
-		t.Fatal("empty rolling baseline must have no partial")
-	}
-	g := newGen(41)
-	for w := int64(0); w < 5; w++ {
-		if err := r.Add(fill(NewPartial(testKey, w*60, 60, cfg), g, 100)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// Re-adding window 4 (a restart) replaces it.
-	if err := r.Add(fill(NewPartial(testKey, 240, 60, cfg), g, 100)); err != nil {
-		t.Fatal(err)
-	}
-	p := r.Partial()
-	if r.Len() != 3 || p.Count() != 300 || p.WindowStart != 120 || p.WindowSeconds != 180 {
-		t.Fatalf("rolling: len %d count %d window %d+%d", r.Len(), p.Count(), p.WindowStart, p.WindowSeconds)
-	}
-	if err := r.Add(NewPartial(Key{Tenant: "x"}, 300, 60, cfg)); err == nil {
-		t.Fatal("another key must be refused")
-	}
-	if r.Name() != "rolling:3" {
-		t.Fatal(r.Name())
-	}
-	var b Baseline = r
-	_ = b
-}
-
 func TestConfigValidate(t *testing.T) {
 	c := DefaultConfig()
 	if err := c.Validate(); err != nil {
