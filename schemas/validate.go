@@ -126,6 +126,20 @@ func sanitize(s string) string {
 
 // Validate checks an event against the contract. It does not modify ev.
 func Validate(ev *eventpb.Event) error {
+	if err := ValidateFields(ev); err != nil {
+		return err
+	}
+	// proto.Unmarshal already rejects invalid UTF-8 in strings; events built
+	// in Go (SDK, collector) are checked here.
+	return checkUTF8(ev)
+}
+
+// ValidateFields is Validate without the pass over every string that
+// checks it is valid UTF-8. It is for producers that make each string
+// valid as they build the event (the collector exporter does, and its
+// fuzz test checks its output with Validate); the score stage's
+// proto.Unmarshal checks the encoding again on the way in.
+func ValidateFields(ev *eventpb.Event) error {
 	if ev == nil {
 		return missing("event")
 	}
@@ -208,11 +222,6 @@ func Validate(ev *eventpb.Event) error {
 		if !finite(float64(x)) {
 			return invalid("embedding", "must hold finite numbers")
 		}
-	}
-	// proto.Unmarshal already rejects invalid UTF-8 in strings; events built
-	// in Go (SDK, collector) are checked here.
-	if err := checkUTF8(ev); err != nil {
-		return err
 	}
 	return nil
 }

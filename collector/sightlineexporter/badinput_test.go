@@ -283,7 +283,7 @@ func FuzzMessages(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		msgs, _ := messagesFromString(s, "user", nil)
+		msgs, _ := messagesFromString(nil, s, "user", nil)
 		for _, m := range msgs {
 			if m == nil {
 				t.Fatal("nil message")

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -17,7 +16,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
-	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sightline-dev/sightline/schemas"
@@ -188,101 +186,6 @@ func (e *sightlineExporter) produce(ctx context.Context, evs []*eventpb.Event) e
 		return err
 	}
 	return nil
-}
-
-var marshalOpts = proto.MarshalOptions{}
-
-// Field numbers of the eventpb fields marshalEvent encodes by hand
-// (TestHandEncodedFields checks them against the descriptor).
-const (
-	promptField       = 13 // Event.prompt, repeated Message
-	completionField   = 14 // Event.completion, repeated Message
-	contextField      = 25 // Event.context, repeated string
-	attributesField   = 29 // Event.attributes, map<string, string>
-	msgRoleField      = 1  // Message.role
-	msgContentField   = 2  // Message.content
-	msgFinishField    = 3  // Message.finish_reason
-	messageFieldCount = 3
-)
-
-// marshalEvent appends ev's protobuf encoding to b. The protobuf runtime
-// encodes the labels and scalars; the content (prompt, completion,
-// context) and the attributes map, which are most of the bytes, are
-// appended here. That skips the runtime's reflection over each message and
-// map entry and its UTF-8 check over every content byte: content was made
-// valid UTF-8 when it was read and schemas.Validate (in finish) checked it
-// again, so a third pass proves nothing. Attributes are checked here
-// because Validate does not look at them. Fields may appear in any order
-// on the wire, so the result decodes to the same message.
-func marshalEvent(b []byte, ev *eventpb.Event) ([]byte, error) {
-	prompt, completion, ctxs, attrs := ev.Prompt, ev.Completion, ev.Context, ev.Attributes
-	ev.Prompt, ev.Completion, ev.Context, ev.Attributes = nil, nil, nil, nil
-	b, err := marshalOpts.MarshalAppend(b, ev)
-	ev.Prompt, ev.Completion, ev.Context, ev.Attributes = prompt, completion, ctxs, attrs
-	if err != nil {
-		return b, err
-	}
-	if b, err = appendMessages(b, promptField, prompt); err != nil {
-		return b, err
-	}
-	if b, err = appendMessages(b, completionField, completion); err != nil {
-		return b, err
-	}
-	for _, c := range ctxs {
-		b = protowire.AppendTag(b, contextField, protowire.BytesType)
-		b = protowire.AppendString(b, c)
-	}
-	for k, v := range attrs {
-		if !utf8.ValidString(k) || !utf8.ValidString(v) {
-			return b, errors.New("attribute is not valid UTF-8")
-		}
-		entry := protowire.SizeTag(1) + protowire.SizeBytes(len(k)) + protowire.SizeTag(2) + protowire.SizeBytes(len(v))
-		b = protowire.AppendTag(b, attributesField, protowire.BytesType)
-		b = protowire.AppendVarint(b, uint64(entry))
-		b = protowire.AppendTag(b, 1, protowire.BytesType)
-		b = protowire.AppendString(b, k)
-		b = protowire.AppendTag(b, 2, protowire.BytesType)
-		b = protowire.AppendString(b, v)
-	}
-	return b, nil
-}
-
-// appendMessages appends msgs as repeated field num; empty strings are
-// left out, as proto3 does. Roles and finish reasons are short and not all
-// of them are covered by schemas.Validate: they are checked here.
-func appendMessages(b []byte, num protowire.Number, msgs []*eventpb.Message) ([]byte, error) {
-	for _, m := range msgs {
-		size := 0
-		if m != nil {
-			if !utf8.ValidString(m.Role) || !utf8.ValidString(m.FinishReason) {
-				return b, errors.New("message role or finish reason is not valid UTF-8")
-			}
-			size = sizeString(msgRoleField, m.Role) + sizeString(msgContentField, m.Content) + sizeString(msgFinishField, m.FinishReason)
-		}
-		b = protowire.AppendTag(b, num, protowire.BytesType)
-		b = protowire.AppendVarint(b, uint64(size))
-		if m != nil {
-			b = appendString(b, msgRoleField, m.Role)
-			b = appendString(b, msgContentField, m.Content)
-			b = appendString(b, msgFinishField, m.FinishReason)
-		}
-	}
-	return b, nil
-}
-
-func sizeString(num protowire.Number, s string) int {
-	if s == "" {
-		return 0
-	}
-	return protowire.SizeTag(num) + protowire.SizeBytes(len(s))
-}
-
-func appendString(b []byte, num protowire.Number, s string) []byte {
-	if s == "" {
-		return b
-	}
-	b = protowire.AppendTag(b, num, protowire.BytesType)
-	return protowire.AppendString(b, s)
 }
 
 // encode appends the protobuf form of each event to b and the start and

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sightline-dev/sightline/internal/broker"
 	"github.com/sightline-dev/sightline/schemas"
@@ -160,38 +162,73 @@ func TestExportBrokerDown(t *testing.T) {
 	}
 }
 
-// TestHandEncodedFields: marshalEvent encodes content and attributes by
-// field number; a schema change to those fields must show up here rather
-// than as silently missing data.
+// TestHandEncodedFields: marshalEvent writes fields by number; a schema
+// change must show up here rather than as silently missing data.
 func TestHandEncodedFields(t *testing.T) {
-	ev := (&eventpb.Event{}).ProtoReflect().Descriptor().Fields()
-	for _, f := range []struct {
-		name string
-		num  protowire.Number
-	}{{"prompt", promptField}, {"completion", completionField}, {"context", contextField}, {"attributes", attributesField}} {
-		if fd := ev.ByName(protoreflect.Name(f.name)); fd == nil || fd.Number() != f.num {
-			t.Errorf("Event.%s is not field %d", f.name, f.num)
+	unhandledNames := map[string]bool{"ttft_ms": true, "cost_usd": true, "prompt_template": true,
+		"reference": true, "segments": true, "embedding": true, "kind": true, "feedback": true}
+	fields := (&eventpb.Event{}).ProtoReflect().Descriptor().Fields()
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		name := string(fd.Name())
+		num, ok := handEncoded[name]
+		switch {
+		case ok && fd.Number() != num:
+			t.Errorf("Event.%s is field %d, marshalEvent writes it as %d", name, fd.Number(), num)
+		case !ok && !unhandledNames[name]:
+			t.Errorf("Event.%s (field %d) is new: marshalEvent must write it or pass it on in unhandled", name, fd.Number())
 		}
 	}
-	msg := (&eventpb.Message{}).ProtoReflect().Descriptor().Fields()
-	if msg.Len() != messageFieldCount {
-		t.Errorf("Message has %d fields, marshalEvent encodes %d", msg.Len(), messageFieldCount)
+	if got, want := fields.Len(), len(handEncoded)+len(unhandledNames); got != want {
+		t.Errorf("Event has %d fields, the encoder knows %d", got, want)
 	}
-	for _, f := range []struct {
-		name string
-		num  protowire.Number
-	}{{"role", msgRoleField}, {"content", msgContentField}, {"finish_reason", msgFinishField}} {
-		if fd := msg.ByName(protoreflect.Name(f.name)); fd == nil || fd.Number() != f.num || fd.Kind() != protoreflect.StringKind {
-			t.Errorf("Message.%s is not string field %d", f.name, f.num)
+	check := func(m proto.Message, want map[string]protowire.Number) {
+		t.Helper()
+		fs := m.ProtoReflect().Descriptor().Fields()
+		if fs.Len() != len(want) {
+			t.Errorf("%s has %d fields, marshalEvent writes %d", m.ProtoReflect().Descriptor().Name(), fs.Len(), len(want))
+		}
+		for name, num := range want {
+			if fd := fs.ByName(protoreflect.Name(name)); fd == nil || fd.Number() != num {
+				t.Errorf("%s.%s is not field %d", m.ProtoReflect().Descriptor().Name(), name, num)
+			}
 		}
 	}
-	// Messages with empty fields and a nil message decode as proto does.
-	in := &eventpb.Event{Prompt: []*eventpb.Message{{Role: "user"}, {}, {Content: "x", FinishReason: "stop"}}, Context: []string{"", "d"}}
-	b, err := marshalEvent(nil, in)
-	must(t, err, "marshalEvent")
-	out := &eventpb.Event{}
-	must(t, proto.Unmarshal(b, out), "unmarshal")
-	if !proto.Equal(in, out) {
-		t.Errorf("round trip: got %v, want %v", out, in)
+	check(&eventpb.Message{}, map[string]protowire.Number{"role": msgRole, "content": msgContent, "finish_reason": msgFinish})
+	check(&eventpb.Error{}, map[string]protowire.Number{"type": pairFirst, "message": pairSecond})
+	check(&eventpb.SDK{}, map[string]protowire.Number{"name": pairFirst, "version": pairSecond})
+	check(&timestamppb.Timestamp{}, map[string]protowire.Number{"seconds": tsSeconds, "nanos": tsNanos})
+
+	// Every field set, odd values included: the hand-written part and the
+	// runtime's part together decode to the same event.
+	ttft := 12.5
+	full := &eventpb.Event{
+		SchemaVersion: 1, EventId: "0190d9a2-0000-7000-8000-000000000000", Tenant: "t", App: "a", Environment: "e",
+		Ts: &timestamppb.Timestamp{Seconds: -5, Nanos: -7}, DurationMs: -0.5, TtftMs: &ttft,
+		Provider: "p", Operation: "o", RequestModel: "rm", Model: "m",
+		Prompt:      []*eventpb.Message{{Role: "user"}, {}, {Content: "x", FinishReason: "stop"}, {Role: "system", Content: "ünï"}},
+		Completion:  []*eventpb.Message{{Role: "assistant", Content: strings.Repeat("y", 300), FinishReason: "length"}},
+		InputTokens: 1 << 40, OutputTokens: -3, CostUsd: 0.25, Error: &eventpb.Error{Message: "m"},
+		TraceId: "tr", SpanId: "sp", ConversationId: "c", UserId: "u",
+		PromptTemplate: &eventpb.PromptTemplate{Id: "i", Version: "v"}, Variant: "B",
+		Context: []string{"", "d"}, Reference: "r", Segments: map[string]string{"k": ""},
+		Embedding: []float32{1, 2}, Attributes: map[string]string{"": "", "k": "v"},
+		Sdk: &eventpb.SDK{Name: "n"}, Truncated: true, ResponseId: "resp", Kind: eventpb.Kind_KIND_FEEDBACK,
+		Feedback: &eventpb.Feedback{EventId: "f", Score: 1},
+	}
+	onlyHandled := proto.Clone(full).(*eventpb.Event)
+	onlyHandled.TtftMs, onlyHandled.CostUsd, onlyHandled.PromptTemplate, onlyHandled.Reference = nil, 0, nil, ""
+	onlyHandled.Segments, onlyHandled.Embedding, onlyHandled.Kind, onlyHandled.Feedback = nil, nil, 0, nil
+	for _, in := range []*eventpb.Event{full, onlyHandled, {}} {
+		b, err := marshalEvent(nil, in)
+		must(t, err, "marshalEvent")
+		out := &eventpb.Event{}
+		must(t, proto.Unmarshal(b, out), "unmarshal")
+		if !proto.Equal(in, out) {
+			t.Errorf("round trip: got %v, want %v", out, in)
+		}
+		if want := proto.Size(in); len(b) != want {
+			t.Errorf("encoded %d bytes, the runtime encodes %d", len(b), want)
+		}
 	}
 }

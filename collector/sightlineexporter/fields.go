@@ -25,25 +25,52 @@ type fields struct {
 	hasOldPrompt, hasOldCompletion                          bool
 
 	// Indexed attributes (gen_ai.prompt.N.*, llm.input_messages.N.*, ...)
-	// and unknown gen_ai.* keys need a second pass, done only for calls.
-	indexed, oiDocs, unknown bool
+	// need a second pass, done only for calls.
+	indexed, oiDocs bool
+
+	// Attributes kept on the event as they are (unknown gen_ai.* keys,
+	// llm.invocation_parameters). The first few are remembered here; when
+	// there are more (overflow), the second pass collects them all.
+	extra    [8]keyValue
+	nExtra   int
+	overflow bool
 }
+
+type keyValue struct {
+	k string
+	v pcommon.Value
+}
+
+// keep remembers an attribute to copy onto the event.
+func (f *fields) keep(k string, v pcommon.Value) {
+	if f.nExtra == len(f.extra) {
+		f.overflow = true
+		return
+	}
+	f.extra[f.nExtra] = keyValue{k, v}
+	f.nExtra++
+}
+
+// kept returns the attributes remembered by keep.
+func (f *fields) kept() []keyValue { return f.extra[:f.nExtra] }
 
 // scan fills f from attrs in one pass.
 func (f *fields) scan(attrs pcommon.Map) {
 	for k, v := range attrs.All() {
 		switch {
 		case strings.HasPrefix(k, "gen_ai."):
-			f.genAI(k[len("gen_ai."):], v)
+			f.genAI(k, v)
 		case strings.HasPrefix(k, "llm."):
-			f.openInference(k[len("llm."):], v)
+			f.openInference(k, v)
 		default:
 			f.other(k, v)
 		}
 	}
 }
 
-func (f *fields) genAI(k string, v pcommon.Value) {
+// genAI reads one gen_ai.* attribute (full is the whole key).
+func (f *fields) genAI(full string, v pcommon.Value) {
+	k := full[len("gen_ai."):]
 	switch k {
 	case "operation.name":
 		f.op = v.AsString()
@@ -85,12 +112,14 @@ func (f *fields) genAI(k string, v pcommon.Value) {
 		if isIndexed(k, "prompt.") || isIndexed(k, "completion.") {
 			f.indexed = true
 		} else {
-			f.unknown = true
+			f.keep(full, v)
 		}
 	}
 }
 
-func (f *fields) openInference(k string, v pcommon.Value) {
+// openInference reads one llm.* attribute (full is the whole key).
+func (f *fields) openInference(full string, v pcommon.Value) {
+	k := full[len("llm."):]
 	switch k {
 	case "model_name":
 		f.oiModel = v.AsString()
@@ -104,6 +133,8 @@ func (f *fields) openInference(k string, v pcommon.Value) {
 		f.oiInTok, f.hasOIInTok = v, true
 	case "token_count.completion":
 		f.oiOutTok, f.hasOIOutTok = v, true
+	case "invocation_parameters":
+		f.keep(full, v)
 	default:
 		if isIndexed(k, "input_messages.") || isIndexed(k, "output_messages.") {
 			f.indexed = true

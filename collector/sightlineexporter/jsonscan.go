@@ -17,6 +17,7 @@ type scanner struct {
 	s   string
 	i   int
 	err error
+	a   *arena // where messages are allocated; nil allocates each
 }
 
 var errJSON = errors.New("invalid JSON")

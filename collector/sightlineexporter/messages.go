@@ -24,14 +24,14 @@ var errNotMessages = errors.New("not a list of messages")
 // messagesFromValue decodes a message list held in an attribute: a JSON
 // string on spans, a structured value on log events. A plain non-JSON
 // string is one message of defaultRole.
-func messagesFromValue(v pcommon.Value, defaultRole string, out []*eventpb.Message) ([]*eventpb.Message, error) {
+func messagesFromValue(a *arena, v pcommon.Value, defaultRole string, out []*eventpb.Message) ([]*eventpb.Message, error) {
 	switch v.Type() {
 	case pcommon.ValueTypeStr:
-		return messagesFromString(v.Str(), defaultRole, out)
+		return messagesFromString(a, v.Str(), defaultRole, out)
 	case pcommon.ValueTypeSlice, pcommon.ValueTypeMap:
 		// Structured values are rare (log events only): their JSON form
 		// goes through the same decoder.
-		return messagesFromString(v.AsString(), defaultRole, out)
+		return messagesFromString(a, v.AsString(), defaultRole, out)
 	case pcommon.ValueTypeEmpty:
 		return out, nil
 	default:
@@ -39,8 +39,8 @@ func messagesFromValue(v pcommon.Value, defaultRole string, out []*eventpb.Messa
 	}
 }
 
-func messagesFromString(s, defaultRole string, out []*eventpb.Message) ([]*eventpb.Message, error) {
-	p := scanner{s: s}
+func messagesFromString(a *arena, s, defaultRole string, out []*eventpb.Message) ([]*eventpb.Message, error) {
+	p := scanner{s: s, a: a}
 	n := len(out)
 	switch p.peek() {
 	case 0:
@@ -66,7 +66,7 @@ func messagesFromString(s, defaultRole string, out []*eventpb.Message) ([]*event
 		return append(out, m), nil
 	default:
 		// Some instrumentations record the bare text.
-		return append(out, &eventpb.Message{Role: defaultRole, Content: validUTF8(s)}), nil
+		return append(out, a.message(defaultRole, validUTF8(s), "")), nil
 	}
 }
 
@@ -133,7 +133,7 @@ func (p *scanner) message(defaultRole string, depth int) (*eventpb.Message, bool
 	if hasParts {
 		content = renderParts(parts)
 	}
-	return &eventpb.Message{Role: validUTF8(role), Content: validUTF8(content), FinishReason: validUTF8(finish)}, true
+	return p.a.message(validUTF8(role), validUTF8(content), validUTF8(finish)), true
 }
 
 func (p *scanner) strOrNull() (string, bool) {

@@ -13,7 +13,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sightline-dev/sightline/schemas"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
@@ -24,6 +23,14 @@ import (
 type translator struct {
 	tenant string // default tenant, overridden by a sightline.tenant attribute
 	tel    *telemetry
+	a      *arena // set on the per-call copy made by traces and logs
+}
+
+// withArena returns a copy of t that allocates from a fresh arena.
+func (t *translator) withArena() *translator {
+	c := *t
+	c.a = &arena{}
+	return &c
 }
 
 // maxIndex bounds N in indexed attributes (gen_ai.prompt.N.*): beyond it
@@ -68,6 +75,7 @@ type retrievalRef struct {
 // traces appends the events of the LLM calls in td to out. Spans that are
 // not LLM calls cost one pass over their attributes and no allocation.
 func (t *translator) traces(td ptrace.Traces, out []*eventpb.Event) []*eventpb.Event {
+	t = t.withArena()
 	var (
 		calls      []callRef
 		retrievals map[pcommon.TraceID][]retrievalRef
@@ -122,12 +130,12 @@ func (t *translator) traces(td ptrace.Traces, out []*eventpb.Event) []*eventpb.E
 func (t *translator) spanCall(res *resourceInfo, scope pcommon.InstrumentationScope, span ptrace.Span, f *fields) *eventpb.Event {
 	ev := t.build(res, f, span.Attributes())
 	start, end := span.StartTimestamp(), span.EndTimestamp()
-	ev.EventId = eventID(span.TraceID(), span.SpanID(), start, idFromSpan)
-	ev.Ts = timestamppb.New(start.AsTime())
+	ev.EventId = t.a.eventID(span.TraceID(), span.SpanID(), start, idFromSpan)
+	ev.Ts = t.a.timestamp(uint64(start))
 	if end > start {
 		ev.DurationMs = float64(end-start) / 1e6
 	}
-	ev.TraceId, ev.SpanId = traceIDs(span.TraceID(), span.SpanID())
+	ev.TraceId, ev.SpanId = t.a.traceIDs(span.TraceID(), span.SpanID())
 	if span.Status().Code() == ptrace.StatusCodeError || f.errType != "" {
 		typ := f.errType
 		if typ == "" {
@@ -136,7 +144,7 @@ func (t *translator) spanCall(res *resourceInfo, scope pcommon.InstrumentationSc
 		ev.Error = &eventpb.Error{Type: validUTF8(typ), Message: validUTF8(span.Status().Message())}
 	}
 	if scope.Name() != "" {
-		ev.Sdk = &eventpb.SDK{Name: scope.Name(), Version: scope.Version()}
+		ev.Sdk = t.a.sdk(validUTF8(scope.Name()), validUTF8(scope.Version()))
 	}
 	// Per-message span events (older conventions) and the details event.
 	if evs := span.Events(); evs.Len() > 0 {
@@ -154,16 +162,10 @@ func (t *translator) spanCall(res *resourceInfo, scope pcommon.InstrumentationSc
 // build makes the event's labels, tokens and content from one scan of the
 // attributes (and a second pass when indexed or unknown keys were seen).
 func (t *translator) build(res *resourceInfo, f *fields, attrs pcommon.Map) *eventpb.Event {
-	ev := &eventpb.Event{
-		SchemaVersion:  schemas.CurrentVersion,
-		Tenant:         res.tenant,
-		App:            res.app,
-		Environment:    res.env,
-		ConversationId: f.convID,
-		UserId:         f.userID,
-		ResponseId:     f.respID,
-		Variant:        f.variant,
-	}
+	ev := t.a.event()
+	ev.SchemaVersion = schemas.CurrentVersion
+	ev.Tenant, ev.App, ev.Environment = res.tenant, res.app, res.env
+	ev.ConversationId, ev.UserId, ev.ResponseId, ev.Variant = f.convID, f.userID, f.respID, f.variant
 	if f.tenant != "" {
 		ev.Tenant = f.tenant
 	}
@@ -246,30 +248,33 @@ func (t *translator) tokens(v pcommon.Value) int64 {
 
 // content sets prompt, completion, context and attributes.
 func (t *translator) content(ev *eventpb.Event, f *fields, attrs pcommon.Map) {
+	if ev.Prompt == nil && (f.hasSysInstr || f.hasInMsgs) {
+		// A system message and a few turns are usual: one list with room
+		// for them rather than growing it turn by turn.
+		ev.Prompt = t.a.messageList(4)
+	}
 	if f.hasSysInstr {
 		// A list of parts, one system message.
-		parts, err := messagesFromValue(f.sysInstr, "system", nil)
-		if err != nil {
+		n := len(ev.Prompt)
+		var err error
+		if ev.Prompt, err = messagesFromValue(t.a, f.sysInstr, "system", ev.Prompt); err != nil {
 			t.tel.issue(issueInvalidMessages)
-			parts = []*eventpb.Message{{Role: "system", Content: validUTF8(f.sysInstr.AsString())}}
+			ev.Prompt = append(ev.Prompt[:n], t.a.message("system", validUTF8(f.sysInstr.AsString()), ""))
 		}
-		if len(parts) == 1 && parts[0].Role == "system" && parts[0].FinishReason == "" {
-			ev.Prompt = append(ev.Prompt, parts[0]) // the usual single part: no copy
-		} else if len(parts) > 0 {
-			sys := &eventpb.Message{Role: "system"}
+		// The usual single text part is the system message as it is.
+		if parts := ev.Prompt[n:]; len(parts) > 1 || len(parts) == 1 && (parts[0].Role != "system" || parts[0].FinishReason != "") {
+			sys := t.a.message("system", "", "")
 			for i, p := range parts {
 				if i > 0 {
 					sys.Content += "\n"
 				}
 				sys.Content += p.Content
 			}
-			ev.Prompt = append(ev.Prompt, sys)
+			ev.Prompt = append(ev.Prompt[:n], sys)
 		}
 	}
-	if ev.Prompt == nil && f.hasInMsgs {
-		// A system message and a few turns are usual: one allocation
-		// rather than growing the slice turn by turn.
-		ev.Prompt = make([]*eventpb.Message, 0, 4)
+	if ev.Completion == nil && f.hasOutMsgs {
+		ev.Completion = t.a.messageList(1)
 	}
 	ev.Prompt = t.messages(ev.Prompt, f.hasInMsgs, f.inMsgs, "user")
 	ev.Completion = t.messages(ev.Completion, f.hasOutMsgs, f.outMsgs, "assistant")
@@ -279,16 +284,24 @@ func (t *translator) content(ev *eventpb.Event, f *fields, attrs pcommon.Map) {
 	if len(ev.Completion) == 0 {
 		ev.Completion = t.messages(ev.Completion, f.hasOldCompletion, f.oldCompletion, "assistant")
 	}
-	if f.indexed || f.unknown || f.oiDocs {
+	if kept := f.kept(); len(kept) > 0 {
+		if ev.Attributes == nil {
+			ev.Attributes = make(map[string]string, len(kept))
+		}
+		for _, kv := range kept {
+			ev.Attributes[kv.k] = validUTF8(kv.v.AsString())
+		}
+	}
+	if f.indexed || f.overflow || f.oiDocs {
 		t.secondPass(ev, f, attrs)
 	}
 	// OpenInference spans without structured messages: the raw input and
 	// output values.
 	if len(ev.Prompt) == 0 && f.inputValue != "" {
-		ev.Prompt = append(ev.Prompt, &eventpb.Message{Role: "user", Content: validUTF8(f.inputValue)})
+		ev.Prompt = append(ev.Prompt, t.a.message("user", validUTF8(f.inputValue), ""))
 	}
 	if len(ev.Completion) == 0 && f.outputValue != "" {
-		ev.Completion = append(ev.Completion, &eventpb.Message{Role: "assistant", Content: validUTF8(f.outputValue)})
+		ev.Completion = append(ev.Completion, t.a.message("assistant", validUTF8(f.outputValue), ""))
 	}
 	if f.hasFinish {
 		applyFinishReasons(ev.Completion, f.finish)
@@ -303,11 +316,11 @@ func (t *translator) messages(out []*eventpb.Message, has bool, v pcommon.Value,
 		return out
 	}
 	n := len(out)
-	out, err := messagesFromValue(v, role, out)
+	out, err := messagesFromValue(t.a, v, role, out)
 	if err != nil {
 		// Keep what was sent as one message rather than lose the text.
 		t.tel.issue(issueInvalidMessages)
-		out = append(out[:n], &eventpb.Message{Role: role, Content: validUTF8(v.AsString())})
+		out = append(out[:n], t.a.message(role, validUTF8(v.AsString()), ""))
 	}
 	return out
 }
@@ -375,7 +388,7 @@ type indexedMsg struct {
 
 type toolCall struct{ name, args string }
 
-func (m *indexedMsg) toProto() *eventpb.Message {
+func (m *indexedMsg) toProto(a *arena) *eventpb.Message {
 	content := m.content
 	for _, tc := range m.tools {
 		if tc.name == "" && tc.args == "" {
@@ -386,7 +399,7 @@ func (m *indexedMsg) toProto() *eventpb.Message {
 		}
 		content += "tool_call " + tc.name + "(" + tc.args + ")"
 	}
-	return &eventpb.Message{Role: validUTF8(m.role), Content: validUTF8(content), FinishReason: validUTF8(m.finish)}
+	return a.message(validUTF8(m.role), validUTF8(content), validUTF8(m.finish))
 }
 
 // secondPass reads indexed message attributes (OpenLLMetry's
@@ -407,7 +420,7 @@ func (t *translator) secondPass(ev *eventpb.Event, f *fields, attrs pcommon.Map)
 				dst = &prompt
 			} else if rest, found = strings.CutPrefix(k, "gen_ai.completion."); found {
 				dst = &completion
-			} else if f.unknown && !knownGenAI[k] {
+			} else if f.overflow && !knownGenAI[k] {
 				if ev.Attributes == nil {
 					ev.Attributes = map[string]string{}
 				}
@@ -419,7 +432,7 @@ func (t *translator) secondPass(ev *eventpb.Event, f *fields, attrs pcommon.Map)
 				dst, isOI = &oiIn, true
 			} else if rest, found = strings.CutPrefix(k, "llm.output_messages."); found {
 				dst, isOI = &oiOut, true
-			} else if k == "llm.invocation_parameters" {
+			} else if f.overflow && k == "llm.invocation_parameters" {
 				if ev.Attributes == nil {
 					ev.Attributes = map[string]string{}
 				}
@@ -448,12 +461,12 @@ func (t *translator) secondPass(ev *eventpb.Event, f *fields, attrs pcommon.Map)
 		setIndexedField(m, field, v)
 	}
 	if len(ev.Prompt) == 0 {
-		ev.Prompt = appendIndexed(ev.Prompt, prompt, "user")
-		ev.Prompt = appendIndexed(ev.Prompt, oiIn, "user")
+		ev.Prompt = appendIndexed(t.a, ev.Prompt, prompt, "user")
+		ev.Prompt = appendIndexed(t.a, ev.Prompt, oiIn, "user")
 	}
 	if len(ev.Completion) == 0 {
-		ev.Completion = appendIndexed(ev.Completion, completion, "assistant")
-		ev.Completion = appendIndexed(ev.Completion, oiOut, "assistant")
+		ev.Completion = appendIndexed(t.a, ev.Completion, completion, "assistant")
+		ev.Completion = appendIndexed(t.a, ev.Completion, oiOut, "assistant")
 	}
 }
 
@@ -502,7 +515,7 @@ func setIndexedField(m *indexedMsg, field string, v pcommon.Value) {
 	}
 }
 
-func appendIndexed(out []*eventpb.Message, msgs []indexedMsg, role string) []*eventpb.Message {
+func appendIndexed(a *arena, out []*eventpb.Message, msgs []indexedMsg, role string) []*eventpb.Message {
 	for i := range msgs {
 		if !msgs[i].set {
 			continue
@@ -510,7 +523,7 @@ func appendIndexed(out []*eventpb.Message, msgs []indexedMsg, role string) []*ev
 		if msgs[i].role == "" {
 			msgs[i].role = role
 		}
-		out = append(out, msgs[i].toProto())
+		out = append(out, msgs[i].toProto(a))
 	}
 	return out
 }
@@ -589,7 +602,7 @@ func (t *translator) messageEvent(ev *eventpb.Event, m *eventMessages, name stri
 		if v, ok := get("role"); ok && v.AsString() != "" {
 			role = v.AsString()
 		}
-		msg := &eventpb.Message{Role: validUTF8(role)}
+		msg := t.a.message(validUTF8(role), "", "")
 		if v, ok := get("content"); ok {
 			msg.Content = contentOf(v)
 		} else if body.Type() == pcommon.ValueTypeStr {
@@ -597,7 +610,7 @@ func (t *translator) messageEvent(ev *eventpb.Event, m *eventMessages, name stri
 		}
 		m.prompt = append(m.prompt, msg)
 	case "gen_ai.choice":
-		msg := &eventpb.Message{Role: "assistant"}
+		msg := t.a.message("assistant", "", "")
 		if v, ok := get("message"); ok {
 			switch v.Type() {
 			case pcommon.ValueTypeMap:
@@ -608,7 +621,7 @@ func (t *translator) messageEvent(ev *eventpb.Event, m *eventMessages, name stri
 					msg.Content = contentOf(c)
 				}
 			default:
-				if parsed, err := messagesFromValue(v, "assistant", nil); err == nil && len(parsed) == 1 {
+				if parsed, err := messagesFromValue(t.a, v, "assistant", nil); err == nil && len(parsed) == 1 {
 					msg = parsed[0]
 				} else {
 					msg.Content = validUTF8(v.AsString())
@@ -674,6 +687,7 @@ type logKey struct {
 // the older per-message records (gen_ai.user.message, gen_ai.choice, ...),
 // grouped by trace and span id.
 func (t *translator) logs(ld plog.Logs, out []*eventpb.Event) []*eventpb.Event {
+	t = t.withArena()
 	var groups map[logKey]*logGroup
 	var order []*logGroup
 	rls := ld.ResourceLogs()
@@ -739,21 +753,21 @@ func (t *translator) logs(ld plog.Logs, out []*eventpb.Event) []*eventpb.Event {
 			ev.Operation = "chat" // per-message events describe a chat
 		}
 		ev.SchemaVersion = schemas.CurrentVersion
-		ev.Ts = timestamppb.New(g.first.AsTime())
+		ev.Ts = t.a.timestamp(uint64(g.first))
 		if g.last > g.first {
 			ev.DurationMs = float64(g.last-g.first) / 1e6
 		}
-		ev.TraceId, ev.SpanId = traceIDs(g.traceID, g.spanID)
+		ev.TraceId, ev.SpanId = t.a.traceIDs(g.traceID, g.spanID)
 		if !g.traceID.IsEmpty() && !g.spanID.IsEmpty() {
 			// Derived like a span's id but in its own namespace: the log
 			// records do not know the span's start, and a call sent both
 			// as a span and as log events must not collide by accident.
-			ev.EventId = eventID(g.traceID, g.spanID, g.first, idFromLogs)
+			ev.EventId = t.a.eventID(g.traceID, g.spanID, g.first, idFromLogs)
 		} else {
-			ev.EventId = contentEventID(ev, g.first)
+			ev.EventId = t.a.contentEventID(ev, g.first)
 		}
 		if g.scopeName != "" {
-			ev.Sdk = &eventpb.SDK{Name: g.scopeName, Version: g.scopeVer}
+			ev.Sdk = t.a.sdk(validUTF8(g.scopeName), validUTF8(g.scopeVer))
 		}
 		if t.finish(ev) {
 			out = append(out, ev)
@@ -799,7 +813,7 @@ func (t *translator) finish(ev *eventpb.Event) bool {
 		ev.Truncated = true
 		t.tel.issue(issueTruncated)
 	}
-	if err := schemas.Validate(ev); err != nil {
+	if err := schemas.ValidateFields(ev); err != nil {
 		t.tel.drop(dropInvalidEvent)
 		return false
 	}
@@ -822,13 +836,11 @@ func cutLabels(ev *eventpb.Event) bool {
 
 // traceIDs returns the hex forms of trace and span id (empty for empty
 // ids), sharing one allocation.
-func traceIDs(tid pcommon.TraceID, sid pcommon.SpanID) (string, string) {
+func (a *arena) traceIDs(tid pcommon.TraceID, sid pcommon.SpanID) (string, string) {
 	var raw [24]byte
 	copy(raw[:16], tid[:])
 	copy(raw[16:], sid[:])
-	var buf [48]byte
-	hex.Encode(buf[:], raw[:])
-	h := string(buf[:])
+	h := a.hexString(raw[:])
 	t, s := h[:32], h[32:]
 	if tid.IsEmpty() {
 		t = ""
@@ -843,13 +855,13 @@ func traceIDs(tid pcommon.TraceID, sid pcommon.SpanID) (string, string) {
 // span start and whose other bits are a hash of trace and span id, so the
 // collector's retries (and a replayed batch) produce the same id and
 // deduplicate downstream.
-func eventID(traceID pcommon.TraceID, spanID pcommon.SpanID, start pcommon.Timestamp, ns byte) string {
+func (a *arena) eventID(traceID pcommon.TraceID, spanID pcommon.SpanID, start pcommon.Timestamp, ns byte) string {
 	h := fnv.New128a()
 	_, _ = h.Write([]byte{ns})
 	_, _ = h.Write(traceID[:])
 	_, _ = h.Write(spanID[:])
 	var sum [16]byte
-	return uuidV7(h.Sum(sum[:0]), start)
+	return a.uuidV7(h.Sum(sum[:0]), start)
 }
 
 // Namespaces of derived event ids.
@@ -860,7 +872,7 @@ const (
 
 // contentEventID is the id of a call without trace context: a hash of
 // what identifies it.
-func contentEventID(ev *eventpb.Event, ts pcommon.Timestamp) string {
+func (a *arena) contentEventID(ev *eventpb.Event, ts pcommon.Timestamp) string {
 	h := fnv.New128a()
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], uint64(ts))
@@ -873,10 +885,10 @@ func contentEventID(ev *eventpb.Event, ts pcommon.Timestamp) string {
 		_, _ = h.Write([]byte(m.Content))
 	}
 	var sum [16]byte
-	return uuidV7(h.Sum(sum[:0]), ts)
+	return a.uuidV7(h.Sum(sum[:0]), ts)
 }
 
-func uuidV7(rnd []byte, ts pcommon.Timestamp) string {
+func (a *arena) uuidV7(rnd []byte, ts pcommon.Timestamp) string {
 	var u uuid.UUID
 	copy(u[:], rnd)
 	ms := uint64(ts) / 1e6
@@ -884,7 +896,18 @@ func uuidV7(rnd []byte, ts pcommon.Timestamp) string {
 	u[3], u[4], u[5] = byte(ms>>16), byte(ms>>8), byte(ms)
 	u[6] = 0x70 | u[6]&0x0f // version 7
 	u[8] = 0x80 | u[8]&0x3f // RFC 4122 variant
-	return u.String()
+	// The canonical 8-4-4-4-12 form, as uuid.UUID.String writes it.
+	b := a.bytes(36)
+	hex.Encode(b[0:8], u[0:4])
+	b[8] = '-'
+	hex.Encode(b[9:13], u[4:6])
+	b[13] = '-'
+	hex.Encode(b[14:18], u[6:8])
+	b[18] = '-'
+	hex.Encode(b[19:23], u[8:10])
+	b[23] = '-'
+	hex.Encode(b[24:], u[10:])
+	return str(b)
 }
 
 func firstNonEmpty(ss ...string) string {
