@@ -1,6 +1,7 @@
 package sightlineexporter
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sightline-dev/sightline/schemas"
+	"github.com/sightline-dev/sightline/schemas/eventpb"
 )
 
 // oneSpan returns traces holding one span with the attributes set by fill.
@@ -291,4 +293,90 @@ func FuzzMessages(f *testing.F) {
 		}
 		_, _ = documentsFromValue(pcommon.NewValueStr(s), nil)
 	})
+}
+
+// FuzzSpan puts arbitrary text (invalid UTF-8 and broken JSON included)
+// into every kind of attribute the translator reads. Whatever comes out
+// must pass the full contract check, UTF-8 included, which the exporter
+// itself leaves out on its hot path (schemas.ValidateFields), and must
+// decode from marshalEvent's bytes to the same event.
+func FuzzSpan(f *testing.F) {
+	for _, s := range []string{
+		`[{"role":"user","parts":[{"type":"text","content":"hi \u00e9\ud83d\ude00"}]}]`,
+		`[{"role":"assistant","content":"a\"b\\c\n","finish_reason":"stop"}]`,
+		"\xff\xfe bad \xc3", `[{"role":"\xff","parts":[{"type":"text","content":"\xc3("}]}]`,
+		`[{"type":"tool_call","name":"f","arguments":{"a":1}}]`, `[`, ``,
+	} {
+		f.Add(s, s)
+	}
+	tel, _ := newTelemetry(nil)
+	tr := translator{tel: tel}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		td := oneSpan(func(m pcommon.Map) {
+			chatAttrs(m)
+			m.PutStr("gen_ai.input.messages", a)
+			m.PutStr("gen_ai.output.messages", b)
+			m.PutStr("gen_ai.system_instructions", b)
+			m.PutStr("gen_ai.response.model", a)
+			m.PutStr("gen_ai.conversation.id", b)
+			m.PutStr("gen_ai.request.seed", a)
+			m.PutStr("gen_ai.retrieval.documents", b)
+			m.PutStr("error.type", a)
+			m.PutStr("user.id", b)
+		})
+		ss := td.ResourceSpans().At(0).ScopeSpans().At(0)
+		ss.Scope().SetName(a)
+		ss.Scope().SetVersion(b)
+		ss.Spans().At(0).Status().SetMessage(b)
+		old := oneSpan(func(m pcommon.Map) {
+			m.PutStr("gen_ai.system", a)
+			m.PutStr("gen_ai.request.model", b+"m")
+			m.PutStr("gen_ai.prompt.0.role", a)
+			m.PutStr("gen_ai.prompt.0.content", b)
+			m.PutStr("gen_ai.completion.0.content", a)
+			m.PutStr("gen_ai.completion.0.finish_reason", b)
+			m.PutStr("llm.input_messages.0.message.content", a)
+			m.PutStr("llm.invocation_parameters", b)
+		})
+		for _, td := range []ptrace.Traces{td, old} {
+			for _, ev := range tr.traces(td, nil) {
+				if err := schemas.Validate(ev); err != nil {
+					t.Fatalf("translated event fails the contract: %v", err)
+				}
+				buf, err := marshalEvent(nil, ev)
+				if err != nil {
+					t.Fatalf("marshalEvent: %v", err)
+				}
+				got := &eventpb.Event{}
+				if err := proto.Unmarshal(buf, got); err != nil {
+					t.Fatalf("encoded event does not decode: %v", err)
+				}
+				if !proto.Equal(got, ev) {
+					t.Fatalf("round trip changed the event")
+				}
+			}
+		}
+	})
+}
+
+// TestManyUnknownAttributes: the first pass remembers a few unknown
+// gen_ai.* keys; beyond that the second pass must still keep them all.
+func TestManyUnknownAttributes(t *testing.T) {
+	tel, _ := newTelemetry(nil)
+	tr := translator{tel: tel}
+	for _, n := range []int{1, 8, 9, 30} {
+		ev := tr.traces(oneSpan(func(m pcommon.Map) {
+			chatAttrs(m)
+			for i := 0; i < n; i++ {
+				m.PutInt("gen_ai.request.extra_"+strconv.Itoa(i), int64(i))
+			}
+			m.PutStr("llm.invocation_parameters", `{"temperature":0}`)
+		}), nil)[0]
+		if len(ev.Attributes) != n+1 {
+			t.Errorf("%d unknown keys: %d attributes kept: %v", n, len(ev.Attributes), ev.Attributes)
+		}
+		if ev.Attributes["gen_ai.request.extra_"+strconv.Itoa(n-1)] != strconv.Itoa(n-1) {
+			t.Errorf("%d unknown keys: last one missing or wrong: %v", n, ev.Attributes)
+		}
+	}
 }
