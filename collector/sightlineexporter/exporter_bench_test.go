@@ -176,34 +176,36 @@ func BenchmarkTranslate(b *testing.B) {
 // BenchmarkExport pushes the same batches through the sightline exporter
 // and the contrib kafkaexporter (OTLP protobuf, franz-go too) to the same
 // in-process broker, each through its factory and exporterhelper with the
-// queue off, so a push returns when the broker acknowledged it.
+// queue off, so a push returns when the broker acknowledged it. Each
+// sub-benchmark gets a broker of its own: the in-process broker keeps
+// every batch in memory, and one shared across sub-benchmarks would make
+// whichever runs later pay for a larger log.
 func BenchmarkExport(b *testing.B) {
-	brk := startBroker(b)
 	ctx := context.Background()
 	exporters := []struct {
 		name   string
-		create func() (exporter.Traces, error)
+		create func(brokers []string) (exporter.Traces, error)
 	}{
-		{"sightline", func() (exporter.Traces, error) {
-			cfg := testConfig(brk.Addrs())
+		{"sightline", func(brokers []string) (exporter.Traces, error) {
+			cfg := testConfig(brokers)
 			return NewFactory().CreateTraces(ctx, exportertest.NewNopSettings(Type), cfg)
 		}},
-		{"sightline_uncompressed", func() (exporter.Traces, error) {
-			cfg := testConfig(brk.Addrs())
+		{"sightline_uncompressed", func(brokers []string) (exporter.Traces, error) {
+			cfg := testConfig(brokers)
 			cfg.Compression = "none"
 			return NewFactory().CreateTraces(ctx, exportertest.NewNopSettings(Type), cfg)
 		}},
-		{"kafkaexporter", func() (exporter.Traces, error) {
+		{"kafkaexporter", func(brokers []string) (exporter.Traces, error) {
 			f := kafkaexporter.NewFactory()
 			cfg := f.CreateDefaultConfig().(*kafkaexporter.Config)
-			cfg.ClientConfig.Brokers = brk.Addrs()
+			cfg.ClientConfig.Brokers = brokers
 			cfg.QueueBatchConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
 			return f.CreateTraces(ctx, exportertest.NewNopSettings(f.Type()), cfg)
 		}},
-		{"kafkaexporter_lz4", func() (exporter.Traces, error) {
+		{"kafkaexporter_lz4", func(brokers []string) (exporter.Traces, error) {
 			f := kafkaexporter.NewFactory()
 			cfg := f.CreateDefaultConfig().(*kafkaexporter.Config)
-			cfg.ClientConfig.Brokers = brk.Addrs()
+			cfg.ClientConfig.Brokers = brokers
 			cfg.Producer.Compression = "lz4"
 			cfg.QueueBatchConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
 			return f.CreateTraces(ctx, exportertest.NewNopSettings(f.Type()), cfg)
@@ -213,7 +215,8 @@ func BenchmarkExport(b *testing.B) {
 		td := benchTraces(style)
 		for _, e := range exporters {
 			b.Run(style+"/"+e.name, func(b *testing.B) {
-				exp, err := e.create()
+				brk := startBroker(b)
+				exp, err := e.create(brk.Addrs())
 				if err != nil {
 					b.Fatal(err)
 				}
