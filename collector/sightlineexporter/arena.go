@@ -10,39 +10,92 @@ import (
 )
 
 // arena hands out the small objects of one translation (events,
-// messages, timestamps, id strings) from a few larger allocations. A push
-// of 100 calls otherwise makes about 1,000 separate objects, and both the
-// allocator and the garbage collector pay per object. Nothing is reused:
-// a slab is ordinary garbage once the push's events are encoded, so no
-// object can be handed out twice. A nil arena allocates each object
-// separately (tests call the mapping functions without one).
+// messages, timestamps, id and decoded strings) from a few large
+// allocations. A push of 100 calls otherwise makes about 1,000 separate
+// objects, and both the allocator and the garbage collector pay per
+// object.
+//
+// The exporter reuses an arena for its next push once every event handed
+// out has been encoded (reset clears what was used): nothing from an
+// arena may be kept beyond that. A nil arena allocates each object
+// separately.
 type arena struct {
-	evs  []eventpb.Event
-	msgs []eventpb.Message
-	ptrs []*eventpb.Message
-	ts   []timestamppb.Timestamp
-	sdks []eventpb.SDK
-	text []byte
+	evs   slab[eventpb.Event]
+	msgs  slab[eventpb.Message]
+	ts    slab[timestamppb.Timestamp]
+	sdks  slab[eventpb.SDK]
+	ptrs  slab[*eventpb.Message]
+	text  slab[byte]
+	calls []pendingCall
+	out   []*eventpb.Event
 }
 
-// Slab sizes: enough for a typical batch in one or two allocations
-// without holding much memory for a push of a few spans.
+// Slab chunk sizes: a typical batch fits in one or two chunks of each,
+// and a push of a few spans does not hold much.
 const (
 	slabEvents   = 32
 	slabMessages = 128
-	slabText     = 8 << 10
+	slabText     = 64 << 10
 )
+
+// slab hands out elements of chunks of size elements; reset makes every
+// chunk available again, cleared.
+type slab[T any] struct {
+	chunks [][]T
+	cur    int // chunk being handed out
+	next   int // its next free element
+}
+
+// take returns n consecutive zeroed elements; more than size are
+// allocated on their own.
+func (s *slab[T]) take(n, size int) []T {
+	if n > size {
+		return make([]T, n)
+	}
+	for {
+		if s.cur == len(s.chunks) {
+			s.chunks = append(s.chunks, make([]T, size))
+		}
+		c := s.chunks[s.cur]
+		if s.next+n <= len(c) {
+			out := c[s.next : s.next+n : s.next+n]
+			s.next += n
+			return out
+		}
+		s.cur++
+		s.next = 0
+	}
+}
+
+func (s *slab[T]) reset() {
+	for i := 0; i < len(s.chunks) && i <= s.cur; i++ {
+		clear(s.chunks[i])
+	}
+	s.cur, s.next = 0, 0
+}
+
+// reset makes everything handed out available again. The caller must
+// hold no event, message or string from a.
+func (a *arena) reset() {
+	a.evs.reset()
+	a.msgs.reset()
+	a.ts.reset()
+	a.sdks.reset()
+	a.ptrs.reset()
+	a.text.reset()
+	// Whole capacity: slots past the length may still hold the previous
+	// batch's spans, which would otherwise be kept alive.
+	clear(a.calls[:cap(a.calls)])
+	a.calls = a.calls[:0]
+	clear(a.out[:cap(a.out)])
+	a.out = a.out[:0]
+}
 
 func (a *arena) event() *eventpb.Event {
 	if a == nil {
 		return &eventpb.Event{}
 	}
-	if len(a.evs) == 0 {
-		a.evs = make([]eventpb.Event, slabEvents)
-	}
-	ev := &a.evs[0]
-	a.evs = a.evs[1:]
-	return ev
+	return &a.evs.take(1, slabEvents)[0]
 }
 
 func (a *arena) message(role, content, finish string) *eventpb.Message {
@@ -50,11 +103,7 @@ func (a *arena) message(role, content, finish string) *eventpb.Message {
 	if a == nil {
 		m = &eventpb.Message{}
 	} else {
-		if len(a.msgs) == 0 {
-			a.msgs = make([]eventpb.Message, slabMessages)
-		}
-		m = &a.msgs[0]
-		a.msgs = a.msgs[1:]
+		m = &a.msgs.take(1, slabMessages)[0]
 	}
 	m.Role, m.Content, m.FinishReason = role, content, finish
 	return m
@@ -66,12 +115,7 @@ func (a *arena) messageList(n int) []*eventpb.Message {
 	if a == nil || n > slabMessages/4 {
 		return make([]*eventpb.Message, 0, n)
 	}
-	if len(a.ptrs) < n {
-		a.ptrs = make([]*eventpb.Message, slabMessages)
-	}
-	l := a.ptrs[:0:n]
-	a.ptrs = a.ptrs[n:]
-	return l
+	return a.ptrs.take(n, slabMessages)[:0]
 }
 
 func (a *arena) timestamp(t uint64) *timestamppb.Timestamp {
@@ -79,11 +123,7 @@ func (a *arena) timestamp(t uint64) *timestamppb.Timestamp {
 	if a == nil {
 		ts = &timestamppb.Timestamp{}
 	} else {
-		if len(a.ts) == 0 {
-			a.ts = make([]timestamppb.Timestamp, slabEvents)
-		}
-		ts = &a.ts[0]
-		a.ts = a.ts[1:]
+		ts = &a.ts.take(1, slabEvents)[0]
 	}
 	ts.Seconds, ts.Nanos = int64(t/1e9), int32(t%1e9)
 	return ts
@@ -94,29 +134,19 @@ func (a *arena) sdk(name, version string) *eventpb.SDK {
 	if a == nil {
 		s = &eventpb.SDK{}
 	} else {
-		if len(a.sdks) == 0 {
-			a.sdks = make([]eventpb.SDK, slabEvents)
-		}
-		s = &a.sdks[0]
-		a.sdks = a.sdks[1:]
+		s = &a.sdks.take(1, slabEvents)[0]
 	}
 	s.Name, s.Version = name, version
 	return s
 }
 
 // bytes returns n bytes for the caller to fill before turning them into a
-// string with str; they are never handed out again, so the string stays
-// immutable.
+// string with str. They are not handed out again before reset.
 func (a *arena) bytes(n int) []byte {
-	if a == nil || n > slabText/8 {
+	if a == nil || n > slabText/4 {
 		return make([]byte, n)
 	}
-	if cap(a.text)-len(a.text) < n {
-		a.text = make([]byte, 0, slabText)
-	}
-	start := len(a.text)
-	a.text = a.text[:start+n]
-	return a.text[start : start+n : start+n]
+	return a.text.take(n, slabText)
 }
 
 // str turns bytes from a.bytes into a string without copying.

@@ -34,6 +34,7 @@ type sightlineExporter struct {
 	tr     translator
 	kcl    *kgo.Client
 	bufs   sync.Pool // *encodeBuf
+	arenas sync.Pool // *arena
 }
 
 func newExporter(cfg *Config, set exporter.Settings) (*sightlineExporter, error) {
@@ -114,7 +115,17 @@ func kafkaOpts(ctx context.Context, cfg *Config, logger *zap.Logger) ([]kgo.Opt,
 }
 
 func (e *sightlineExporter) pushTraces(ctx context.Context, td ptrace.Traces) error {
-	return e.produce(ctx, e.tr.traces(td, nil))
+	a, _ := e.arenas.Get().(*arena)
+	if a == nil {
+		a = &arena{}
+	}
+	a.out = e.tr.tracesIn(a, td, a.out[:0])
+	err := e.produce(ctx, a.out)
+	// Every event is encoded and every record acknowledged or failed:
+	// nothing refers to the arena any more.
+	a.reset()
+	e.arenas.Put(a)
+	return err
 }
 
 func (e *sightlineExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
@@ -133,6 +144,11 @@ type encodeBuf struct {
 // maxPooledBytes keeps an unusually large push from pinning its buffer.
 const maxPooledBytes = 4 << 20
 
+// produce encodes evs and produces them, waiting until every record is
+// acknowledged. Splitting a push into chunks sent while the next is
+// translated was measured: no faster on the 2-core machine the figures
+// come from (a goroutine woken on the idle core starts about 100 us
+// later there), so a push is one ProduceSync.
 func (e *sightlineExporter) produce(ctx context.Context, evs []*eventpb.Event) error {
 	if len(evs) == 0 {
 		return nil

@@ -18,6 +18,8 @@ import (
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/sightline-dev/sightline/schemas/eventpb"
 )
 
 // benchSpans is the batch both exporters get: spansPerBatch LLM calls as
@@ -158,11 +160,14 @@ func BenchmarkTranslate(b *testing.B) {
 			var (
 				buf    []byte
 				bounds []int
+				evs    []*eventpb.Event
+				a      arena // reused per push, as the exporter does
 			)
 			b.ReportAllocs()
 			for b.Loop() {
-				evs := tr.traces(td, nil)
+				evs = tr.tracesIn(&a, td, evs[:0])
 				buf, bounds = encode(buf[:0], bounds[:0], evs, DefaultMaxEventBytes, tel)
+				a.reset()
 			}
 			if len(bounds) != 2*spansPerBatch {
 				b.Fatalf("%d events", len(bounds)/2)

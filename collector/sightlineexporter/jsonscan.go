@@ -92,7 +92,8 @@ func (p *scanner) strEscaped(start int) (string, bool) {
 		}
 		end++
 	}
-	b := make([]byte, 0, end-start)
+	// Decoding never makes a string longer than its JSON form.
+	b := p.a.bytes(end - start)[:0]
 	i := start
 	for i < end {
 		bs := strings.IndexByte(p.s[i:end], '\\')

@@ -61,47 +61,63 @@ func (t *translator) resource(r pcommon.Resource) resourceInfo {
 	return ri
 }
 
-type callRef struct {
-	ev      *eventpb.Event
-	traceID pcommon.TraceID
-	start   pcommon.Timestamp
-}
-
 type retrievalRef struct {
 	start pcommon.Timestamp
 	docs  []string
 }
 
-// traces appends the events of the LLM calls in td to out. Spans that are
-// not LLM calls cost one pass over their attributes and no allocation.
+// traces appends the events of the LLM calls in td to out.
 func (t *translator) traces(td ptrace.Traces, out []*eventpb.Event) []*eventpb.Event {
-	t = t.withArena()
+	return t.tracesIn(&arena{}, td, out)
+}
+
+// pendingCall is a span found to be an LLM call in the first pass.
+type pendingCall struct {
+	span  ptrace.Span
+	scope pcommon.InstrumentationScope
+	res   int // index into the resources of td
+	f     fields
+}
+
+// tracesIn is traces allocating from a: the events are valid until a is
+// reset.
+//
+// A first pass reads every span's attributes once to find the calls and
+// the retrieval spans: retrievals of a trace are the context of its
+// calls, wherever they are in the batch. Spans that are neither cost that
+// one pass over their attributes and no allocation.
+func (t *translator) tracesIn(a *arena, td ptrace.Traces, out []*eventpb.Event) []*eventpb.Event {
+	c := *t
+	c.a = a
+	t = &c
 	var (
-		calls      []callRef
+		res        []resourceInfo
 		retrievals map[pcommon.TraceID][]retrievalRef
 	)
+	calls := a.calls[:0]
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
-		var res resourceInfo
-		resDone := false
+		resIdx := -1
 		sss := rs.ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
 			ss := sss.At(j)
 			spans := ss.Spans()
 			for k := 0; k < spans.Len(); k++ {
 				span := spans.At(k)
-				var f fields
-				f.scan(span.Attributes())
+				calls = append(calls, pendingCall{})
+				pc := &calls[len(calls)-1]
+				pc.f.scan(span.Attributes())
 				switch {
-				case f.isCall():
-					if !resDone {
-						res, resDone = t.resource(rs.Resource()), true
+				case pc.f.isCall():
+					if resIdx < 0 {
+						resIdx = len(res)
+						res = append(res, t.resource(rs.Resource()))
 					}
-					ev := t.spanCall(&res, ss.Scope(), span, &f)
-					calls = append(calls, callRef{ev: ev, traceID: span.TraceID(), start: span.StartTimestamp()})
-				case f.isRetrieval():
-					docs := t.documents(span.Attributes(), &f, nil)
+					pc.span, pc.scope, pc.res = span, ss.Scope(), resIdx
+					continue
+				case pc.f.isRetrieval():
+					docs := t.documents(span.Attributes(), &pc.f, nil)
 					if len(docs) > 0 {
 						if retrievals == nil {
 							retrievals = map[pcommon.TraceID][]retrievalRef{}
@@ -109,19 +125,23 @@ func (t *translator) traces(td ptrace.Traces, out []*eventpb.Event) []*eventpb.E
 						retrievals[span.TraceID()] = append(retrievals[span.TraceID()], retrievalRef{start: span.StartTimestamp(), docs: docs})
 					}
 				}
+				calls = calls[:len(calls)-1]
 			}
 		}
 	}
-	for _, c := range calls {
+	a.calls = calls // keep the grown slice for the arena's next use
+	for i := range calls {
+		pc := &calls[i]
+		ev := t.spanCall(&res[pc.res], pc.scope, pc.span, &pc.f)
 		// Retrievals of the same trace that started before the call are
 		// its context (RAG): the documents were available to the prompt.
-		for _, r := range retrievals[c.traceID] {
-			if r.start <= c.start {
-				c.ev.Context = append(c.ev.Context, r.docs...)
+		for _, r := range retrievals[pc.span.TraceID()] {
+			if r.start <= pc.span.StartTimestamp() {
+				ev.Context = append(ev.Context, r.docs...)
 			}
 		}
-		if t.finish(c.ev) {
-			out = append(out, c.ev)
+		if t.finish(ev) {
+			out = append(out, ev)
 		}
 	}
 	return out
