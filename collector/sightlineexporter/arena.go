@@ -2,7 +2,10 @@ package sightlineexporter
 
 import (
 	"encoding/hex"
+	"strconv"
 	"unsafe"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -28,6 +31,8 @@ type arena struct {
 	text  slab[byte]
 	calls []pendingCall
 	out   []*eventpb.Event
+	maps  []map[string]string // attribute maps, cleared and reused
+	nMaps int                 // how many of maps are handed out
 }
 
 // Slab chunk sizes: a typical batch fits in one or two chunks of each,
@@ -89,6 +94,10 @@ func (a *arena) reset() {
 	a.calls = a.calls[:0]
 	clear(a.out[:cap(a.out)])
 	a.out = a.out[:0]
+	for _, m := range a.maps[:a.nMaps] {
+		clear(m)
+	}
+	a.nMaps = 0
 }
 
 func (a *arena) event() *eventpb.Event {
@@ -138,6 +147,38 @@ func (a *arena) sdk(name, version string) *eventpb.SDK {
 	}
 	s.Name, s.Version = name, version
 	return s
+}
+
+// attributes returns an empty map for an event's attributes.
+func (a *arena) attributes(n int) map[string]string {
+	if a == nil {
+		return make(map[string]string, n)
+	}
+	if a.nMaps < len(a.maps) {
+		a.nMaps++
+		return a.maps[a.nMaps-1]
+	}
+	m := make(map[string]string, max(n, 4))
+	a.maps = append(a.maps, m)
+	a.nMaps++
+	return m
+}
+
+// asString is v.AsString with integers written into the arena.
+func (a *arena) asString(v pcommon.Value) string {
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		return v.Str()
+	case pcommon.ValueTypeInt:
+		if a != nil {
+			var buf [20]byte
+			b := strconv.AppendInt(buf[:0], v.Int(), 10)
+			out := a.bytes(len(b))
+			copy(out, b)
+			return str(out)
+		}
+	}
+	return v.AsString()
 }
 
 // bytes returns n bytes for the caller to fill before turning them into a

@@ -22,6 +22,9 @@ type scanner struct {
 
 var errJSON = errors.New("invalid JSON")
 
+// shortString is how far str looks byte by byte before searching.
+const shortString = 24
+
 // maxDepth bounds nesting so hostile input cannot exhaust the stack.
 const maxDepth = 64
 
@@ -60,6 +63,17 @@ func (p *scanner) str() (string, bool) {
 	}
 	p.i++
 	start := p.i
+	// Keys and labels are short: a plain loop finds their end sooner
+	// than two searches would.
+	for j := start; j < len(p.s) && j < start+shortString; j++ {
+		switch p.s[j] {
+		case '"':
+			p.i = j + 1
+			return p.s[start:j], true
+		case '\\':
+			return p.strEscaped(start)
+		}
+	}
 	q := strings.IndexByte(p.s[start:], '"')
 	if q < 0 {
 		return "", p.fail()

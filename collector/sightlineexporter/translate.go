@@ -306,10 +306,10 @@ func (t *translator) content(ev *eventpb.Event, f *fields, attrs pcommon.Map) {
 	}
 	if kept := f.kept(); len(kept) > 0 {
 		if ev.Attributes == nil {
-			ev.Attributes = make(map[string]string, len(kept))
+			ev.Attributes = t.a.attributes(len(kept))
 		}
 		for _, kv := range kept {
-			ev.Attributes[kv.k] = validUTF8(kv.v.AsString())
+			ev.Attributes[kv.k] = validUTF8(t.a.asString(kv.v))
 		}
 	}
 	if f.indexed || f.overflow || f.oiDocs {
@@ -442,9 +442,9 @@ func (t *translator) secondPass(ev *eventpb.Event, f *fields, attrs pcommon.Map)
 				dst = &completion
 			} else if f.overflow && !knownGenAI[k] {
 				if ev.Attributes == nil {
-					ev.Attributes = map[string]string{}
+					ev.Attributes = t.a.attributes(0)
 				}
-				ev.Attributes[k] = validUTF8(v.AsString())
+				ev.Attributes[k] = validUTF8(t.a.asString(v))
 				continue
 			}
 		case strings.HasPrefix(k, "llm."):
@@ -454,9 +454,9 @@ func (t *translator) secondPass(ev *eventpb.Event, f *fields, attrs pcommon.Map)
 				dst, isOI = &oiOut, true
 			} else if f.overflow && k == "llm.invocation_parameters" {
 				if ev.Attributes == nil {
-					ev.Attributes = map[string]string{}
+					ev.Attributes = t.a.attributes(0)
 				}
-				ev.Attributes[k] = validUTF8(v.AsString())
+				ev.Attributes[k] = validUTF8(t.a.asString(v))
 				continue
 			}
 		}
@@ -611,7 +611,7 @@ func (t *translator) messageEvent(ev *eventpb.Event, m *eventMessages, name stri
 			ev.Context = append(ev.Context, tmp.Context...)
 			for k, v := range tmp.Attributes {
 				if ev.Attributes == nil {
-					ev.Attributes = map[string]string{}
+					ev.Attributes = t.a.attributes(len(tmp.Attributes))
 				}
 				ev.Attributes[k] = v
 			}
