@@ -1,6 +1,7 @@
 package sightlineexporter
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/kafkaexporter"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/exporter"
@@ -236,6 +238,95 @@ func BenchmarkExport(b *testing.B) {
 				b.ResetTimer()
 				for b.Loop() {
 					if err := exp.ConsumeTraces(ctx, td); err != nil {
+						b.Fatal(err)
+					}
+				}
+				reportSpans(b)
+			})
+		}
+	}
+}
+
+// benchPayloads are the bytes each exporter hands franz-go for one push of
+// benchTraces("genai"): Sightline's events (and where each ends) and the
+// kafkaexporter's single OTLP record.
+func benchPayloads(b *testing.B) (events []byte, bounds []int, otlp []byte) {
+	tel, _ := newTelemetry(nil)
+	tr := translator{tel: tel}
+	td := benchTraces("genai")
+	events, bounds = encode(nil, nil, tr.traces(td, nil), DefaultMaxEventBytes, tel)
+	otlp, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return events, bounds, otlp
+}
+
+// BenchmarkCompress compresses one push's bytes as franz-go does for a
+// batch: Sightline's events and the kafkaexporter's OTLP of the same spans.
+func BenchmarkCompress(b *testing.B) {
+	events, _, otlp := benchPayloads(b)
+	for _, codec := range []struct {
+		name  string
+		codec kgo.CompressionCodec
+	}{{"lz4", kgo.Lz4Compression()}, {"zstd", kgo.ZstdCompression()}, {"snappy", kgo.SnappyCompression()}} {
+		c, err := kgo.DefaultCompressor(codec.codec)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, p := range []struct {
+			name string
+			data []byte
+		}{{"sightline", events}, {"otlp", otlp}} {
+			b.Run(codec.name+"/"+p.name, func(b *testing.B) {
+				var buf bytes.Buffer
+				var out []byte
+				b.SetBytes(int64(len(p.data)))
+				for b.Loop() {
+					buf.Reset()
+					out, _ = c.Compress(&buf, p.data)
+				}
+				b.ReportMetric(float64(len(out)), "compressed-bytes")
+			})
+		}
+	}
+}
+
+// BenchmarkProduceRecords produces the same bytes through franz-go to the
+// in-process broker as one record per event (what the exporter does), as
+// one record, and the OTLP bytes as one record (what the kafkaexporter
+// does): the cost of a record per event, apart from translation.
+func BenchmarkProduceRecords(b *testing.B) {
+	events, bounds, otlp := benchPayloads(b)
+	for _, comp := range []string{"lz4", "none"} {
+		for _, shape := range []string{"event_per_record", "one_record", "otlp_one_record"} {
+			b.Run(comp+"/"+shape, func(b *testing.B) {
+				brk := startBroker(b)
+				cfg := testConfig(brk.Addrs())
+				cfg.Compression = comp
+				opts, err := kafkaOpts(context.Background(), cfg, nil)
+				must(b, err, "options")
+				kcl, err := kgo.NewClient(opts...)
+				must(b, err, "client")
+				defer kcl.Close()
+				records := func() []*kgo.Record {
+					switch shape {
+					case "one_record":
+						return []*kgo.Record{{Topic: cfg.Topic, Value: events}}
+					case "otlp_one_record":
+						return []*kgo.Record{{Topic: cfg.Topic, Value: otlp}}
+					}
+					rs := make([]*kgo.Record, len(bounds)/2)
+					for i := range rs {
+						rs[i] = &kgo.Record{Topic: cfg.Topic, Value: events[bounds[2*i]:bounds[2*i+1]]}
+					}
+					return rs
+				}
+				must(b, kcl.ProduceSync(context.Background(), records()...).FirstErr(), "first produce")
+				b.ReportAllocs()
+				b.ResetTimer()
+				for b.Loop() {
+					if err := kcl.ProduceSync(context.Background(), records()...).FirstErr(); err != nil {
 						b.Fatal(err)
 					}
 				}
