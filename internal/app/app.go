@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sightline-dev/sightline/collector/distribution"
 	"github.com/sightline-dev/sightline/internal/broker"
 	"github.com/sightline-dev/sightline/internal/chlocal"
 	"github.com/sightline-dev/sightline/internal/config"
@@ -158,6 +159,25 @@ func Up(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	log.Info("http server listening", "addr", srv.Addr(), "endpoints", "/metrics /healthz /readyz POST /v1/events")
 
+	var (
+		col      *distribution.Running
+		otlpDone <-chan struct{}
+	)
+	if cfg.OTLP.Enabled {
+		col, err = distribution.Start(ctx, distribution.Options{
+			Brokers: brokers, GRPCAddr: cfg.OTLP.GRPCAddr, HTTPAddr: cfg.OTLP.HTTPAddr,
+			MetricsAddr: cfg.OTLP.MetricsAddr, Tenant: cfg.OTLP.Tenant,
+		})
+		if err != nil {
+			sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+			srv.Close(sctx)
+			scancel()
+			return err
+		}
+		otlpDone = col.Done()
+		log.Info("otlp receiver listening", "grpc", cfg.OTLP.GRPCAddr, "http", cfg.OTLP.HTTPAddr, "collector_metrics", cfg.OTLP.MetricsAddr)
+	}
+
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -182,8 +202,17 @@ func Up(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		runErr = err
 	case <-chDone:
 		runErr = errors.New("local clickhouse exited unexpectedly; see " + filepath.Join(cfg.DataDir, "clickhouse", "log"))
+	case <-otlpDone:
+		runErr = errors.New("the otlp collector stopped unexpectedly")
 	}
 	log.Info("shutting down")
+	if col != nil {
+		// First, while the broker is up: the spans its batch processor
+		// still holds are produced, not dropped.
+		if err := col.Shutdown(); err != nil {
+			log.Warn("otlp collector stopped with an error", "err", err)
+		}
+	}
 	cancel()
 	wg.Wait()
 	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)

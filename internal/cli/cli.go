@@ -103,17 +103,7 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 
 	root.AddCommand(
-		&cobra.Command{
-			Use:   "up",
-			Short: "Run everything on this machine: embedded broker, local ClickHouse, migrations, stages, HTTP",
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				cfg, err := g.load(cmd)
-				if err != nil {
-					return err
-				}
-				return app.Up(cmd.Context(), cfg, g.logger())
-			},
-		},
+		upCommand(g),
 		&cobra.Command{
 			Use:   "score",
 			Short: "Run the score stage alone against --kafka-brokers and --clickhouse-addr",
@@ -215,4 +205,33 @@ func openClickHouse(cmd *cobra.Command, cfg config.Config) (driver.Conn, error) 
 		addr = fmt.Sprintf("127.0.0.1:%d", cfg.ClickHouse.LocalPort)
 	}
 	return chsink.Open(cmd.Context(), app.ClickHouseOptions(cfg.ClickHouse, addr))
+}
+
+func upCommand(g *globals) *cobra.Command {
+	var otlp bool
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Run everything on this machine: embedded broker, local ClickHouse, migrations, stages, HTTP",
+		Long: `Run everything on this machine: embedded broker, local ClickHouse, migrations,
+the score and aggregate stages, alerts and the HTTP server.
+
+With --otlp (or otlp.enabled in the config file) it also accepts OpenTelemetry
+GenAI spans and log events over OTLP (gRPC 127.0.0.1:4317, HTTP 127.0.0.1:4318),
+mapped by the same receiver and exporter as sightline-collector.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.load(cmd)
+			if err != nil {
+				return err
+			}
+			if otlp {
+				cfg.OTLP.Enabled = true
+				if err := cfg.Validate(); err != nil {
+					return err
+				}
+			}
+			return app.Up(cmd.Context(), cfg, g.logger())
+		},
+	}
+	cmd.Flags().BoolVar(&otlp, "otlp", false, "also accept OTLP (gRPC 4317, HTTP 4318) like sightline-collector; addresses in the config file's otlp section")
+	return cmd
 }

@@ -33,6 +33,22 @@ type Config struct {
 	// Alerts holds the alert rules and their actions; the aggregate stage
 	// evaluates them as windows close.
 	Alerts alert.Config `yaml:"alerts"`
+	// OTLP runs the sightline-collector's receiver and exporter inside
+	// `sightline up` (off unless enabled here or with --otlp).
+	OTLP OTLPConfig `yaml:"otlp"`
+}
+
+// OTLPConfig: where `sightline up --otlp` accepts OTLP, as
+// sightline-collector does with its default configuration.
+type OTLPConfig struct {
+	Enabled  bool   `yaml:"enabled"`
+	GRPCAddr string `yaml:"grpc_addr"`
+	HTTPAddr string `yaml:"http_addr"`
+	// MetricsAddr serves the collector's own metrics (exported, dropped
+	// and unmappable spans).
+	MetricsAddr string `yaml:"metrics_addr"`
+	// Tenant is the default tenant of events from OTLP.
+	Tenant string `yaml:"tenant"`
 }
 
 // AggregateConfig tunes the aggregate stage (aggregate.*).
@@ -93,6 +109,7 @@ func Default() Config {
 			IdleClose: 10 * time.Second, MaxKeys: 10000, BaselineWindows: 10, Control: "control",
 		},
 		Window: window.DefaultConfig(),
+		OTLP:   OTLPConfig{GRPCAddr: "127.0.0.1:4317", HTTPAddr: "127.0.0.1:4318", MetricsAddr: "127.0.0.1:8889"},
 	}
 }
 
@@ -127,6 +144,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: score.batch_size must be at least 1")
 	case c.Score.FlushInterval < time.Millisecond:
 		return fmt.Errorf("config: score.flush_interval must be at least 1ms")
+	case c.OTLP.Enabled && (c.OTLP.GRPCAddr == "" || c.OTLP.HTTPAddr == "" || c.OTLP.MetricsAddr == ""):
+		return fmt.Errorf("config: otlp.grpc_addr, otlp.http_addr and otlp.metrics_addr must not be empty when otlp.enabled")
 	}
 	if c.Aggregate.Window < time.Second || c.Aggregate.Window%time.Second != 0 {
 		return fmt.Errorf("config: aggregate.window must be a whole number of seconds, at least 1s")

@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -119,17 +120,20 @@ func freePort(t *testing.T) int {
 
 // `sightline up` as a user runs it (on free ports): ready only when broker,
 // ClickHouse and the stage are; loadgen events are read back by `summary`;
-// a restart keeps the broker's log and the stored events.
+// a restart keeps the broker's log and the stored events; with --otlp an
+// OTLP/HTTP GenAI span lands in llm_events too.
 func TestUpLoadgenSummaryAndRestart(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	kport, chport, chhttp, hport := freePort(t), freePort(t), freePort(t), freePort(t)
+	otlpHTTP := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	cfgPath := filepath.Join(dir, "sightline.yaml")
-	cfg := fmt.Sprintf("data_dir: %s\nhttp_addr: 127.0.0.1:%d\nkafka:\n  embedded_addr: 127.0.0.1:%d\nclickhouse:\n  local_port: %d\n  local_http_port: %d\nscore:\n  flush_interval: 200ms\n",
-		filepath.Join(dir, "data"), hport, kport, chport, chhttp)
+	cfg := fmt.Sprintf("data_dir: %s\nhttp_addr: 127.0.0.1:%d\nkafka:\n  embedded_addr: 127.0.0.1:%d\nclickhouse:\n  local_port: %d\n  local_http_port: %d\nscore:\n  flush_interval: 200ms\n"+
+		"otlp:\n  grpc_addr: 127.0.0.1:%d\n  http_addr: %s\n  metrics_addr: 127.0.0.1:%d\n",
+		filepath.Join(dir, "data"), hport, kport, chport, chhttp, freePort(t), otlpHTTP, freePort(t))
 	testenv.Must(t, os.WriteFile(cfgPath, []byte(cfg), 0o644), "write config")
-	up := func() *exec.Cmd {
-		cmd := exec.Command(bin, "up", "--config", cfgPath)
+	up := func(flags ...string) *exec.Cmd {
+		cmd := exec.Command(bin, append([]string{"up", "--config", cfgPath}, flags...)...)
 		log, _ := os.OpenFile(filepath.Join(dir, "up.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 		cmd.Stdout, cmd.Stderr = log, log
 		testenv.Must(t, cmd.Start(), "start up")
@@ -181,10 +185,22 @@ func TestUpLoadgenSummaryAndRestart(t *testing.T) {
 	}
 	stop(cmd)
 
-	cmd = up()
+	cmd = up("--otlp")
 	defer stop(cmd)
 	run("loadgen", "--count", "100", "--seed", "2")
 	summaryCount("600")
+	spans, err := os.ReadFile(filepath.Join("..", "..", "collector", "sightlineexporter", "testdata", "traces", "genai_current.json"))
+	testenv.Must(t, err, "read spans")
+	resp, err := http.Post("http://"+otlpHTTP+"/v1/traces", "application/json", bytes.NewReader(spans))
+	testenv.Must(t, err, "post OTLP spans")
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("OTLP/HTTP answered %s", resp.Status)
+	}
+	summaryCount("601")
+	if out := run("summary"); !strings.Contains(out, "support-bot") {
+		t.Fatalf("summary lacks the OTLP call's app:\n%s", out)
+	}
 }
 
 // killProcess stops a child the test started, should the test end early:
