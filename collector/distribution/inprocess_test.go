@@ -3,6 +3,7 @@ package distribution
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -44,6 +45,18 @@ func TestStartInProcess(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("OTLP/HTTP answered %s", resp.Status)
+		}
+		if round == 0 {
+			// The exporter's counters under the names the README gives.
+			eventually(t, 20*time.Second, "produced counter", func() (bool, string) {
+				resp, err := http.Get("http://" + o.MetricsAddr + "/metrics")
+				if err != nil {
+					return false, err.Error()
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				return strings.Contains(string(b), "\nsightline_collector_events_produced 1\n"), "no produced counter yet"
+			})
 		}
 		// The batch processor holds spans up to a second; shutting down
 		// must flush them rather than drop them.
