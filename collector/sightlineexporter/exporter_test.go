@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/exporter/exportertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -229,6 +232,84 @@ func TestHandEncodedFields(t *testing.T) {
 		}
 		if want := proto.Size(in); len(b) != want {
 			t.Errorf("encoded %d bytes, the runtime encodes %d", len(b), want)
+		}
+	}
+}
+
+// TestConcurrentPushes pushes different batches from several goroutines
+// through one exporter, as exporterhelper's queue consumers do. Each push
+// allocates from an arena that the next push reuses: every event read
+// back must equal what a translator with fresh memory makes of its batch.
+func TestConcurrentPushes(t *testing.T) {
+	b := startBroker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	exp, err := NewFactory().CreateTraces(ctx, exportertest.NewNopSettings(Type), testConfig(b.Addrs()))
+	must(t, err, "create exporter")
+	must(t, exp.Start(ctx, componenttest.NewNopHost()), "start")
+
+	const workers, pushes = 4, 15
+	batches := make([]ptrace.Traces, workers*pushes)
+	want := map[string]*eventpb.Event{}
+	tr, _ := newTestTranslator(t)
+	for i := range batches {
+		td := benchTraces([]string{"genai", "openllmetry"}[i%2])
+		// Distinct ids and text per batch, so a string from another push
+		// would show.
+		spans := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans()
+		for j := 0; j < spans.Len(); j++ {
+			s := spans.At(j)
+			s.SetSpanID(pcommon.SpanID{byte(i), byte(j), 7, 7, 7, 7, 7, 7})
+			s.Attributes().PutStr("gen_ai.conversation.id", "conv-"+strconv.Itoa(i)+"-"+strconv.Itoa(j))
+			s.Attributes().PutInt("gen_ai.request.seed", int64(i*1000+j))
+		}
+		batches[i] = td
+		for _, ev := range tr.traces(td, nil) {
+			want[ev.EventId] = ev
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for p := 0; p < pushes; p++ {
+				if err := exp.ConsumeTraces(ctx, batches[w*pushes+p]); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	must(t, exp.Shutdown(ctx), "shutdown")
+
+	kcl, err := kgo.NewClient(kgo.SeedBrokers(b.Addrs()...), kgo.ConsumeTopics(broker.TopicEvents),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	must(t, err, "consumer")
+	defer kcl.Close()
+	seen := 0
+	for seen < len(want) {
+		fetches := kcl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("read %d of %d events: %v", seen, len(want), err)
+		}
+		for _, rec := range fetches.Records() {
+			ev, err := schemas.Decode(rec.Value)
+			must(t, err, "decode")
+			w, ok := want[ev.EventId]
+			if !ok {
+				t.Fatalf("unexpected event %s", ev.EventId)
+			}
+			if !proto.Equal(ev, w) {
+				t.Fatalf("event %s differs from a fresh translation:\ngot  %v\nwant %v", ev.EventId, ev, w)
+			}
+			seen++
 		}
 	}
 }
