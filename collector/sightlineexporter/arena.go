@@ -33,6 +33,8 @@ type arena struct {
 	out   []*eventpb.Event
 	maps  []map[string]string // attribute maps, cleared and reused
 	nMaps int                 // how many of maps are handed out
+	// Scratch lists for indexed messages (translator.secondPass).
+	indexed [4][]indexedMsg
 }
 
 // Slab chunk sizes: a typical batch fits in one or two chunks of each,
@@ -98,6 +100,9 @@ func (a *arena) reset() {
 		clear(m)
 	}
 	a.nMaps = 0
+	for i := range a.indexed {
+		clear(a.indexed[i][:cap(a.indexed[i])])
+	}
 }
 
 func (a *arena) event() *eventpb.Event {

@@ -426,7 +426,13 @@ func (m *indexedMsg) toProto(a *arena) *eventpb.Message {
 // gen_ai.prompt.N.*, OpenInference's llm.input_messages.N.message.*) and
 // keeps unknown gen_ai.* keys as event attributes.
 func (t *translator) secondPass(ev *eventpb.Event, f *fields, attrs pcommon.Map) {
+	// The lists are scratch space, reused from span to span: toProto
+	// copies what is kept.
 	var prompt, completion, oiIn, oiOut []indexedMsg
+	if t.a != nil {
+		prompt, completion, oiIn, oiOut = t.a.indexed[0][:0], t.a.indexed[1][:0], t.a.indexed[2][:0], t.a.indexed[3][:0]
+		defer func() { t.a.indexed = [4][]indexedMsg{prompt, completion, oiIn, oiOut} }()
+	}
 	for k, v := range attrs.All() {
 		var (
 			dst   *[]indexedMsg
@@ -480,12 +486,12 @@ func (t *translator) secondPass(ev *eventpb.Event, f *fields, attrs pcommon.Map)
 		}
 		setIndexedField(m, field, v)
 	}
-	if len(ev.Prompt) == 0 {
-		ev.Prompt = appendIndexed(t.a, ev.Prompt, prompt, "user")
+	if len(ev.Prompt) == 0 && len(prompt)+len(oiIn) > 0 {
+		ev.Prompt = appendIndexed(t.a, t.a.messageList(len(prompt)+len(oiIn)), prompt, "user")
 		ev.Prompt = appendIndexed(t.a, ev.Prompt, oiIn, "user")
 	}
-	if len(ev.Completion) == 0 {
-		ev.Completion = appendIndexed(t.a, ev.Completion, completion, "assistant")
+	if len(ev.Completion) == 0 && len(completion)+len(oiOut) > 0 {
+		ev.Completion = appendIndexed(t.a, t.a.messageList(len(completion)+len(oiOut)), completion, "assistant")
 		ev.Completion = appendIndexed(t.a, ev.Completion, oiOut, "assistant")
 	}
 }
