@@ -115,21 +115,33 @@ func kafkaOpts(ctx context.Context, cfg *Config, logger *zap.Logger) ([]kgo.Opt,
 }
 
 func (e *sightlineExporter) pushTraces(ctx context.Context, td ptrace.Traces) error {
-	a, _ := e.arenas.Get().(*arena)
-	if a == nil {
-		a = &arena{}
-	}
+	a := e.arena()
+	defer e.release(a)
 	a.out = e.tr.tracesIn(a, td, a.out[:0])
-	err := e.produce(ctx, a.out)
-	// Every event is encoded and every record acknowledged or failed:
-	// nothing refers to the arena any more.
-	a.reset()
-	e.arenas.Put(a)
-	return err
+	return e.produce(ctx, a.out)
 }
 
 func (e *sightlineExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
-	return e.produce(ctx, e.tr.logs(ld, nil))
+	a := e.arena()
+	defer e.release(a)
+	a.out = e.tr.logsIn(a, ld, a.out[:0])
+	return e.produce(ctx, a.out)
+}
+
+// arena returns an arena for one push.
+func (e *sightlineExporter) arena() *arena {
+	if a, ok := e.arenas.Get().(*arena); ok {
+		return a
+	}
+	return &arena{}
+}
+
+// release returns a push's arena once produce has returned: every event
+// is encoded and every record acknowledged or failed, so nothing refers
+// to it any more.
+func (e *sightlineExporter) release(a *arena) {
+	a.reset()
+	e.arenas.Put(a)
 }
 
 // encodeBuf holds one push's encoded events and records, reused across

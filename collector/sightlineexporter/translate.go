@@ -26,10 +26,10 @@ type translator struct {
 	a      *arena // set on the per-call copy made by traces and logs
 }
 
-// withArena returns a copy of t that allocates from a fresh arena.
-func (t *translator) withArena() *translator {
+// withArena returns a copy of t that allocates from a.
+func (t *translator) withArena(a *arena) *translator {
 	c := *t
-	c.a = &arena{}
+	c.a = a
 	return &c
 }
 
@@ -87,9 +87,7 @@ type pendingCall struct {
 // calls, wherever they are in the batch. Spans that are neither cost that
 // one pass over their attributes and no allocation.
 func (t *translator) tracesIn(a *arena, td ptrace.Traces, out []*eventpb.Event) []*eventpb.Event {
-	c := *t
-	c.a = a
-	t = &c
+	t = t.withArena(a)
 	var (
 		res        []resourceInfo
 		retrievals map[pcommon.TraceID][]retrievalRef
@@ -713,7 +711,13 @@ type logKey struct {
 // the older per-message records (gen_ai.user.message, gen_ai.choice, ...),
 // grouped by trace and span id.
 func (t *translator) logs(ld plog.Logs, out []*eventpb.Event) []*eventpb.Event {
-	t = t.withArena()
+	return t.logsIn(&arena{}, ld, out)
+}
+
+// logsIn is logs allocating from a: the events are valid until a is
+// reset.
+func (t *translator) logsIn(a *arena, ld plog.Logs, out []*eventpb.Event) []*eventpb.Event {
+	t = t.withArena(a)
 	var groups map[logKey]*logGroup
 	var order []*logGroup
 	rls := ld.ResourceLogs()
