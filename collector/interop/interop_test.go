@@ -108,7 +108,10 @@ func TestInteropOpenLLMetry(t *testing.T) {
 		testenv.Must(t, err, "read "+f)
 		testenv.Must(t, os.WriteFile(filepath.Join(app, f), b, 0o644), "write "+f)
 	}
-	install := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts")
+	// --prefer-offline: packages already in npm's cache (an earlier run) are
+	// not fetched again, which makes the test faster and independent of the
+	// registry once it has passed on a machine.
+	install := exec.CommandContext(ctx, npm, "ci", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts")
 	install.Dir = app
 	if out, err := install.CombinedOutput(); err != nil {
 		t.Fatalf("npm ci: %v\n%s", err, out)
