@@ -180,6 +180,13 @@ func BenchmarkTranslate(b *testing.B) {
 	}
 }
 
+// exportBench is one exporter under test in BenchmarkExport and
+// BenchmarkExportParallel.
+type exportBench struct {
+	name   string
+	create func(brokers []string) (exporter.Traces, error)
+}
+
 // BenchmarkExport pushes the same batches through the sightline exporter
 // and the contrib kafkaexporter (OTLP protobuf, franz-go too) to the same
 // in-process broker, each through its factory and exporterhelper with the
@@ -189,10 +196,69 @@ func BenchmarkTranslate(b *testing.B) {
 // whichever runs later pay for a larger log.
 func BenchmarkExport(b *testing.B) {
 	ctx := context.Background()
-	exporters := []struct {
-		name   string
-		create func(brokers []string) (exporter.Traces, error)
-	}{
+	for _, style := range []string{"genai", "openllmetry"} {
+		td := benchTraces(style)
+		for _, e := range benchExporters(ctx) {
+			b.Run(style+"/"+e.name, func(b *testing.B) {
+				exp := startBenchExporter(b, e)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for b.Loop() {
+					if err := exp.ConsumeTraces(ctx, td); err != nil {
+						b.Fatal(err)
+					}
+				}
+				reportSpans(b)
+			})
+		}
+	}
+}
+
+// BenchmarkExportParallel is BenchmarkExport with pushes from GOMAXPROCS
+// goroutines at once, as exporterhelper's queue consumers push when the
+// collector is busy: every core is used, so the figure is about the CPU a
+// span costs rather than the latency of one push.
+func BenchmarkExportParallel(b *testing.B) {
+	ctx := context.Background()
+	td := benchTraces("genai")
+	for _, e := range benchExporters(ctx) {
+		b.Run("genai/"+e.name, func(b *testing.B) {
+			exp := startBenchExporter(b, e)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := exp.ConsumeTraces(ctx, td); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			reportSpans(b)
+		})
+	}
+}
+
+// startBenchExporter starts e against a broker of its own and makes one
+// push so the connection is up before timing.
+func startBenchExporter(b *testing.B, e exportBench) exporter.Traces {
+	ctx := context.Background()
+	brk := startBroker(b)
+	exp, err := e.create(brk.Addrs())
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := exp.Start(ctx, componenttest.NewNopHost()); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { exp.Shutdown(ctx) })
+	if err := exp.ConsumeTraces(ctx, benchTraces("genai")); err != nil {
+		b.Fatal(err)
+	}
+	return exp
+}
+
+func benchExporters(ctx context.Context) []exportBench {
+	return []exportBench{
 		{"sightline", func(brokers []string) (exporter.Traces, error) {
 			cfg := testConfig(brokers)
 			return NewFactory().CreateTraces(ctx, exportertest.NewNopSettings(Type), cfg)
@@ -217,33 +283,6 @@ func BenchmarkExport(b *testing.B) {
 			cfg.QueueBatchConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
 			return f.CreateTraces(ctx, exportertest.NewNopSettings(f.Type()), cfg)
 		}},
-	}
-	for _, style := range []string{"genai", "openllmetry"} {
-		td := benchTraces(style)
-		for _, e := range exporters {
-			b.Run(style+"/"+e.name, func(b *testing.B) {
-				brk := startBroker(b)
-				exp, err := e.create(brk.Addrs())
-				if err != nil {
-					b.Fatal(err)
-				}
-				if err := exp.Start(ctx, componenttest.NewNopHost()); err != nil {
-					b.Fatal(err)
-				}
-				defer exp.Shutdown(ctx)
-				if err := exp.ConsumeTraces(ctx, td); err != nil { // connect before timing
-					b.Fatal(err)
-				}
-				b.ReportAllocs()
-				b.ResetTimer()
-				for b.Loop() {
-					if err := exp.ConsumeTraces(ctx, td); err != nil {
-						b.Fatal(err)
-					}
-				}
-				reportSpans(b)
-			})
-		}
 	}
 }
 
