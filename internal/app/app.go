@@ -153,11 +153,12 @@ func Up(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		},
 		Producer: producer,
 		Topic:    broker.TopicEvents,
+		Query:    conn,
 	})
 	if err != nil {
 		return err
 	}
-	log.Info("http server listening", "addr", srv.Addr(), "endpoints", "/metrics /healthz /readyz POST /v1/events")
+	log.Info("http server listening", "addr", srv.Addr(), "endpoints", "/metrics /healthz /readyz POST /v1/events GET /v1/signals /v1/alerts /v1/summary")
 
 	var (
 		col      *distribution.Running

@@ -189,9 +189,17 @@ func TestUpLoadgenSummaryAndRestart(t *testing.T) {
 	defer stop(cmd)
 	run("loadgen", "--count", "100", "--seed", "2")
 	summaryCount("600")
+	// The read API answers from the same ClickHouse.
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/v1/summary?since=8760h", hport))
+	testenv.Must(t, err, "GET /v1/summary")
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"apps":[{`) {
+		t.Fatalf("GET /v1/summary: %s %s", resp.Status, body)
+	}
 	spans, err := os.ReadFile(filepath.Join("..", "..", "collector", "sightlineexporter", "testdata", "traces", "genai_current.json"))
 	testenv.Must(t, err, "read spans")
-	resp, err := http.Post("http://"+otlpHTTP+"/v1/traces", "application/json", bytes.NewReader(spans))
+	resp, err = http.Post("http://"+otlpHTTP+"/v1/traces", "application/json", bytes.NewReader(spans))
 	testenv.Must(t, err, "post OTLP spans")
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

@@ -1,5 +1,6 @@
 // Package server is the HTTP surface of a Sightline process: /metrics,
-// /healthz, /readyz and the JSON ingest endpoint (POST /v1/events).
+// /healthz, /readyz, the JSON ingest endpoint (POST /v1/events) and the
+// read API over ClickHouse (GET /v1/signals, /v1/alerts, /v1/summary).
 package server
 
 import (
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -39,6 +41,8 @@ type Config struct {
 	Topic    string
 	// MaxBodyBytes bounds one ingest request (default 32 MiB).
 	MaxBodyBytes int64
+	// Query, when set, is the ClickHouse the read API answers from.
+	Query driver.Conn
 }
 
 // Server is a running HTTP server.
@@ -63,6 +67,9 @@ func Start(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("POST /v1/events", s.ingest)
+	mux.HandleFunc("GET /v1/signals", s.signals)
+	mux.HandleFunc("GET /v1/alerts", s.alerts)
+	mux.HandleFunc("GET /v1/summary", s.summary)
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go s.srv.Serve(ln)
 	return s, nil
