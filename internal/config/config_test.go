@@ -25,11 +25,12 @@ func TestLoad(t *testing.T) {
 		t.Fatalf("loaded %+v", c)
 	}
 	for name, tc := range map[string]struct{ body, want string }{
-		"unknown key":      {"kafka:\n  brokrs: [x]\n", "brokrs"},
-		"bad batch":        {"score:\n  batch_size: 0\n", "score.batch_size"},
-		"unknown detector": {"detectors:\n  toxicty: {enabled: false}\n", "toxicty"},
-		"bad threshold":    {"detectors:\n  toxicity: {threshold: 2}\n", "detectors.toxicity.threshold"},
-		"bad type":         {"score:\n  flush_interval: soon\n", "line 2"},
+		"unknown key":          {"kafka:\n  brokrs: [x]\n", "brokrs"},
+		"bad batch":            {"score:\n  batch_size: 0\n", "score.batch_size"},
+		"unknown detector":     {"detectors:\n  toxicty: {enabled: false}\n", "toxicty"},
+		"bad threshold":        {"detectors:\n  toxicity: {threshold: 2}\n", "detectors.toxicity.threshold"},
+		"bad type":             {"score:\n  flush_interval: soon\n", "line 2"},
+		"otlp without address": {"otlp:\n  enabled: true\n  http_addr: \"\"\n", "otlp.http_addr"},
 	} {
 		_, err := Load(write(strings.ReplaceAll(name, " ", "_")+".yaml", tc.body))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
