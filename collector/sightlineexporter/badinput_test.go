@@ -380,3 +380,28 @@ func TestManyUnknownAttributes(t *testing.T) {
 		}
 	}
 }
+
+// TestEvaluationEventsAreNotCalls: the gen_ai.evaluation.result records
+// Sightline sends back (sinks/otlp) may reach the same collector; they
+// are neither events nor drops.
+func TestEvaluationEventsAreNotCalls(t *testing.T) {
+	tr, tel := newTestTranslator(t)
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	rl.Resource().Attributes().PutStr("service.name", "support-bot")
+	for _, name := range []string{"toxicity", "hallucination"} {
+		lr := rl.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+		lr.SetEventName("gen_ai.evaluation.result")
+		lr.SetTraceID(pcommon.TraceID{1})
+		lr.SetSpanID(pcommon.SpanID{2})
+		lr.Attributes().PutStr("gen_ai.evaluation.name", name)
+		lr.Attributes().PutDouble("gen_ai.evaluation.score.value", 0.9)
+		lr.Attributes().PutStr("gen_ai.response.model", "gpt-4o")
+	}
+	if evs := tr.logs(ld, nil); len(evs) != 0 {
+		t.Fatalf("%d events from evaluation records", len(evs))
+	}
+	if s := tel.stats(); len(s.Dropped) != 0 || len(s.Issues) != 0 {
+		t.Fatalf("evaluation records counted: %+v", s)
+	}
+}

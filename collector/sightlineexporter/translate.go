@@ -583,6 +583,17 @@ func (m *eventMessages) apply(ev *eventpb.Event) {
 
 const detailsEvent = "gen_ai.client.inference.operation.details"
 
+// isCallEvent reports whether a log record named name describes (part of)
+// an LLM call: the names messageEvent reads.
+func isCallEvent(name string) bool {
+	switch name {
+	case detailsEvent, "gen_ai.system.message", "gen_ai.user.message", "gen_ai.assistant.message", "gen_ai.tool.message",
+		"gen_ai.choice", "gen_ai.content.prompt", "gen_ai.content.completion":
+		return true
+	}
+	return false
+}
+
 // messageEvent reads one GenAI event (span event or log record; body is
 // the log body, empty for span events) into m or, for the details event,
 // straight into ev. It reports whether name was a GenAI message event.
@@ -737,7 +748,9 @@ func (t *translator) logsIn(a *arena, ld plog.Logs, out []*eventpb.Event) []*eve
 						name = v.AsString()
 					}
 				}
-				if !strings.HasPrefix(name, "gen_ai.") {
+				if !isCallEvent(name) {
+					// Other records, gen_ai.evaluation.result included
+					// (what Sightline itself sends back), are not calls.
 					continue
 				}
 				if !resDone {

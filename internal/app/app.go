@@ -34,6 +34,7 @@ import (
 	"github.com/sightline-dev/sightline/processors/window"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
+	"github.com/sightline-dev/sightline/sinks/otlp"
 )
 
 // NewRegistry returns a registry with the Go and process collectors.
@@ -113,12 +114,12 @@ func Up(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	reg := NewRegistry()
-	stage, err := score.New(score.Config{
-		Detectors: dets,
-		Partials:  aggregate.NewCollector(cfg.Aggregate.Window, cfg.Window),
-		Brokers:   brokers, Group: cfg.Score.Group, BatchSize: cfg.Score.BatchSize,
-		FlushInterval: cfg.Score.FlushInterval, SessionTimeout: cfg.Score.SessionTimeout, Logger: log,
-	}, conn, reg)
+	scfg, closeEvals, err := scoreConfig(cfg, brokers, dets, reg, log)
+	if err != nil {
+		return err
+	}
+	defer closeEvals()
+	stage, err := score.New(scfg, conn, reg)
 	if err != nil {
 		return err
 	}
@@ -355,12 +356,12 @@ func Score(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	reg := NewRegistry()
-	stage, err := score.New(score.Config{
-		Detectors: dets,
-		Partials:  aggregate.NewCollector(cfg.Aggregate.Window, cfg.Window),
-		Brokers:   cfg.Kafka.Brokers, Group: cfg.Score.Group, BatchSize: cfg.Score.BatchSize,
-		FlushInterval: cfg.Score.FlushInterval, SessionTimeout: cfg.Score.SessionTimeout, Logger: log,
-	}, conn, reg)
+	scfg, closeEvals, err := scoreConfig(cfg, cfg.Kafka.Brokers, dets, reg, log)
+	if err != nil {
+		return err
+	}
+	defer closeEvals()
+	stage, err := score.New(scfg, conn, reg)
 	if err != nil {
 		return err
 	}
@@ -374,4 +375,33 @@ func Score(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	defer srv.Close(context.Background())
 	log.Info("score stage running", "brokers", strings.Join(cfg.Kafka.Brokers, ","), "clickhouse", cfg.ClickHouse.Addr, "http", srv.Addr())
 	return stage.Run(ctx)
+}
+
+// scoreConfig is the score stage's configuration, with the export of its
+// scores as gen_ai.evaluation.result events when evaluations.otlp_endpoint
+// is set; closeEvals sends what is still queued (call it once the stage
+// has stopped).
+func scoreConfig(cfg config.Config, brokers []string, dets []detector.Detector, reg prometheus.Registerer, log *slog.Logger) (sc score.Config, closeEvals func(), err error) {
+	sc = score.Config{
+		Detectors: dets,
+		Partials:  aggregate.NewCollector(cfg.Aggregate.Window, cfg.Window),
+		Brokers:   brokers, Group: cfg.Score.Group, BatchSize: cfg.Score.BatchSize,
+		FlushInterval: cfg.Score.FlushInterval, SessionTimeout: cfg.Score.SessionTimeout, Logger: log,
+	}
+	closeEvals = func() {}
+	e := cfg.Evaluations
+	if e.OTLPEndpoint == "" {
+		return sc, closeEvals, nil
+	}
+	ex, err := otlp.New(otlp.Config{Endpoint: e.OTLPEndpoint, Headers: e.Headers, Timeout: e.Timeout, Logger: log}, reg)
+	if err != nil {
+		return sc, closeEvals, err
+	}
+	sc.OnCommitted = ex.Add
+	log.Info("exporting scores as gen_ai.evaluation.result events", "endpoint", e.OTLPEndpoint)
+	return sc, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		ex.Close(ctx)
+	}, nil
 }

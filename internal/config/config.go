@@ -14,6 +14,7 @@ import (
 	"github.com/sightline-dev/sightline/processors/alert"
 	"github.com/sightline-dev/sightline/processors/registry"
 	"github.com/sightline-dev/sightline/processors/window"
+	"github.com/sightline-dev/sightline/sinks/otlp"
 )
 
 // Config is the whole file.
@@ -36,6 +37,19 @@ type Config struct {
 	// OTLP runs the sightline-collector's receiver and exporter inside
 	// `sightline up` (off unless enabled here or with --otlp).
 	OTLP OTLPConfig `yaml:"otlp"`
+	// Evaluations sends every scored event's scores back to
+	// OpenTelemetry as gen_ai.evaluation.result log events (off unless
+	// otlp_endpoint is set).
+	Evaluations EvaluationsConfig `yaml:"evaluations"`
+}
+
+// EvaluationsConfig: where the score stage sends gen_ai.evaluation.result
+// events (OTLP/HTTP logs, e.g. http://127.0.0.1:4318/v1/logs of a
+// collector in front of the tracing backend).
+type EvaluationsConfig struct {
+	OTLPEndpoint string            `yaml:"otlp_endpoint"`
+	Headers      map[string]string `yaml:"headers"`
+	Timeout      time.Duration     `yaml:"timeout"`
 }
 
 // OTLPConfig: where `sightline up --otlp` accepts OTLP, as
@@ -163,6 +177,11 @@ func (c *Config) Validate() error {
 	}
 	if err := registry.Validate(c.Detectors); err != nil {
 		return fmt.Errorf("config: %w", err)
+	}
+	if e := c.Evaluations; e.OTLPEndpoint != "" {
+		if err := (otlp.Config{Endpoint: e.OTLPEndpoint, Timeout: e.Timeout}).Validate(); err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
 	}
 	return nil
 }

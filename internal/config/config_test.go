@@ -31,6 +31,7 @@ func TestLoad(t *testing.T) {
 		"bad threshold":        {"detectors:\n  toxicity: {threshold: 2}\n", "detectors.toxicity.threshold"},
 		"bad type":             {"score:\n  flush_interval: soon\n", "line 2"},
 		"otlp without address": {"otlp:\n  enabled: true\n  http_addr: \"\"\n", "otlp.http_addr"},
+		"bad evaluations url":  {"evaluations:\n  otlp_endpoint: 127.0.0.1:4318\n", "evaluations.otlp_endpoint"},
 	} {
 		_, err := Load(write(strings.ReplaceAll(name, " ", "_")+".yaml", tc.body))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

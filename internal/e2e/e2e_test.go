@@ -6,12 +6,16 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -127,10 +131,38 @@ func TestUpLoadgenSummaryAndRestart(t *testing.T) {
 	dir := t.TempDir()
 	kport, chport, chhttp, hport := freePort(t), freePort(t), freePort(t), freePort(t)
 	otlpHTTP := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	// Where the score stage sends gen_ai.evaluation.result events.
+	var (
+		evalMu    sync.Mutex
+		evalNames = map[string]int{}
+	)
+	evals := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		req := plogotlp.NewExportRequest()
+		if err := req.UnmarshalProto(body); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		rls := req.Logs().ResourceLogs()
+		evalMu.Lock()
+		defer evalMu.Unlock()
+		for i := 0; i < rls.Len(); i++ {
+			sls := rls.At(i).ScopeLogs()
+			for j := 0; j < sls.Len(); j++ {
+				lrs := sls.At(j).LogRecords()
+				for k := 0; k < lrs.Len(); k++ {
+					if name, ok := lrs.At(k).Attributes().Get("gen_ai.evaluation.name"); ok && lrs.At(k).EventName() == "gen_ai.evaluation.result" {
+						evalNames[name.Str()]++
+					}
+				}
+			}
+		}
+	}))
+	defer evals.Close()
 	cfgPath := filepath.Join(dir, "sightline.yaml")
 	cfg := fmt.Sprintf("data_dir: %s\nhttp_addr: 127.0.0.1:%d\nkafka:\n  embedded_addr: 127.0.0.1:%d\nclickhouse:\n  local_port: %d\n  local_http_port: %d\nscore:\n  flush_interval: 200ms\n"+
-		"otlp:\n  grpc_addr: 127.0.0.1:%d\n  http_addr: %s\n  metrics_addr: 127.0.0.1:%d\n",
-		filepath.Join(dir, "data"), hport, kport, chport, chhttp, freePort(t), otlpHTTP, freePort(t))
+		"otlp:\n  grpc_addr: 127.0.0.1:%d\n  http_addr: %s\n  metrics_addr: 127.0.0.1:%d\nevaluations:\n  otlp_endpoint: %s/v1/logs\n",
+		filepath.Join(dir, "data"), hport, kport, chport, chhttp, freePort(t), otlpHTTP, freePort(t), evals.URL)
 	testenv.Must(t, os.WriteFile(cfgPath, []byte(cfg), 0o644), "write config")
 	up := func(flags ...string) *exec.Cmd {
 		cmd := exec.Command(bin, append([]string{"up", "--config", cfgPath}, flags...)...)
@@ -183,6 +215,23 @@ func TestUpLoadgenSummaryAndRestart(t *testing.T) {
 	if out := run("summary"); !strings.Contains(out, "sightline.dlq: 3 records (decode: 1, missing_field: 1, schema_version: 1)") {
 		t.Fatalf("summary lacks the DLQ count:\n%s", out)
 	}
+	// Every score stored in llm_events came back as an evaluation event
+	// (at least once: a replayed batch could send more, never fewer).
+	conn, err := chsink.Open(context.Background(), chsink.Options{Addrs: []string{fmt.Sprintf("127.0.0.1:%d", chport)}})
+	testenv.Must(t, err, "connect to sightline up's ClickHouse")
+	defer conn.Close()
+	var toxic, injection uint64
+	testenv.Must(t, conn.QueryRow(context.Background(), `SELECT countIf(completion_toxicity IS NOT NULL),
+		countIf(prompt_injection IS NOT NULL) FROM llm_events FINAL`).Scan(&toxic, &injection), "count scores")
+	if toxic == 0 || injection == 0 {
+		t.Fatalf("no scores stored (toxicity %d, injection %d)", toxic, injection)
+	}
+	testenv.Eventually(t, 30*time.Second, "evaluation events", func() (bool, string) {
+		evalMu.Lock()
+		defer evalMu.Unlock()
+		return uint64(evalNames["toxicity"]) >= toxic && uint64(evalNames["prompt_injection"]) >= injection,
+			fmt.Sprintf("stored toxicity %d, injection %d; received %v", toxic, injection, evalNames)
+	})
 	stop(cmd)
 
 	cmd = up("--otlp")

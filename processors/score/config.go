@@ -47,6 +47,11 @@ type Config struct {
 	// Detectors score every event (processors/registry builds the list);
 	// none means features only.
 	Detectors []detector.Detector
+	// OnCommitted, when set, is given each batch's stored events and their
+	// scores after the batch's transaction committed (so never twice for
+	// a replayed batch). It must not block or keep rows: the stage reuses
+	// them (sinks/otlp's Exporter.Add converts and queues).
+	OnCommitted func(rows []chsink.EventRow)
 	// KafkaOpts are extra franz-go options (TLS, SASL, ...).
 	KafkaOpts []kgo.Opt
 	Logger    *slog.Logger

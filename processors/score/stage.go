@@ -262,6 +262,9 @@ func (s *Stage) flush(ctx context.Context) error {
 	}
 	s.m.records.WithLabelValues("dlq").Add(float64(len(s.dlq)))
 	s.m.commits.Inc()
+	if s.cfg.OnCommitted != nil && len(s.rows) > 0 {
+		s.cfg.OnCommitted(s.rows)
+	}
 	s.reset()
 	return nil
 }

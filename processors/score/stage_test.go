@@ -3,6 +3,7 @@ package score_test
 import (
 	"context"
 	"fmt"
+	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 	"strings"
 	"sync"
 	"testing"
@@ -54,14 +55,18 @@ type harness struct {
 	started bool
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T, opts ...func(*score.Config)) *harness {
 	h := &harness{t: t, b: testenv.Broker(t, ""), reg: prometheus.NewRegistry()}
 	h.conn, _ = testenv.Database(t)
 	var err error
 	h.prod, err = kgo.NewClient(kgo.SeedBrokers(h.b.Addrs()...), kgo.DefaultProduceTopic(broker.TopicEvents), kgo.ProducerBatchMaxBytes(16<<20))
 	testenv.Must(t, err, "producer")
 	t.Cleanup(h.prod.Close)
-	h.stage, err = score.New(score.Config{Brokers: h.b.Addrs(), BatchSize: 500, FlushInterval: 200 * time.Millisecond, RetryMax: time.Second}, h.conn, h.reg)
+	cfg := score.Config{Brokers: h.b.Addrs(), BatchSize: 500, FlushInterval: 200 * time.Millisecond, RetryMax: time.Second}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	h.stage, err = score.New(cfg, h.conn, h.reg)
 	testenv.Must(t, err, "new stage")
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
@@ -229,4 +234,42 @@ func TestFeedbackStored(t *testing.T) {
 		n := h.count("SELECT count() FROM llm_feedback FINAL WHERE target_event_id = '" + event(1).EventId + "'")
 		return n == 1, fmt.Sprint(n)
 	})
+}
+
+// OnCommitted sees every stored event once, after its batch committed.
+func TestOnCommittedSeesEachStoredEventOnce(t *testing.T) {
+	var (
+		mu   sync.Mutex
+		seen = map[string]int{}
+	)
+	h := newHarness(t, func(c *score.Config) {
+		c.OnCommitted = func(rows []chsink.EventRow) {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, r := range rows {
+				seen[r.Event.EventId]++
+			}
+		}
+	})
+	const n = 1200 // several batches of 500
+	vals := make([][]byte, n)
+	for i := range vals {
+		vals[i] = encode(t, event(i))
+	}
+	h.produce(vals...)
+	testenv.Eventually(t, 30*time.Second, "every event committed", func() (bool, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen) == n, fmt.Sprint(len(seen))
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for id, c := range seen {
+		if c != 1 {
+			t.Fatalf("event %s passed %d times", id, c)
+		}
+	}
+	if got := h.count("SELECT count() FROM llm_events FINAL"); got != n {
+		t.Fatalf("%d events stored, want %d", got, n)
+	}
 }

@@ -1,0 +1,354 @@
+// Package otlp exports Sightline's per-event scores back to OpenTelemetry
+// as gen_ai.evaluation.result log events (OTLP/HTTP, protobuf), each
+// parented to the span of the LLM call it judges, so a tracing backend
+// shows the evaluations beside the call.
+//
+// Export is best effort and never slows the score stage: Add converts and
+// queues without blocking; a full queue, a rejected request or an endpoint
+// that stays unreachable drops records and counts them
+// (sightline_evaluations_dropped_total). Records are added after the score
+// stage committed its batch, so a replayed batch does not send them twice.
+//
+// Only scores, labels and short evidence terms are sent: never prompt or
+// completion text, never the unsupported spans of a completion (they are
+// counted), never PII values (the kinds found are the label).
+package otlp
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+
+	"github.com/sightline-dev/sightline/processors/detector"
+	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
+)
+
+// EventName is the OpenTelemetry GenAI event the exporter sends.
+const EventName = "gen_ai.evaluation.result"
+
+// LabelThreshold is the score at or above which a [0,1] score gets the
+// positive label ("toxic", "unsupported", "injection").
+const LabelThreshold = 0.5
+
+// Config of the exporter.
+type Config struct {
+	// Endpoint is the OTLP/HTTP logs URL, e.g.
+	// http://127.0.0.1:4318/v1/logs (required).
+	Endpoint string
+	// Headers are sent with every request (e.g. an API key).
+	Headers map[string]string
+	// Timeout bounds one request (default 10s).
+	Timeout time.Duration
+	// QueueBatches bounds the batches waiting to be sent (default 64);
+	// one score-stage batch is one queued batch.
+	QueueBatches int
+	// Retries of a request that failed with a network error, 429 or 5xx
+	// (default 3, with backoff from 200ms).
+	Retries int
+	Logger  *slog.Logger
+}
+
+// Validate names the first invalid field as in the YAML config.
+func (c Config) Validate() error {
+	u, err := url.Parse(c.Endpoint)
+	if c.Endpoint == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("evaluations.otlp_endpoint: %q is not an http(s) URL (e.g. http://127.0.0.1:4318/v1/logs)", c.Endpoint)
+	}
+	if c.Timeout < 0 || c.QueueBatches < 0 || c.Retries < 0 {
+		return errors.New("evaluations: timeout, queue_batches and retries must not be negative")
+	}
+	return nil
+}
+
+// Exporter sends evaluation events. Add and Close may be called from
+// different goroutines.
+type Exporter struct {
+	cfg    Config
+	client *http.Client
+	queue  chan plog.Logs
+	done   chan struct{}
+
+	mu     sync.Mutex
+	closed bool
+
+	exported prometheus.Counter
+	dropped  *prometheus.CounterVec
+}
+
+// New starts an exporter; Close stops it.
+func New(cfg Config, reg prometheus.Registerer) (*Exporter, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.QueueBatches == 0 {
+		cfg.QueueBatches = 64
+	}
+	if cfg.Retries == 0 {
+		cfg.Retries = 3
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	e := &Exporter{
+		cfg:    cfg,
+		client: &http.Client{Timeout: cfg.Timeout},
+		queue:  make(chan plog.Logs, cfg.QueueBatches),
+		done:   make(chan struct{}),
+		exported: prometheus.NewCounter(prometheus.CounterOpts{Name: "sightline_evaluations_exported_total",
+			Help: "gen_ai.evaluation.result events accepted by the OTLP endpoint."}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sightline_evaluations_dropped_total",
+			Help: "gen_ai.evaluation.result events not delivered, by reason (queue_full, rejected, unreachable, closed)."}, []string{"reason"}),
+	}
+	if reg != nil {
+		if err := reg.Register(e.exported); err != nil {
+			return nil, err
+		}
+		if err := reg.Register(e.dropped); err != nil {
+			return nil, err
+		}
+	}
+	go e.run()
+	return e, nil
+}
+
+// Add queues the evaluations of rows (events the score stage stored). It
+// never blocks: when the queue is full the batch is dropped and counted.
+func (e *Exporter) Add(rows []chsink.EventRow) {
+	ld := Logs(rows)
+	n := ld.LogRecordCount()
+	if n == 0 {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		e.dropped.WithLabelValues("closed").Add(float64(n))
+		return
+	}
+	select {
+	case e.queue <- ld:
+	default:
+		e.dropped.WithLabelValues("queue_full").Add(float64(n))
+	}
+}
+
+// Close stops accepting records and sends what is queued, waiting until
+// ctx ends at the most; batches still queued then are not sent.
+func (e *Exporter) Close(ctx context.Context) {
+	e.mu.Lock()
+	if !e.closed {
+		e.closed = true
+		close(e.queue)
+	}
+	e.mu.Unlock()
+	select {
+	case <-e.done:
+	case <-ctx.Done():
+	}
+}
+
+func (e *Exporter) run() {
+	defer close(e.done)
+	for ld := range e.queue {
+		e.send(ld)
+	}
+}
+
+// send posts one batch, retrying network errors, 429 and 5xx.
+func (e *Exporter) send(ld plog.Logs) {
+	n := float64(ld.LogRecordCount())
+	body, err := plogotlp.NewExportRequestFromLogs(ld).MarshalProto()
+	if err != nil {
+		e.dropped.WithLabelValues("rejected").Add(n)
+		return
+	}
+	backoff := 200 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		status, err := e.post(body)
+		switch {
+		case err == nil && status/100 == 2:
+			e.exported.Add(n)
+			return
+		case err == nil && status != http.StatusTooManyRequests && status/100 != 5:
+			e.cfg.Logger.Warn("otlp endpoint rejected evaluation events", "endpoint", e.cfg.Endpoint, "status", status, "events", n)
+			e.dropped.WithLabelValues("rejected").Add(n)
+			return
+		case attempt >= e.cfg.Retries:
+			e.cfg.Logger.Warn("cannot send evaluation events", "endpoint", e.cfg.Endpoint, "status", status, "err", err, "events", n)
+			e.dropped.WithLabelValues("unreachable").Add(n)
+			return
+		}
+		time.Sleep(backoff)
+		backoff *= 2
+	}
+}
+
+func (e *Exporter) post(body []byte) (int, error) {
+	req, err := http.NewRequest(http.MethodPost, e.cfg.Endpoint, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/x-protobuf")
+	for k, v := range e.cfg.Headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := e.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// Logs maps the scores of rows to gen_ai.evaluation.result log records,
+// one resource per tenant, app and environment.
+func Logs(rows []chsink.EventRow) plog.Logs {
+	ld := plog.NewLogs()
+	type resKey struct{ tenant, app, env string }
+	scopes := map[resKey]plog.ScopeLogs{}
+	now := pcommon.NewTimestampFromTime(time.Now())
+	for i := range rows {
+		ev, sc := rows[i].Event, &rows[i].Scores
+		evals := evaluations(sc)
+		if ev == nil || len(evals) == 0 {
+			continue
+		}
+		k := resKey{ev.Tenant, ev.App, ev.Environment}
+		sl, ok := scopes[k]
+		if !ok {
+			rl := ld.ResourceLogs().AppendEmpty()
+			a := rl.Resource().Attributes()
+			a.PutStr("service.name", ev.App)
+			if ev.Environment != "" {
+				a.PutStr("deployment.environment.name", ev.Environment)
+			}
+			if ev.Tenant != "" {
+				a.PutStr("sightline.tenant", ev.Tenant)
+			}
+			sl = rl.ScopeLogs().AppendEmpty()
+			sl.Scope().SetName("sightline")
+			scopes[k] = sl
+		}
+		var tid pcommon.TraceID
+		var sid pcommon.SpanID
+		traceOK := decodeID(tid[:], ev.TraceId)
+		spanOK := decodeID(sid[:], ev.SpanId)
+		ts := pcommon.Timestamp(0)
+		if ev.Ts != nil {
+			ts = pcommon.NewTimestampFromTime(ev.Ts.AsTime())
+		}
+		for _, x := range evals {
+			lr := sl.LogRecords().AppendEmpty()
+			lr.SetEventName(EventName)
+			lr.SetTimestamp(ts)
+			lr.SetObservedTimestamp(now)
+			if traceOK && spanOK {
+				lr.SetTraceID(tid)
+				lr.SetSpanID(sid)
+			}
+			a := lr.Attributes()
+			a.PutStr("event.name", EventName)
+			a.PutStr("gen_ai.evaluation.name", x.name)
+			a.PutDouble("gen_ai.evaluation.score.value", x.value)
+			a.PutStr("gen_ai.evaluation.score.label", x.label)
+			if x.explanation != "" {
+				a.PutStr("gen_ai.evaluation.explanation", x.explanation)
+			}
+			if ev.ResponseId != "" {
+				a.PutStr("gen_ai.response.id", ev.ResponseId)
+			}
+			if ev.Model != "" {
+				a.PutStr("gen_ai.response.model", ev.Model)
+			}
+			a.PutStr("sightline.event_id", ev.EventId)
+		}
+	}
+	return ld
+}
+
+func decodeID(dst []byte, s string) bool {
+	if len(s) != 2*len(dst) {
+		return false
+	}
+	_, err := hex.Decode(dst, []byte(s))
+	return err == nil && !allZero(dst)
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+type evaluation struct {
+	name, label, explanation string
+	value                    float64
+}
+
+// evaluations lists the scores an event has, in a fixed order.
+func evaluations(sc *detector.Scores) []evaluation {
+	var out []evaluation
+	add := func(name string, o detector.Opt, pos, neg, explanation string) {
+		if !o.Valid {
+			return
+		}
+		label := neg
+		if o.Value >= LabelThreshold {
+			label = pos
+		}
+		out = append(out, evaluation{name: name, value: o.Value, label: label, explanation: explanation})
+	}
+	add("toxicity", sc.CompletionToxicity, "toxic", "not_toxic", strings.Join(sc.ToxicityEvidence, "; "))
+	add("prompt_toxicity", sc.PromptToxicity, "toxic", "not_toxic", "")
+	spans := ""
+	if n := len(sc.UnsupportedSpans); n > 0 {
+		spans = strconv.Itoa(n) + " unsupported spans"
+	}
+	add("hallucination", sc.Hallucination, "unsupported", "supported", spans)
+	add("prompt_injection", sc.PromptInjection, "injection", "benign", strings.Join(sc.InjectionEvidence, "; "))
+	if sc.RefusalConfidence.Valid {
+		// The label is the refusal detector's own decision (its threshold).
+		label := "answered"
+		if sc.Refusal {
+			label = "refused"
+		}
+		out = append(out, evaluation{name: "refusal", value: sc.RefusalConfidence.Value, label: label})
+	}
+	if len(sc.PIIKinds) > 0 {
+		kinds := append([]string(nil), sc.PIIKinds...)
+		sort.Strings(kinds)
+		out = append(out, evaluation{name: "pii", value: float64(len(kinds)), label: strings.Join(kinds, ",")})
+	}
+	for _, m := range []struct {
+		name string
+		o    detector.Opt
+	}{{"rouge_l", sc.RougeL}, {"bleu", sc.BLEU}, {"token_f1", sc.TokenF1}, {"exact_match", sc.ExactMatch}} {
+		if m.o.Valid {
+			out = append(out, evaluation{name: m.name, value: m.o.Value, label: "reference"})
+		}
+	}
+	return out
+}
