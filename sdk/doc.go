@@ -12,6 +12,8 @@
 //
 //   - Client.Start / Hook.Finish around any LLM call;
 //   - Transport, an http.RoundTripper that instruments any OpenAI-compatible
-//     client (chat completions, plain JSON and SSE streaming);
+//     client (chat completions) and Anthropic Messages clients such as
+//     github.com/anthropics/anthropic-sdk-go (option.WithHTTPClient), plain
+//     JSON and SSE streaming;
 //   - sdk/openaisdk, a middleware for github.com/openai/openai-go.
 package sdk

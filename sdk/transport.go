@@ -26,9 +26,10 @@ func WithRequest(ctx context.Context, r Request) context.Context {
 }
 
 // Transport returns an http.RoundTripper that records every chat-completions
-// call of an OpenAI-compatible API going through base (nil means
-// http.DefaultTransport). Streaming (SSE) and plain JSON responses are both
-// recorded; the application receives exactly the bytes the server sent.
+// call of an OpenAI-compatible API (POST .../chat/completions) and every
+// Anthropic Messages call (POST .../v1/messages) going through base (nil
+// means http.DefaultTransport). Streaming (SSE) and plain JSON responses are
+// both recorded; the application receives exactly the bytes the server sent.
 //
 //	httpClient := &http.Client{Transport: client.Transport(nil)}
 func (c *Client) Transport(base http.RoundTripper) http.RoundTripper {
@@ -48,13 +49,14 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // RoundTrip records the exchange of req through next when it is a chat
-// completions call, and passes anything else through untouched. Adapters
-// for client libraries' middleware hooks build on it.
+// completions or Anthropic Messages call, and passes anything else through
+// untouched. Adapters for client libraries' middleware hooks build on it.
 func (c *Client) RoundTrip(req *http.Request, next func(*http.Request) (*http.Response, error)) (*http.Response, error) {
-	if req.Method != http.MethodPost || !strings.HasSuffix(strings.TrimSuffix(req.URL.Path, "/"), "/chat/completions") {
+	api := apiOf(req)
+	if api == apiNone {
 		return next(req)
 	}
-	ex := &exchange{}
+	ex := &exchange{api: api}
 	if meta, ok := req.Context().Value(ctxKey{}).(*Request); ok {
 		ex.meta = meta
 	}
@@ -100,12 +102,17 @@ type recordingBody struct {
 	once  sync.Once
 }
 
-var contentMarker = []byte(`"content":"`)
+// Markers of streamed text: OpenAI deltas carry "content", Anthropic's
+// text_delta events "text".
+var (
+	contentMarker = []byte(`"content":"`)
+	textMarker    = []byte(`"text":"`)
+)
 
 func (b *recordingBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	if n > 0 {
-		if b.ex.stream && b.first.IsZero() && hasNonEmptyContent(p[:n]) {
+		if b.ex.stream && b.first.IsZero() && hasNonEmptyContent(p[:n], b.ex.api) {
 			b.first = time.Now()
 		}
 		if room := maxCapture - len(b.ex.resp); room > 0 {
@@ -142,21 +149,50 @@ func (b *recordingBody) finish(eof bool) {
 	})
 }
 
-func hasNonEmptyContent(p []byte) bool {
+func hasNonEmptyContent(p []byte, api int) bool {
+	marker := contentMarker
+	if api == apiAnthropic {
+		marker = textMarker
+	}
 	for {
-		i := bytes.Index(p, contentMarker)
+		i := bytes.Index(p, marker)
 		if i < 0 {
 			return false
 		}
-		p = p[i+len(contentMarker):]
+		p = p[i+len(marker):]
 		if len(p) > 0 && p[0] != '"' {
 			return true
 		}
 	}
 }
 
+// The APIs the transport records.
+const (
+	apiNone = iota
+	apiOpenAI
+	apiAnthropic
+)
+
+// apiOf says which API req calls. Anthropic's path is matched with its
+// version prefix: OpenAI's assistants API also has POST .../messages
+// (/v1/threads/{id}/messages), which is not an LLM call.
+func apiOf(req *http.Request) int {
+	if req.Method != http.MethodPost {
+		return apiNone
+	}
+	path := strings.TrimSuffix(req.URL.Path, "/")
+	switch {
+	case strings.HasSuffix(path, "/chat/completions"):
+		return apiOpenAI
+	case strings.HasSuffix(path, "/v1/messages") && !strings.Contains(path, "/threads/"):
+		return apiAnthropic
+	}
+	return apiNone
+}
+
 // exchange is one captured HTTP exchange, parsed on the client's goroutine.
 type exchange struct {
+	api          int
 	meta         *Request
 	req          []byte
 	resp         []byte
@@ -233,6 +269,10 @@ func content(raw json.RawMessage) string {
 // parse fills call from the exchange. It reports false when there is
 // nothing worth recording.
 func (ex *exchange) parse(call *Call) bool {
+	if ex.api == apiAnthropic {
+		ex.parseAnthropic(call)
+		return ex.finishParse(call)
+	}
 	call.Provider = "openai"
 	call.Operation = "chat"
 	var rq oaRequest
@@ -279,6 +319,11 @@ func (ex *exchange) parse(call *Call) bool {
 			call.InputTokens, call.OutputTokens = r.Usage.PromptTokens, r.Usage.CompletionTokens
 		}
 	}
+	return ex.finishParse(call)
+}
+
+// finishParse applies what every API's record shares.
+func (ex *exchange) finishParse(call *Call) bool {
 	if call.Model == "" {
 		call.Model = call.RequestModel
 	}
