@@ -2,6 +2,7 @@ package schemas
 
 import (
 	"bytes"
+	_ "embed"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -12,6 +13,13 @@ import (
 
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 )
+
+// EventJSONSchema is the JSON Schema (draft 2020-12) of the JSON form,
+// event.schema.json in this folder; sightline up serves it at
+// GET /v1/schema.
+//
+//go:embed event.schema.json
+var EventJSONSchema []byte
 
 // JSONEvent is the JSON form of an event: the field names of the protobuf
 // message, numbers as JSON numbers, ts as RFC 3339. Unknown fields are kept

@@ -167,11 +167,21 @@ func TestReadAPI(t *testing.T) {
 		}
 	}
 
+	// The event's JSON Schema, for producers that validate before sending.
+	resp, err := http.Get("http://" + s.Addr() + "/v1/schema")
+	testenv.Must(t, err, "get schema")
+	schemaBody, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/schema+json" || !json.Valid(schemaBody) ||
+		!strings.Contains(string(schemaBody), `"urn:sightline:event:v1"`) {
+		t.Fatalf("GET /v1/schema: %s %s", resp.Status, resp.Header.Get("Content-Type"))
+	}
+
 	// A process without ClickHouse says so.
 	bare, err := server.Start(server.Config{Addr: "127.0.0.1:0", Gatherer: prometheus.NewRegistry()})
 	testenv.Must(t, err, "start bare")
 	defer bare.Close(ctx)
-	resp, err := http.Get(fmt.Sprintf("http://%s/v1/signals", bare.Addr()))
+	resp, err = http.Get(fmt.Sprintf("http://%s/v1/signals", bare.Addr()))
 	testenv.Must(t, err, "get bare")
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusServiceUnavailable {

@@ -70,6 +70,10 @@ func Start(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /v1/signals", s.signals)
 	mux.HandleFunc("GET /v1/alerts", s.alerts)
 	mux.HandleFunc("GET /v1/summary", s.summary)
+	mux.HandleFunc("GET /v1/schema", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/schema+json")
+		w.Write(schemas.EventJSONSchema)
+	})
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go s.srv.Serve(ln)
 	return s, nil
