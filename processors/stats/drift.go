@@ -67,12 +67,15 @@ func JSDistance(p, q []float64) float64 {
 	var js float64
 	for i := range p {
 		a, b := p[i]/sp, q[i]/sq
-		m := (a + b) / 2
+		// ln(a/m) with m = (a+b)/2, written as ln 2 + ln(a/(a+b)): halving
+		// the smallest subnormal a+b gives m = 0 and an infinite term
+		// (found by FuzzDriftStatistics), while a/(a+b) stays in (0, 1].
+		s := a + b
 		if a > 0 {
-			js += a * math.Log(a/m)
+			js += a * (math.Ln2 + math.Log(a/s))
 		}
 		if b > 0 {
-			js += b * math.Log(b/m)
+			js += b * (math.Ln2 + math.Log(b/s))
 		}
 	}
 	return math.Sqrt(math.Max(0, js/(2*math.Ln2)))
