@@ -31,9 +31,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"go.opentelemetry.io/collector/pdata/pcommon"
-	"go.opentelemetry.io/collector/pdata/plog"
-	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 
 	"github.com/sightline-dev/sightline/processors/detector"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
@@ -81,7 +78,7 @@ func (c Config) Validate() error {
 type Exporter struct {
 	cfg    Config
 	client *http.Client
-	queue  chan plog.Logs
+	queue  chan []record
 	done   chan struct{}
 
 	mu     sync.Mutex
@@ -111,7 +108,7 @@ func New(cfg Config, reg prometheus.Registerer) (*Exporter, error) {
 	e := &Exporter{
 		cfg:    cfg,
 		client: &http.Client{Timeout: cfg.Timeout},
-		queue:  make(chan plog.Logs, cfg.QueueBatches),
+		queue:  make(chan []record, cfg.QueueBatches),
 		done:   make(chan struct{}),
 		exported: prometheus.NewCounter(prometheus.CounterOpts{Name: "sightline_evaluations_exported_total",
 			Help: "gen_ai.evaluation.result events accepted by the OTLP endpoint."}),
@@ -132,9 +129,12 @@ func New(cfg Config, reg prometheus.Registerer) (*Exporter, error) {
 
 // Add queues the evaluations of rows (events the score stage stored). It
 // never blocks: when the queue is full the batch is dropped and counted.
+// It keeps only what the records need (the events' strings are not
+// changed after the stage hands them over), and the encoding happens on
+// the exporter's goroutine, off the stage's.
 func (e *Exporter) Add(rows []chsink.EventRow) {
-	ld := Logs(rows)
-	n := ld.LogRecordCount()
+	recs := records(rows)
+	n := countEvals(recs)
 	if n == 0 {
 		return
 	}
@@ -145,7 +145,7 @@ func (e *Exporter) Add(rows []chsink.EventRow) {
 		return
 	}
 	select {
-	case e.queue <- ld:
+	case e.queue <- recs:
 	default:
 		e.dropped.WithLabelValues("queue_full").Add(float64(n))
 	}
@@ -168,33 +168,33 @@ func (e *Exporter) Close(ctx context.Context) {
 
 func (e *Exporter) run() {
 	defer close(e.done)
-	for ld := range e.queue {
-		e.send(ld)
+	var (
+		enc encoder
+		buf []byte
+	)
+	for recs := range e.queue {
+		buf = enc.appendRequest(buf[:0], recs, time.Now())
+		e.send(buf, countEvals(recs))
 	}
 }
 
-// send posts one batch, retrying network errors, 429 and 5xx.
-func (e *Exporter) send(ld plog.Logs) {
-	n := float64(ld.LogRecordCount())
-	body, err := plogotlp.NewExportRequestFromLogs(ld).MarshalProto()
-	if err != nil {
-		e.dropped.WithLabelValues("rejected").Add(n)
-		return
-	}
+// send posts one encoded batch of n records, retrying network errors,
+// 429 and 5xx.
+func (e *Exporter) send(body []byte, n int) {
 	backoff := 200 * time.Millisecond
 	for attempt := 0; ; attempt++ {
 		status, err := e.post(body)
 		switch {
 		case err == nil && status/100 == 2:
-			e.exported.Add(n)
+			e.exported.Add(float64(n))
 			return
 		case err == nil && status != http.StatusTooManyRequests && status/100 != 5:
 			e.cfg.Logger.Warn("otlp endpoint rejected evaluation events", "endpoint", e.cfg.Endpoint, "status", status, "events", n)
-			e.dropped.WithLabelValues("rejected").Add(n)
+			e.dropped.WithLabelValues("rejected").Add(float64(n))
 			return
 		case attempt >= e.cfg.Retries:
 			e.cfg.Logger.Warn("cannot send evaluation events", "endpoint", e.cfg.Endpoint, "status", status, "err", err, "events", n)
-			e.dropped.WithLabelValues("unreachable").Add(n)
+			e.dropped.WithLabelValues("unreachable").Add(float64(n))
 			return
 		}
 		time.Sleep(backoff)
@@ -220,70 +220,55 @@ func (e *Exporter) post(body []byte) (int, error) {
 	return resp.StatusCode, nil
 }
 
-// Logs maps the scores of rows to gen_ai.evaluation.result log records,
-// one resource per tenant, app and environment.
-func Logs(rows []chsink.EventRow) plog.Logs {
-	ld := plog.NewLogs()
-	type resKey struct{ tenant, app, env string }
-	scopes := map[resKey]plog.ScopeLogs{}
-	now := pcommon.NewTimestampFromTime(time.Now())
+// record is what one event's evaluation records need.
+type record struct {
+	tenant, app, env         string
+	model, responseID, event string
+	traceID                  [16]byte
+	spanID                   [8]byte
+	traced                   bool
+	ts                       uint64 // call start, Unix nanoseconds
+	evals                    []evaluation
+}
+
+// records keeps the evaluations of rows, in one allocation for the
+// records and one for their evaluations.
+func records(rows []chsink.EventRow) []record {
+	n := 0
 	for i := range rows {
-		ev, sc := rows[i].Event, &rows[i].Scores
-		evals := evaluations(sc)
-		if ev == nil || len(evals) == 0 {
-			continue
-		}
-		k := resKey{ev.Tenant, ev.App, ev.Environment}
-		sl, ok := scopes[k]
-		if !ok {
-			rl := ld.ResourceLogs().AppendEmpty()
-			a := rl.Resource().Attributes()
-			a.PutStr("service.name", ev.App)
-			if ev.Environment != "" {
-				a.PutStr("deployment.environment.name", ev.Environment)
-			}
-			if ev.Tenant != "" {
-				a.PutStr("sightline.tenant", ev.Tenant)
-			}
-			sl = rl.ScopeLogs().AppendEmpty()
-			sl.Scope().SetName("sightline")
-			scopes[k] = sl
-		}
-		var tid pcommon.TraceID
-		var sid pcommon.SpanID
-		traceOK := decodeID(tid[:], ev.TraceId)
-		spanOK := decodeID(sid[:], ev.SpanId)
-		ts := pcommon.Timestamp(0)
-		if ev.Ts != nil {
-			ts = pcommon.NewTimestampFromTime(ev.Ts.AsTime())
-		}
-		for _, x := range evals {
-			lr := sl.LogRecords().AppendEmpty()
-			lr.SetEventName(EventName)
-			lr.SetTimestamp(ts)
-			lr.SetObservedTimestamp(now)
-			if traceOK && spanOK {
-				lr.SetTraceID(tid)
-				lr.SetSpanID(sid)
-			}
-			a := lr.Attributes()
-			a.PutStr("event.name", EventName)
-			a.PutStr("gen_ai.evaluation.name", x.name)
-			a.PutDouble("gen_ai.evaluation.score.value", x.value)
-			a.PutStr("gen_ai.evaluation.score.label", x.label)
-			if x.explanation != "" {
-				a.PutStr("gen_ai.evaluation.explanation", x.explanation)
-			}
-			if ev.ResponseId != "" {
-				a.PutStr("gen_ai.response.id", ev.ResponseId)
-			}
-			if ev.Model != "" {
-				a.PutStr("gen_ai.response.model", ev.Model)
-			}
-			a.PutStr("sightline.event_id", ev.EventId)
+		if rows[i].Event != nil {
+			n++
 		}
 	}
-	return ld
+	recs := make([]record, 0, n)
+	evals := make([]evaluation, 0, 8*n)
+	for i := range rows {
+		ev := rows[i].Event
+		if ev == nil {
+			continue
+		}
+		start := len(evals)
+		evals = appendEvaluations(evals, &rows[i].Scores)
+		if len(evals) == start {
+			continue
+		}
+		r := record{tenant: ev.Tenant, app: ev.App, env: ev.Environment, model: ev.Model,
+			responseID: ev.ResponseId, event: ev.EventId, evals: evals[start:len(evals):len(evals)]}
+		r.traced = decodeID(r.traceID[:], ev.TraceId) && decodeID(r.spanID[:], ev.SpanId)
+		if ts := ev.GetTs(); ts != nil && ts.Seconds > 0 {
+			r.ts = uint64(ts.Seconds)*1e9 + uint64(ts.Nanos)
+		}
+		recs = append(recs, r)
+	}
+	return recs
+}
+
+func countEvals(recs []record) int {
+	n := 0
+	for i := range recs {
+		n += len(recs[i].evals)
+	}
+	return n
 }
 
 func decodeID(dst []byte, s string) bool {
@@ -308,9 +293,8 @@ type evaluation struct {
 	value                    float64
 }
 
-// evaluations lists the scores an event has, in a fixed order.
-func evaluations(sc *detector.Scores) []evaluation {
-	var out []evaluation
+// appendEvaluations appends the scores an event has, in a fixed order.
+func appendEvaluations(out []evaluation, sc *detector.Scores) []evaluation {
 	add := func(name string, o detector.Opt, pos, neg, explanation string) {
 		if !o.Valid {
 			return

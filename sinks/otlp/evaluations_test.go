@@ -15,6 +15,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sightline-dev/sightline/processors/detector"
@@ -84,15 +85,28 @@ func TestExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.Add(rows())
+	batch := rows()
+	// A second app in the same batch gets a resource of its own.
+	other := batch[0]
+	otherEv := proto.Clone(other.Event).(*eventpb.Event)
+	otherEv.App, otherEv.TraceId = "search", ""
+	other.Event = otherEv
+	other.Scores = detector.Scores{}
+	other.Scores.CompletionToxicity.Set(0.1)
+	e.Add(append(batch, other))
 	e.Close(context.Background())
 
 	if len(r.logs) != 1 {
 		t.Fatalf("%d requests, want 1", len(r.logs))
 	}
 	ld := r.logs[0]
-	if ld.ResourceLogs().Len() != 1 {
-		t.Fatalf("%d resources, want 1 (the event without scores sends nothing)", ld.ResourceLogs().Len())
+	if ld.ResourceLogs().Len() != 2 {
+		t.Fatalf("%d resources, want 2 (the event without scores sends nothing)", ld.ResourceLogs().Len())
+	}
+	second := ld.ResourceLogs().At(1)
+	if v, _ := second.Resource().Attributes().Get("service.name"); v.Str() != "search" ||
+		second.ScopeLogs().At(0).LogRecords().Len() != 1 || !second.ScopeLogs().At(0).LogRecords().At(0).TraceID().IsEmpty() {
+		t.Errorf("second resource: %s with %d records", v.Str(), second.ScopeLogs().At(0).LogRecords().Len())
 	}
 	rl := ld.ResourceLogs().At(0)
 	if v, _ := rl.Resource().Attributes().Get("service.name"); v.Str() != "support-bot" {
@@ -104,6 +118,9 @@ func TestExport(t *testing.T) {
 		lr := lrs.At(i)
 		if lr.EventName() != EventName {
 			t.Errorf("event name %q", lr.EventName())
+		}
+		if lr.Timestamp().AsTime() != time.Date(2025, 10, 1, 12, 0, 0, 0, time.UTC) || lr.ObservedTimestamp() == 0 {
+			t.Errorf("timestamps %v / %v", lr.Timestamp(), lr.ObservedTimestamp())
 		}
 		if lr.TraceID().String() != "0102030405060708090a0b0c0d0e0f10" || lr.SpanID().String() != "1112131415161718" {
 			t.Errorf("record not parented to the call's span: %s %s", lr.TraceID(), lr.SpanID())
@@ -132,8 +149,8 @@ func TestExport(t *testing.T) {
 			t.Errorf("request carries event content %q", secret)
 		}
 	}
-	if n := counter(e.exported); n != 7 {
-		t.Errorf("exported counter %v, want 7", n)
+	if n := counter(e.exported); n != 8 {
+		t.Errorf("exported counter %v, want 8", n)
 	}
 }
 
@@ -206,4 +223,47 @@ func counter(c prometheus.Counter) float64 {
 		panic(err)
 	}
 	return m.GetCounter().GetValue()
+}
+
+// BenchmarkAdd is the score stage's cost per event when evaluations are
+// exported: mapping a batch to log records and queueing it.
+func BenchmarkAdd(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	e, err := New(Config{Endpoint: srv.URL, QueueBatches: 1 << 16}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close(context.Background())
+	one := rows()[0]
+	batch := make([]chsink.EventRow, 1000)
+	for i := range batch {
+		batch[i] = one
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		e.Add(batch)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/event")
+}
+
+// BenchmarkEncode is the exporter goroutine's cost per event: encoding
+// the OTLP request.
+func BenchmarkEncode(b *testing.B) {
+	one := rows()[0]
+	batch := make([]chsink.EventRow, 1000)
+	for i := range batch {
+		batch[i] = one
+	}
+	recs := records(batch)
+	var (
+		enc encoder
+		buf []byte
+	)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = enc.appendRequest(buf[:0], recs, time.Now())
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/event")
+	b.SetBytes(int64(len(buf)))
 }
