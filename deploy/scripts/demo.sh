@@ -59,4 +59,13 @@ echo "== alerts (llm_alerts) and what the receiver got"
 count_in_log() { grep -c "$1" "$DATA/receiver.log" 2>/dev/null || true; }
 echo "receiver: $(count_in_log '"path":"/hooks/alerts"') webhook deliveries ($(count_in_log '"signature":"valid"') with a valid signature), $(count_in_log '"path":"/jobs/reeval"') job requests"
 echo
+echo "== the same over the read API: support-bot's toxicity rate per window"
+echo "   curl 'http://$HTTP/v1/signals?app=support-bot&signal=toxicity&metric=rate&limit=50'"
+curl -sf "http://$HTTP/v1/signals?app=support-bot&signal=toxicity&metric=rate&limit=50" |
+  python3 -c 'import json,sys
+for s in json.load(sys.stdin)["signals"]:
+    print("  ", s["window_start"], s["model"] or "-", s["variant"] or "-", "rate %.3f" % s["value"], "n", s["n"],
+          "[%.3f, %.3f]" % (s["lo"], s["hi"]) if s["lo"] is not None else "")' ||
+  echo "   (read API unavailable)"
+echo
 echo "== stopping"
