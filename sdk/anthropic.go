@@ -3,7 +3,6 @@ package sdk
 import (
 	"bytes"
 	"encoding/json"
-	"strconv"
 	"strings"
 )
 
@@ -118,18 +117,13 @@ func (ex *exchange) parseAnthropic(call *Call) {
 		}
 	}
 	switch {
-	case ex.transportErr != "":
-		call.ErrorType = "transport"
-		call.ErrorMessage = ex.transportErr
-	case ex.status >= 400:
-		call.ErrorType = "http_" + strconv.Itoa(ex.status)
+	case ex.failed(call, func(b []byte) (string, string, bool) {
 		var r anResponse
-		if json.Unmarshal(ex.resp, &r) == nil && r.Error != nil {
-			call.ErrorMessage = r.Error.Message
-			if r.Error.Type != "" {
-				call.ErrorType = r.Error.Type
-			}
+		if json.Unmarshal(b, &r) != nil || r.Error == nil {
+			return "", "", false
 		}
+		return r.Error.Type, r.Error.Message, true
+	}):
 	case ex.stream:
 		ex.parseAnthropicStream(call)
 	default:

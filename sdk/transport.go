@@ -284,18 +284,13 @@ func (ex *exchange) parse(call *Call) bool {
 		}
 	}
 	switch {
-	case ex.transportErr != "":
-		call.ErrorType = "transport"
-		call.ErrorMessage = ex.transportErr
-	case ex.status >= 400:
-		call.ErrorType = "http_" + strconv.Itoa(ex.status)
+	case ex.failed(call, func(b []byte) (string, string, bool) {
 		var r oaResponse
-		if json.Unmarshal(ex.resp, &r) == nil && r.Error != nil {
-			call.ErrorMessage = r.Error.Message
-			if r.Error.Type != "" {
-				call.ErrorType = r.Error.Type
-			}
+		if json.Unmarshal(b, &r) != nil || r.Error == nil {
+			return "", "", false
 		}
+		return r.Error.Type, r.Error.Message, true
+	}):
 	case ex.stream:
 		ex.parseStream(call)
 	default:
@@ -320,6 +315,28 @@ func (ex *exchange) parse(call *Call) bool {
 		}
 	}
 	return ex.finishParse(call)
+}
+
+// failed fills call's error when the exchange failed: a transport error,
+// or an HTTP error status with the API's error body as errBody reads it
+// (type and message). It reports whether the call failed.
+func (ex *exchange) failed(call *Call, errBody func([]byte) (typ, msg string, ok bool)) bool {
+	switch {
+	case ex.transportErr != "":
+		call.ErrorType = "transport"
+		call.ErrorMessage = ex.transportErr
+	case ex.status >= 400:
+		call.ErrorType = "http_" + strconv.Itoa(ex.status)
+		if typ, msg, ok := errBody(ex.resp); ok {
+			call.ErrorMessage = msg
+			if typ != "" {
+				call.ErrorType = typ
+			}
+		}
+	default:
+		return false
+	}
+	return true
 }
 
 // finishParse applies what every API's record shares.
