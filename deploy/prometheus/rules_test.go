@@ -59,7 +59,8 @@ func TestRulesUseExportedMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	var src strings.Builder
-	for _, f := range []string{"../../processors/score/metrics.go", "../../processors/aggregate/metrics.go", "../../processors/alert/engine.go"} {
+	for _, f := range []string{"../../processors/score/metrics.go", "../../processors/aggregate/metrics.go", "../../processors/alert/engine.go",
+		"../../sinks/otlp/evaluations.go", "../../collector/sightlineexporter/telemetry.go"} {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatalf("cannot read the metric definitions: %v", err)
