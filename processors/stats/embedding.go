@@ -95,6 +95,9 @@ type MMDResult struct {
 	Threshold float64 // (1−α) quantile of MMD² under permutation
 	P         float64 // permutation p-value, (1 + #{MMD²_perm >= MMD²})/(1 + B)
 	Bandwidth float64 // σ used (RBF)
+	// Permutations is the number of shuffles made: B, or fewer when
+	// MMDDecision stopped early.
+	Permutations int
 }
 
 // MMD2 is the unbiased estimate of the squared maximum mean discrepancy
@@ -118,8 +121,25 @@ func MMD2(x, y [][]float64, k Kernel) float64 {
 // cost is O((m+n)²·(d + B)). permutations <= 0 skips the test (P and
 // Threshold NaN). Special cases as MMD2.
 func MMDTest(x, y [][]float64, k Kernel, permutations int, alpha float64, seed uint64) MMDResult {
+	return mmdTest(x, y, k, permutations, alpha, seed, false)
+}
+
+// MMDDecision is MMDTest for a decision at level alpha (P < alpha). It
+// stops shuffling as soon as the p-value can no longer fall below alpha,
+// that is once (1 + #{MMD²_perm >= MMD²})/(1 + B) >= alpha: the decision is
+// then "no difference" whatever the remaining shuffles would give, so it is
+// always the one MMDTest makes with the same seed, and samples that agree
+// cost a few shuffles instead of B. A test that does not stop early is
+// exactly MMDTest's. One that does reports P = (1 + #{>=})/(1 + shuffles
+// made), at least alpha, Threshold NaN, and the shuffles made in
+// Permutations.
+func MMDDecision(x, y [][]float64, k Kernel, permutations int, alpha float64, seed uint64) MMDResult {
+	return mmdTest(x, y, k, permutations, alpha, seed, true)
+}
+
+func mmdTest(x, y [][]float64, k Kernel, permutations int, alpha float64, seed uint64, early bool) MMDResult {
 	nan := math.NaN()
-	res := MMDResult{nan, nan, nan, nan}
+	res := MMDResult{MMD2: nan, Threshold: nan, P: nan, Bandwidth: nan}
 	m, n := len(x), len(y)
 	if m < 2 || n < 2 || len(x[0]) == 0 {
 		return res
@@ -193,8 +213,14 @@ func MMDTest(x, y [][]float64, k Kernel, permutations int, alpha float64, seed u
 		perm[b] = mmd2FromKernel(K, N, idx, m)
 		if perm[b] >= res.MMD2 {
 			ge++
+			if early && float64(1+ge)/float64(1+permutations) >= alpha && b+1 < permutations {
+				res.Permutations = b + 1
+				res.P = float64(1+ge) / float64(2+b)
+				return res
+			}
 		}
 	}
+	res.Permutations = permutations
 	sort.Float64s(perm)
 	res.P = float64(1+ge) / float64(1+permutations)
 	if alpha > 0 && alpha < 1 {

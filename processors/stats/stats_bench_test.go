@@ -127,8 +127,17 @@ func BenchmarkMMDTest2x100x384(b *testing.B) {
 		return v
 	}
 	x, y := vecs(), vecs()
-	b.ReportAllocs()
-	for b.Loop() {
-		MMDTest(x, y, Kernel{Kind: RBF}, 200, 0.01, 1)
-	}
+	b.Run("full", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			MMDTest(x, y, Kernel{Kind: RBF}, 200, 0.01, 1)
+		}
+	})
+	// The same samples (no drift) decided with early stopping.
+	b.Run("decision", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			MMDDecision(x, y, Kernel{Kind: RBF}, 200, 0.01, 1)
+		}
+	})
 }

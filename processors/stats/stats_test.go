@@ -295,6 +295,54 @@ func TestMMDPermutation(t *testing.T) {
 	}
 }
 
+// TestMMDDecisionAgreesWithMMDTest: the early-stopping test decides as
+// the full one on samples that agree and on shifted ones, at every level
+// and seed tried; when it runs all shuffles it returns the full result.
+func TestMMDDecisionAgreesWithMMDTest(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	sample := func(n int, shift float64) [][]float64 {
+		v := make([][]float64, n)
+		for i := range v {
+			v[i] = make([]float64, 6)
+			for j := range v[i] {
+				v[i][j] = rng.NormFloat64()
+			}
+			v[i][0] += shift
+		}
+		return v
+	}
+	stopped, full := 0, 0
+	for trial := 0; trial < 40; trial++ {
+		shift := []float64{0, 0, 0.3, 0.6, 1.5}[trial%5]
+		x, y := sample(40, 0), sample(40, shift)
+		for _, alpha := range []float64{0.001, 0.01, 0.05, 0.2} {
+			seed := uint64(trial)
+			a := MMDTest(x, y, Kernel{Kind: RBF}, 200, alpha, seed)
+			d := MMDDecision(x, y, Kernel{Kind: RBF}, 200, alpha, seed)
+			if (a.P < alpha) != (d.P < alpha) {
+				t.Fatalf("trial %d alpha %v: full P %v, early P %v (after %d shuffles)", trial, alpha, a.P, d.P, d.Permutations)
+			}
+			if d.MMD2 != a.MMD2 || d.Bandwidth != a.Bandwidth {
+				t.Fatalf("statistic differs: %+v vs %+v", d, a)
+			}
+			if d.Permutations < 200 {
+				stopped++
+				if d.P < alpha || !math.IsNaN(d.Threshold) {
+					t.Fatalf("stopped early yet %+v", d)
+				}
+			} else {
+				full++
+				if d != a {
+					t.Fatalf("a test run to the end differs: %+v vs %+v", d, a)
+				}
+			}
+		}
+	}
+	if stopped == 0 || full == 0 {
+		t.Fatalf("%d early stops and %d full runs: the trials do not cover both", stopped, full)
+	}
+}
+
 // TestKS2SampleAsymptotic checks the switch to the limiting distribution
 // above KSExactMaxProduct (4000·3000 = 1.2e7): P must be KolmogorovSF of the
 // scaled statistic, and close to the exact p-value at a size just below.

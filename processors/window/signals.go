@@ -339,7 +339,11 @@ func appendTextDrift(out []Signal, cur, base *Partial, baseName string, dc decid
 		m.PValue, m.Threshold = ptr(d.MMD.P), ptr(d.Alpha)
 		m.Decision = d.MMD.P < d.Alpha
 		m.Details = map[string]any{"mmd2_threshold": num(d.MMD.Threshold), "bandwidth": num(d.MMD.Bandwidth),
-			"permutations": dc.Permutations, "sample_current": len(cur.embSample.hashes), "sample_baseline": len(base.embSample.hashes)}
+			// Shuffles made: fewer than configured when the test stopped as
+			// soon as it could no longer flag (stats.MMDDecision); p_value
+			// then comes from those shuffles.
+			"permutations": d.MMD.Permutations, "permutations_max": dc.Permutations,
+			"sample_current": len(cur.embSample.hashes), "sample_baseline": len(base.embSample.hashes)}
 		out = append(out, m)
 	}
 	s := mk("drift", b2f(d.Drifted))

@@ -102,14 +102,38 @@ func BenchmarkUnmarshalBinary(b *testing.B) {
 
 // BenchmarkSignals is the per-window signal computation of one key with a
 // baseline: rates, quantiles, drift of 18 features plus the prompt-text MMD
-// permutation test (300 permutations over 64+64 vectors), bias over one
-// segment attribute.
+// permutation test (up to 300 permutations over 64+64 vectors; the text
+// has not drifted here, so the test stops once it can no longer flag),
+// bias over one segment attribute.
 func BenchmarkSignals(b *testing.B) {
 	ps := fullPartials(2)
 	cfg := DefaultConfig()
 	b.ReportAllocs()
 	for b.Loop() {
 		Signals(ps[1], ps[0], "rolling:60", cfg)
+	}
+}
+
+// BenchmarkSignalsTextDrift is BenchmarkSignals for a key whose prompts
+// changed topic: the MMD test flags it and so makes all its shuffles.
+func BenchmarkSignalsTextDrift(b *testing.B) {
+	base := fill(NewPartial(testKey, 0, 60, DefaultConfig()), newGen(1), 2000)
+	g := newGen(2)
+	g.topics = []string{"cancel my subscription and delete the account", "the invoice shows a wrong billing address"}
+	cur := fill(NewPartial(testKey, 60, 60, DefaultConfig()), g, 2000)
+	cfg := DefaultConfig()
+	var flagged bool
+	for _, s := range Signals(cur, base, "rolling:60", cfg) {
+		if s.Metric == "drift_mmd" {
+			flagged = s.Decision
+		}
+	}
+	if !flagged {
+		b.Fatal("the topic change is not flagged: the benchmark would not measure the full test")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		Signals(cur, base, "rolling:60", cfg)
 	}
 }
 

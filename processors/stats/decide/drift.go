@@ -237,7 +237,7 @@ func Embedding(ref, cur [][]float64, cfg DriftConfig) DriftDecision {
 		d.Reasons = []string{ReasonInsufficient}
 		return d
 	}
-	d.MMD = stats.MMDTest(ref, cur, stats.Kernel{Kind: stats.RBF}, c.Permutations, d.Alpha, c.Seed)
+	d.MMD = stats.MMDDecision(ref, cur, stats.Kernel{Kind: stats.RBF}, c.Permutations, d.Alpha, c.Seed)
 	if math.IsNaN(d.MMD.P) {
 		d.Reasons = []string{ReasonInsufficient}
 		return d
