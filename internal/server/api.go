@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/sightline-dev/sightline/processors/stats"
 )
 
 // The read API (GET /v1/signals, /v1/alerts, /v1/summary) answers from
@@ -214,7 +215,7 @@ func (s *Server) signals(w http.ResponseWriter, r *http.Request) {
 				return nil, fmt.Errorf("cannot read llm_signals: %w", err)
 			}
 			sg.WindowStart = sg.WindowStart.UTC()
-			sg.Value = finitePtr(value)
+			sg.Value = stats.FiniteOrNil(value)
 			sg.Flagged = decision == 1
 			if details != "" && details != "{}" && json.Valid([]byte(details)) {
 				sg.Details = json.RawMessage(details)
@@ -226,13 +227,6 @@ func (s *Server) signals(w http.ResponseWriter, r *http.Request) {
 		}
 		return map[string]any{"signals": out}, nil
 	})
-}
-
-func finitePtr(f float64) *float64 {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return nil
-	}
-	return &f
 }
 
 // AlertRow is one row of GET /v1/alerts: a state change of an alert or
@@ -293,7 +287,7 @@ func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
 				return nil, fmt.Errorf("cannot read llm_alerts: %w", err)
 			}
 			a.Time, a.WindowStart = a.Time.UTC(), a.WindowStart.UTC()
-			a.Value, a.Threshold = finitePtr(value), finitePtr(threshold)
+			a.Value, a.Threshold = stats.FiniteOrNil(value), stats.FiniteOrNil(threshold)
 			out = append(out, a)
 		}
 		if err := rows.Err(); err != nil {

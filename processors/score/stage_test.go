@@ -44,15 +44,14 @@ func encode(t testing.TB, ev *eventpb.Event) []byte {
 }
 
 type harness struct {
-	t       *testing.T
-	b       *broker.Broker
-	conn    driver.Conn
-	prod    *kgo.Client
-	reg     *prometheus.Registry
-	stage   *score.Stage
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	started bool
+	t      *testing.T
+	b      *broker.Broker
+	conn   driver.Conn
+	prod   *kgo.Client
+	reg    *prometheus.Registry
+	stage  *score.Stage
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 func newHarness(t *testing.T, opts ...func(*score.Config)) *harness {

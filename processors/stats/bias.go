@@ -170,7 +170,7 @@ func DisparityTest(groups []GroupCount, opt DisparityOptions) DisparityResult {
 		}
 		tested = append(tested, i)
 		ps = append(ps, t.P)
-		r := math.NaN()
+		var r float64 // min(P1/P2, P2/P1); every branch below sets it
 		if t.P1 > 0 && t.P2 > 0 {
 			r = math.Min(t.P1/t.P2, t.P2/t.P1)
 		} else if t.P1 == 0 && t.P2 == 0 {

@@ -35,3 +35,14 @@
 //   - decide anything on its own. Thresholds and decisions live in the
 //     subpackage decide, which documents its defaults.
 package stats
+
+import "math"
+
+// FiniteOrNil is a pointer to f, or nil when f is NaN or infinite: how
+// statistics that use NaN for "none" become SQL NULL or JSON null.
+func FiniteOrNil(f float64) *float64 {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return nil
+	}
+	return &f
+}

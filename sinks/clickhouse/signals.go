@@ -9,6 +9,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/sightline-dev/sightline/processors/stats"
 	"github.com/sightline-dev/sightline/processors/window"
 )
 
@@ -25,14 +26,6 @@ var SignalColumns = []string{"tenant", "app", "model", "variant", "window_start"
 	"value", "n", "lo", "hi", "p_value", "threshold", "decision", "baseline", "details", "computed_at"}
 
 var insertSignals = insertStmt("llm_signals", SignalColumns)
-
-// finiteOrNil is nil for NaN and ±Inf (signals use NaN for "none").
-func finiteOrNil(f float64) *float64 {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return nil
-	}
-	return &f
-}
 
 func finite(f float64) float64 {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
@@ -61,13 +54,13 @@ func InsertSignals(ctx context.Context, conn driver.Conn, rows []SignalRow) erro
 		}
 		var p, th *float64
 		if s.PValue != nil {
-			p = finiteOrNil(*s.PValue)
+			p = stats.FiniteOrNil(*s.PValue)
 		}
 		if s.Threshold != nil {
-			th = finiteOrNil(*s.Threshold)
+			th = stats.FiniteOrNil(*s.Threshold)
 		}
 		if err := b.Append(r.Key.Tenant, r.Key.App, r.Key.Model, r.Key.Variant, time.Unix(r.WindowStart, 0).UTC(), r.WindowSeconds,
-			s.Name, s.Metric, s.Group, finite(s.Value), s.N, finiteOrNil(s.Lo), finiteOrNil(s.Hi), p, th,
+			s.Name, s.Metric, s.Group, finite(s.Value), s.N, stats.FiniteOrNil(s.Lo), stats.FiniteOrNil(s.Hi), p, th,
 			b2u(s.Decision), s.Baseline, details, now); err != nil {
 			_ = b.Abort()
 			return fmt.Errorf("cannot append to llm_signals batch: %w", err)
