@@ -163,11 +163,11 @@ func (d *Detector) Score(completion, question, prompt string, context []string, 
 	st.support.Reset(n / 6)
 	st.pairs.Reset(n / 5)
 	for _, c := range context {
-		c = clip(c, maxIn)
+		c = schemas.CutUTF8(c, maxIn)
 		st.toks = st.tk.Tokenize(st.toks[:0], c)
 		addEvidence(&st.support, &st.pairs, c, st.toks)
 	}
-	reference = clip(reference, maxIn)
+	reference = schemas.CutUTF8(reference, maxIn)
 	st.toks = st.tk.Tokenize(st.toks[:0], reference)
 	addEvidence(&st.support, &st.pairs, reference, st.toks)
 
@@ -175,12 +175,12 @@ func (d *Detector) Score(completion, question, prompt string, context []string, 
 	if strings.TrimSpace(q) == "" {
 		q = prompt
 	}
-	q = clip(q, maxIn)
+	q = schemas.CutUTF8(q, maxIn)
 	st.toks = st.tk.Tokenize(st.toks[:0], q)
 	st.question.Reset(len(st.toks))
 	addEvidence(&st.question, &st.pairs, q, st.toks)
 
-	completion = clip(completion, maxIn)
+	completion = schemas.CutUTF8(completion, maxIn)
 	st.toks = st.tk.Tokenize(st.toks[:0], completion)
 
 	var sup, echo, uns float64
@@ -191,7 +191,7 @@ func (d *Detector) Score(completion, question, prompt string, context []string, 
 	spanStart, spanEnd := -1, -1
 	flush := func() {
 		if spanStart >= 0 && len(spans) < d.cfg.MaxSpans {
-			spans = append(spans, strings.Clone(cut(completion[spanStart:spanEnd], d.cfg.MaxSpanBytes)))
+			spans = append(spans, strings.Clone(schemas.CutUTF8(completion[spanStart:spanEnd], d.cfg.MaxSpanBytes)))
 		}
 		spanStart, spanEnd = -1, -1
 	}
@@ -324,13 +324,3 @@ func clauseBreak(s string, from, to int32) bool {
 }
 
 var clausePunct = [256]bool{'.': true, ',': true, ';': true, ':': true, '!': true, '?': true, '(': true, ')': true, '"': true, '\n': true}
-
-// clip returns at most max bytes of s, cut at a rune boundary.
-func clip(s string, max int) string {
-	if len(s) <= max {
-		return s
-	}
-	return cut(s, max)
-}
-
-func cut(s string, max int) string { return schemas.CutUTF8(s, max) }

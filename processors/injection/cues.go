@@ -171,15 +171,6 @@ const phraseSeed = 0x243f6a8885a308d3
 
 func phraseStep(h, word uint64) uint64 { return (h ^ word) * 0x9e3779b97f4a7c15 }
 
-func wordKey(w []byte) uint64 {
-	h := uint64(14695981039346656037)
-	for _, c := range w {
-		h ^= uint64(c)
-		h *= 1099511628211
-	}
-	return h
-}
-
 func buildCueTable() *[1 << cueTableBits]cueEntry {
 	var t [1 << cueTableBits]cueEntry
 	insert := func(key uint64, fill func(e *cueEntry)) {
@@ -208,7 +199,7 @@ func buildCueTable() *[1 << cueTableBits]cueEntry {
 				if n == maxPhrase {
 					panic("injection: cue phrase longer than 4 words: " + p)
 				}
-				words[n] = wordKey(norm[s:e])
+				words[n] = hashing.WordHash(norm[s:e])
 				n++
 				i = e
 			}
@@ -228,7 +219,7 @@ func buildCueTable() *[1 << cueTableBits]cueEntry {
 	}
 	for _, wc := range wordClasses {
 		for _, w := range wc.words {
-			h := phraseStep(phraseSeed, wordKey([]byte(w)))
+			h := phraseStep(phraseSeed, hashing.WordHash([]byte(w)))
 			insert(h, func(e *cueEntry) { e.cls |= wc.cls })
 		}
 	}
@@ -285,7 +276,7 @@ func matchCues(c *cueMatch, norm []byte) {
 			break
 		}
 		i = e
-		ring[pos%maxPhrase] = wordKey(norm[s:e])
+		ring[pos%maxPhrase] = hashing.WordHash(norm[s:e])
 		h := uint64(phraseSeed)
 		for n := 1; n <= maxPhrase && n <= pos+1; n++ {
 			h = phraseStep(h, ring[(pos-n+1)%maxPhrase])

@@ -150,7 +150,7 @@ func equalHashes(a, b []uint64) bool {
 	return true
 }
 
-// RougeLF1 returns the ROUGE-L F-measure (Lin 2004) with β = 1:
+// rougeL is the ROUGE-L F-measure (Lin 2004) with β = 1:
 //
 //	P = LCS(c, r) / |c|,  R = LCS(c, r) / |r|,  F = 2PR / (P + R),
 //
@@ -161,13 +161,6 @@ func equalHashes(a, b []uint64) bool {
 // V' = (V + (V & M[c])) | (V &^ M[c]) per candidate token, LCS = number of
 // zero bits of V, in O(|c|·⌈|r|/64⌉) word operations instead of the
 // O(|c|·|r|) table.
-func RougeLF1(st *state, cand, ref []uint64) float64 {
-	if len(cand) == 0 || len(ref) == 0 {
-		return 0
-	}
-	return rougeL(lcsLen(st, cand, ref), len(cand), len(ref))
-}
-
 func rougeL(lcs, nc, nr int) float64 {
 	if lcs == 0 {
 		return 0
@@ -175,27 +168,6 @@ func rougeL(lcs, nc, nr int) float64 {
 	p := float64(lcs) / float64(nc)
 	r := float64(lcs) / float64(nr)
 	return 2 * p * r / (p + r)
-}
-
-// lcsLen is the LCS length of two sequences of token hashes.
-func lcsLen(st *state, a, b []uint64) int {
-	st.sym.Reset(len(b))
-	st.refID = st.refID[:0]
-	nsym := 0
-	for _, h := range b {
-		id := st.sym.Get(h)
-		if id == 0 {
-			nsym++
-			id = int32(nsym)
-			st.sym.Add(h, id)
-		}
-		st.refID = append(st.refID, uint32(id))
-	}
-	st.candID = st.candID[:0]
-	for _, h := range a {
-		st.candID = append(st.candID, uint32(st.sym.Get(h)))
-	}
-	return lcsIDs(st, st.candID, st.refID, nsym)
 }
 
 // lcsIDs is the bit-parallel LCS length of symbol sequences a and b, where

@@ -135,3 +135,25 @@ func FuzzRefMetrics(f *testing.F) {
 		}
 	})
 }
+
+// lcsLen is the LCS length of two sequences of token hashes, through the
+// same symbol table and bit-parallel LCS as Compute.
+func lcsLen(st *state, a, b []uint64) int {
+	st.sym.Reset(len(b))
+	st.refID = st.refID[:0]
+	nsym := 0
+	for _, h := range b {
+		id := st.sym.Get(h)
+		if id == 0 {
+			nsym++
+			id = int32(nsym)
+			st.sym.Add(h, id)
+		}
+		st.refID = append(st.refID, uint32(id))
+	}
+	st.candID = st.candID[:0]
+	for _, h := range a {
+		st.candID = append(st.candID, uint32(st.sym.Get(h)))
+	}
+	return lcsIDs(st, st.candID, st.refID, nsym)
+}

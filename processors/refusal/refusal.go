@@ -290,7 +290,7 @@ var verbs = map[string]bool{
 	"endorse": true, "recommend": true, "encourage": true, "tell": true, "access": true,
 	"browse": true, "respond": true, "accommodate": true, "satisfy": true, "grant": true,
 	"draft": true, "compose": true, "design": true, "develop": true, "supply": true, "say": true,
-	"that": true, "this": true, "it": true, "so": true, "be": true, "in": true, "with": true,
+	"that": true, "this": true, "it": true, "so": true, "with": true,
 }
 
 // fillers may stand between the head and the verb ("can not directly
@@ -347,13 +347,6 @@ func verbFollows(s string) bool {
 			return nw != "but" && !strings.HasSuffix(nw, "ing")
 		}
 		if verbs[w] {
-			if w == "in" || w == "be" {
-				// "be" and "in" are verbs only as "be of help"/"in good conscience" helpers.
-				if fillers[w] {
-					s = next
-					continue
-				}
-			}
 			return true
 		}
 		if !fillers[w] {

@@ -30,9 +30,6 @@ func New(dets []detector.Detector, onError func(name string, err error)) *Scorer
 	return &Scorer{dets: dets, onError: onError}
 }
 
-// Detectors returns the detectors the scorer runs.
-func (s *Scorer) Detectors() []detector.Detector { return s.dets }
-
 // Score fills out for ev and returns the names of detectors that failed.
 // Evidence strings in out are safe to keep; nothing else refers to ev.
 func (s *Scorer) Score(ev *eventpb.Event, out *detector.Scores) (failed []string) {
@@ -42,9 +39,13 @@ func (s *Scorer) Score(ev *eventpb.Event, out *detector.Scores) (failed []string
 	}
 	in := s.input(ev)
 	for _, d := range s.dets {
+		// A failed detector's half-written scores are dropped by putting
+		// back what the others wrote before it (each writes only its own
+		// fields), whatever fields it owns.
+		saved := *out
 		if err := run(d, &in, out); err != nil {
 			failed = append(failed, d.Name())
-			clearScores(d.Name(), out)
+			*out = saved
 			if s.onError != nil {
 				s.onError(d.Name(), err)
 			}
@@ -63,24 +64,6 @@ func run(d detector.Detector, in *detector.Input, out *detector.Scores) (err err
 		}
 	}()
 	return d.Detect(in, out)
-}
-
-// clearScores drops whatever a failed detector may have half-written.
-func clearScores(name string, out *detector.Scores) {
-	switch name {
-	case "toxicity":
-		out.CompletionToxicity, out.PromptToxicity, out.ToxicityEvidence = detector.Opt{}, detector.Opt{}, nil
-	case "prompt_injection":
-		out.PromptInjection, out.InjectionEvidence = detector.Opt{}, nil
-	case "hallucination":
-		out.Hallucination, out.Grounding, out.UnsupportedSpans = detector.Opt{}, detector.Opt{}, nil
-	case "refmetrics":
-		out.RougeL, out.BLEU, out.TokenF1, out.ExactMatch = detector.Opt{}, detector.Opt{}, detector.Opt{}, detector.Opt{}
-	case "pii":
-		out.PIIKinds = nil
-	case "refusal":
-		out.Refusal, out.RefusalConfidence = false, detector.Opt{}
-	}
 }
 
 // redactEvidence replaces any personal data inside evidence strings (an

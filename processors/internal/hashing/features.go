@@ -44,8 +44,9 @@ func mix(x uint64) uint64 {
 	return x
 }
 
-// wordHash is FNV-1a over the word's bytes.
-func wordHash(w []byte) uint64 {
+// WordHash is FNV-1a over the word's bytes: the hash of a word feature,
+// also used by the injection detector's cue table.
+func WordHash(w []byte) uint64 {
 	h := uint64(14695981039346656037)
 	for _, c := range w {
 		h ^= uint64(c)
@@ -67,7 +68,7 @@ func (f Features) Extract(dst []uint32, norm []byte) []uint32 {
 		}
 		i = e
 		w := norm[s:e]
-		h := wordHash(w)
+		h := WordHash(w)
 		if f.Words {
 			dst = append(dst, uint32(mix(h^tagWord)>>shift))
 		}
@@ -110,7 +111,7 @@ func (f Features) appendChars(dst []uint32, w []byte, shift uint) []uint32 {
 func (f Features) WordFeatures(dst []uint32, w []byte) []uint32 {
 	shift := 64 - uint(f.Bits)
 	if f.Words {
-		dst = append(dst, uint32(mix(wordHash(w)^tagWord)>>shift))
+		dst = append(dst, uint32(mix(WordHash(w)^tagWord)>>shift))
 	}
 	if f.CharMax != 0 {
 		dst = f.appendChars(dst, w, shift)
@@ -121,5 +122,5 @@ func (f Features) WordFeatures(dst []uint32, w []byte) []uint32 {
 // BigramFeature returns the bucket of the bigram (a, b).
 func (f Features) BigramFeature(a, b []byte) uint32 {
 	shift := 64 - uint(f.Bits)
-	return uint32(mix(wordHash(a)*0x9e3779b97f4a7c15^wordHash(b)^tagBigram) >> shift)
+	return uint32(mix(WordHash(a)*0x9e3779b97f4a7c15^WordHash(b)^tagBigram) >> shift)
 }

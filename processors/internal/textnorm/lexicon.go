@@ -65,9 +65,3 @@ func lookupLexicon(h uint64) int {
 		i = (i + 1) & lexMask
 	}
 }
-
-// IsStopword reports whether the lower-cased word w is in the stopword list.
-func IsStopword(w string) bool {
-	i := lookupLexicon(HashString(w))
-	return i >= 0 && lexDigits[i] == ""
-}
