@@ -1,7 +1,6 @@
 package sdk
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
 )
@@ -152,20 +151,9 @@ func (ex *exchange) parseAnthropicStream(call *Call) {
 		stop    string
 		done    bool
 	)
-	rest := ex.resp
-	for len(rest) > 0 {
-		var line []byte
-		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
-			line, rest = rest[:i], rest[i+1:]
-		} else {
-			line, rest = rest, nil
-		}
-		line = bytes.TrimSpace(line)
-		if !bytes.HasPrefix(line, []byte("data:")) {
-			continue // "event:" lines repeat the type the data carries
-		}
+	for data := range sseData(ex.resp) { // "event:" lines repeat the type the data carries
 		var e anStreamEvent
-		if json.Unmarshal(bytes.TrimSpace(line[len("data:"):]), &e) != nil {
+		if json.Unmarshal(data, &e) != nil {
 			continue
 		}
 		grow := func() bool {

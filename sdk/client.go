@@ -197,12 +197,6 @@ func (c *Client) run() {
 }
 
 func (c *Client) process(it *item) {
-	if it.ex != nil {
-		if !it.ex.parse(&it.call) {
-			// Not a call we understand: nothing to record.
-			return
-		}
-	}
 	id, err := uuid.NewV7()
 	if err != nil {
 		c.encodeErrors.Add(1)
@@ -213,6 +207,11 @@ func (c *Client) process(it *item) {
 			c.sampledOut.Add(1)
 			return
 		}
+	}
+	// Sampled out calls are dropped before their captured exchange is
+	// parsed: the parse is most of a transport call's cost.
+	if it.ex != nil {
+		it.ex.parse(&it.call)
 	}
 	ev := c.toEvent(&it.call, id.String())
 	if c.cfg.redactor != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"iter"
 	"net/http"
 	"strconv"
 	"strings"
@@ -266,12 +267,12 @@ func content(raw json.RawMessage) string {
 	return ""
 }
 
-// parse fills call from the exchange. It reports false when there is
-// nothing worth recording.
-func (ex *exchange) parse(call *Call) bool {
+// parse fills call from the exchange.
+func (ex *exchange) parse(call *Call) {
 	if ex.api == apiAnthropic {
 		ex.parseAnthropic(call)
-		return ex.finishParse(call)
+		ex.finishParse(call)
+		return
 	}
 	call.Provider = "openai"
 	call.Operation = "chat"
@@ -314,7 +315,7 @@ func (ex *exchange) parse(call *Call) bool {
 			call.InputTokens, call.OutputTokens = r.Usage.PromptTokens, r.Usage.CompletionTokens
 		}
 	}
-	return ex.finishParse(call)
+	ex.finishParse(call)
 }
 
 // failed fills call's error when the exchange failed: a transport error,
@@ -340,7 +341,7 @@ func (ex *exchange) failed(call *Call, errBody func([]byte) (typ, msg string, ok
 }
 
 // finishParse applies what every API's record shares.
-func (ex *exchange) finishParse(call *Call) bool {
+func (ex *exchange) finishParse(call *Call) {
 	if call.Model == "" {
 		call.Model = call.RequestModel
 	}
@@ -353,7 +354,29 @@ func (ex *exchange) finishParse(call *Call) bool {
 	if m := ex.meta; m != nil {
 		applyMeta(call, m)
 	}
-	return true
+}
+
+// sseData yields the payload of each "data:" line of a server-sent event
+// stream, trimmed; other lines ("event:", comments) are skipped, since the
+// payloads carry what the parsers need.
+func sseData(b []byte) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		for len(b) > 0 {
+			var line []byte
+			if i := bytes.IndexByte(b, '\n'); i >= 0 {
+				line, b = b[:i], b[i+1:]
+			} else {
+				line, b = b, nil
+			}
+			line = bytes.TrimSpace(line)
+			if !bytes.HasPrefix(line, []byte("data:")) {
+				continue
+			}
+			if !yield(bytes.TrimSpace(line[len("data:"):])) {
+				return
+			}
+		}
+	}
 }
 
 func (ex *exchange) parseStream(call *Call) {
@@ -362,19 +385,7 @@ func (ex *exchange) parseStream(call *Call) {
 		sb           strings.Builder
 	}
 	var choices []*acc
-	rest := ex.resp
-	for len(rest) > 0 {
-		var line []byte
-		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
-			line, rest = rest[:i], rest[i+1:]
-		} else {
-			line, rest = rest, nil
-		}
-		line = bytes.TrimSpace(line)
-		if !bytes.HasPrefix(line, []byte("data:")) {
-			continue
-		}
-		data := bytes.TrimSpace(line[len("data:"):])
+	for data := range sseData(ex.resp) {
 		if bytes.Equal(data, []byte("[DONE]")) {
 			break
 		}

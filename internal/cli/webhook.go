@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -24,6 +25,8 @@ func newWebhook(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			secret := []byte(os.Getenv(secretEnv))
 			mux := http.NewServeMux()
+			// Handlers run concurrently: mu guards seen and the output.
+			var mu sync.Mutex
 			seen := map[string]bool{}
 			mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 				body, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
@@ -32,6 +35,8 @@ func newWebhook(g *globals) *cobra.Command {
 					return
 				}
 				rec := map[string]any{"path": r.URL.Path, "received_at": time.Now().UTC().Format(time.RFC3339Nano), "bytes": len(body)}
+				mu.Lock()
+				defer mu.Unlock()
 				if len(secret) > 0 && r.Header.Get("X-Sightline-Signature") != "" {
 					if err := notify.VerifySignature(secret, r.Header, body, 5*time.Minute); err != nil {
 						rec["signature"] = "invalid: " + err.Error()

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/sightline-dev/sightline/internal/broker"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 	"github.com/sightline-dev/sightline/sdk"
 )
@@ -60,9 +61,6 @@ var scenarios = map[string]string{
 	"bias":              "users with locale hi-IN get refusals 25% of the time, others 3% (an outcome disparity)",
 	"ab":                "support-bot's variant empathetic-v2 is 1.3x slower and refuses 10% vs 2% for control",
 }
-
-// Scenarios lists the known scenarios with their descriptions.
-func Scenarios() map[string]string { return scenarios }
 
 // Run produces the traffic and waits until every event is acknowledged.
 func Run(ctx context.Context, cfg Config) (Result, error) {
@@ -181,7 +179,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 func produceInvalid(ctx context.Context, cfg Config) error {
 	topic := cfg.Topic
 	if topic == "" {
-		topic = "sightline.events"
+		topic = broker.TopicEvents
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.DefaultProduceTopic(topic))
 	if err != nil {
@@ -284,9 +282,6 @@ var (
 		"This is urgent.", "Could you also explain why?", "Use bullet points if helpful.", "",
 	}
 )
-
-// Next returns the next synthetic call of steady traffic.
-func (g *Generator) Next(now time.Time) (string, sdk.Call) { return g.NextIn(now, "steady", 0) }
 
 var (
 	toxicAnswers = []string{
