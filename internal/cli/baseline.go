@@ -43,7 +43,7 @@ func newBaseline(g *globals) *cobra.Command {
 				return err
 			}
 			defer conn.Close()
-			n, err := chsink.PinBaseline(cmd.Context(), conn, name, uint32(window/time.Second), f, t, cfg.Window)
+			n, err := chsink.PinBaseline(cmd.Context(), conn, name, uint32(window/time.Second), f, t)
 			if err != nil {
 				return err
 			}

@@ -6,8 +6,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
-	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -20,9 +18,12 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+
 	"github.com/sightline-dev/sightline/internal/chlocal"
 	"github.com/sightline-dev/sightline/internal/loadgen"
 	"github.com/sightline-dev/sightline/internal/testenv"
+	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

@@ -380,7 +380,7 @@ func (s *Stage) Run(ctx context.Context) error {
 func (s *Stage) ingest(r *kgo.Record) {
 	s.consumed[r.Partition] = r.Offset + 1
 	s.dirty = true
-	p := window.NewPartial(window.Key{}, 0, 0, s.cfg.WindowConfig)
+	p := new(window.Partial) // UnmarshalBinary replaces it whole
 	if err := p.UnmarshalBinary(r.Value); err != nil {
 		s.m.badPartials.Inc()
 		return
@@ -632,7 +632,7 @@ func (s *Stage) baseline(ctx context.Context, p *window.Partial) (*window.Partia
 		if !loaded {
 			if err := s.retry(ctx, func(ctx context.Context) error {
 				var err error
-				b, err = chsink.LoadBaseline(ctx, s.conn, name, p.Key, s.cfg.WindowConfig)
+				b, err = chsink.LoadBaseline(ctx, s.conn, name, p.Key)
 				return err
 			}); err != nil {
 				return nil, "", err
@@ -661,7 +661,7 @@ func (s *Stage) baseline(ctx context.Context, p *window.Partial) (*window.Partia
 		var prev []*window.Partial
 		if err := s.retry(ctx, func(ctx context.Context) error {
 			var err error
-			prev, err = chsink.WindowsBetween(ctx, s.conn, p.Key, p.WindowSeconds, bb, bb+r.span(), s.cfg.WindowConfig)
+			prev, err = chsink.WindowsBetween(ctx, s.conn, p.Key, p.WindowSeconds, bb, bb+r.span())
 			return err
 		}); err != nil {
 			return nil, "", err
@@ -734,11 +734,10 @@ func (s *Stage) forgetIdleKeysLocked() {
 	for k, seen := range s.keys {
 		if !busy[k] && now.Sub(seen) > s.cfg.KeyIdle {
 			delete(s.keys, k)
-			for rk := range s.rolling {
-				if rk.k == k {
-					delete(s.rolling, rk)
-				}
-			}
+			// A key has rolling baselines for the two window sizes only.
+			delete(s.rolling, rollKey{k, uint32(s.cfg.Window / time.Second)})
+			delete(s.rolling, rollKey{k, uint32(s.cfg.Rollup / time.Second)})
+			delete(s.pinned, k)
 		}
 	}
 	s.m.keys.Set(float64(len(s.keys)))

@@ -281,7 +281,7 @@ func TestPinnedBaseline(t *testing.T) {
 	// would have ended after the run (event time is the call's start), so
 	// its latencies are biased short, and the first is complete only
 	// because calls started before t0 fall into the window before it.
-	n, err := chsink.PinBaseline(context.Background(), p.conn, "calm", 10, t0, t0.Add(50*time.Second), window.DefaultConfig())
+	n, err := chsink.PinBaseline(context.Background(), p.conn, "calm", 10, t0, t0.Add(50*time.Second))
 	testenv.Must(t, err, "pin")
 	if n < 10 {
 		t.Fatalf("pinned %d keys", n)

@@ -3,11 +3,12 @@ package alert
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 )
 
 // Row kinds of llm_alerts.
@@ -71,13 +72,9 @@ type jobRow struct {
 var jobColumns = []string{"idempotency_key", "alert_id", "rule", "fingerprint", "action", "method", "url", "tenant", "app", "model",
 	"variant", "grp", "window_start", "window_seconds", "attempt", "outcome", "status_code", "response", "error", "duration_ms", "ts", "seq"}
 
-func insertSQL(table string, cols []string) string {
-	return "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ")"
-}
-
 var (
-	insertAlerts = insertSQL("llm_alerts", alertColumns)
-	insertJobs   = insertSQL("llm_jobs", jobColumns)
+	insertAlerts = chsink.InsertStmt("llm_alerts", alertColumns)
+	insertJobs   = chsink.InsertStmt("llm_jobs", jobColumns)
 )
 
 // seqClock orders rows written by this process (ts has second

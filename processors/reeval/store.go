@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/sightline-dev/sightline/processors/stats"
+	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 )
 
 // ErrNoAlerts says llm_alerts (migration 0004) is not there to read an
@@ -204,17 +207,13 @@ var EvaluationColumns = []string{"job_id", "event_id", "tenant", "app", "model",
 	"biased", "bias_explanation", "detector_toxicity", "detector_hallucination", "raw_response", "attempts",
 	"latency_ms", "ts", "version"}
 
-func insertStmt(table string, cols []string) string {
-	return "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ")"
-}
-
 const maxRaw = 4096
 
 func insertEvaluations(ctx context.Context, conn driver.Conn, jobID, judgeModel string, rows []evalRow) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	b, err := conn.PrepareBatch(ctx, insertStmt("llm_evaluations", EvaluationColumns))
+	b, err := conn.PrepareBatch(ctx, chsink.InsertStmt("llm_evaluations", EvaluationColumns))
 	if err != nil {
 		return fmt.Errorf("cannot prepare llm_evaluations insert: %w", err)
 	}
@@ -260,16 +259,16 @@ var RunColumns = []string{"job_id", "alert_id", "tenant", "app", "model", "varia
 	"version"}
 
 func insertRun(ctx context.Context, conn driver.Conn, s *Summary) error {
-	b, err := conn.PrepareBatch(ctx, insertStmt("llm_eval_runs", RunColumns))
+	b, err := conn.PrepareBatch(ctx, chsink.InsertStmt("llm_eval_runs", RunColumns))
 	if err != nil {
 		return fmt.Errorf("cannot prepare llm_eval_runs insert: %w", err)
 	}
 	t, h := s.Toxicity, s.Hallucination
 	if err := b.Append(s.JobID, s.AlertID, s.Scope.Tenant, s.Scope.App, s.Scope.Model, s.Scope.Variant, s.From, s.To, s.JudgeModel,
 		s.Started, s.Finished, uint64(s.Events), uint64(s.Skipped), uint64(s.Judged), uint64(s.Invalid), uint64(s.Failed), uint64(s.Verdicts),
-		nan2nil(s.ToxicRate), nan2nil(s.HallucinationRate), nan2nil(s.BiasRate),
-		uint64(t.TP), uint64(t.FP), uint64(t.FN), uint64(t.TN), nan2nil(t.Precision), nan2nil(t.Recall), nan2nil(t.F1),
-		uint64(h.TP), uint64(h.FP), uint64(h.FN), uint64(h.TN), nan2nil(h.Precision), nan2nil(h.Recall), nan2nil(h.F1),
+		stats.FiniteOrNil(s.ToxicRate), stats.FiniteOrNil(s.HallucinationRate), stats.FiniteOrNil(s.BiasRate),
+		uint64(t.TP), uint64(t.FP), uint64(t.FN), uint64(t.TN), stats.FiniteOrNil(t.Precision), stats.FiniteOrNil(t.Recall), stats.FiniteOrNil(t.F1),
+		uint64(h.TP), uint64(h.FP), uint64(h.FN), uint64(h.TN), stats.FiniteOrNil(h.Precision), stats.FiniteOrNil(h.Recall), stats.FiniteOrNil(h.F1),
 		uint64(s.Finished.UnixNano())); err != nil {
 		_ = b.Abort()
 		return fmt.Errorf("cannot append to llm_eval_runs batch: %w", err)
@@ -278,13 +277,6 @@ func insertRun(ctx context.Context, conn driver.Conn, s *Summary) error {
 		return fmt.Errorf("cannot insert into llm_eval_runs: %w", err)
 	}
 	return nil
-}
-
-func nan2nil(f float64) *float64 {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return nil
-	}
-	return &f
 }
 
 func b2u(b bool) uint8 {

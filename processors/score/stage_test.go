@@ -3,7 +3,6 @@ package score_test
 import (
 	"context"
 	"fmt"
-	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +19,7 @@ import (
 	"github.com/sightline-dev/sightline/internal/testenv"
 	"github.com/sightline-dev/sightline/processors/score"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
+	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

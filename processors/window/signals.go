@@ -418,17 +418,9 @@ func appendBias(out []Signal, p *Partial, c Config) []Signal {
 	return out
 }
 
-// BiasGroups returns the groups of one segment attribute for one outcome
+// biasGroups returns the groups of one segment attribute for one outcome
 // (kept groups sorted by name; the overflow group last when it has events),
 // as positives of trials.
-func (p *Partial) BiasGroups(attribute, outcome string) []stats.GroupCount {
-	s, oi := p.segments[attribute], outcomeIndex(outcome)
-	if s == nil || oi < 0 {
-		return nil
-	}
-	return biasGroups(s, oi)
-}
-
 func biasGroups(s *segment, oi int) []stats.GroupCount {
 	names := make([]string, 0, len(s.groups))
 	for g := range s.groups {

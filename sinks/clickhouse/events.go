@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -42,17 +43,12 @@ var EventColumns = []string{
 	"refusal", "refusal_confidence", "detector_errors",
 }
 
-var insertEvents = insertStmt("llm_events", EventColumns)
+var insertEvents = InsertStmt("llm_events", EventColumns)
 
-func insertStmt(table string, cols []string) string {
-	s := "INSERT INTO " + table + " ("
-	for i, c := range cols {
-		if i > 0 {
-			s += ", "
-		}
-		s += c
-	}
-	return s + ")"
+// InsertStmt is the INSERT statement of a batch into table with an explicit
+// column list, which old servers need (see DESIGN).
+func InsertStmt(table string, cols []string) string {
+	return "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ")"
 }
 
 // InsertEvents writes rows to llm_events in one batch (one attempt).
@@ -162,7 +158,7 @@ func appendEvent(b driver.Batch, r *EventRow, now time.Time) error {
 // FeedbackColumns is the explicit column list of llm_feedback inserts.
 var FeedbackColumns = []string{"event_id", "target_event_id", "tenant", "app", "ts", "score", "label", "comment", "ingested_at"}
 
-var insertFeedback = insertStmt("llm_feedback", FeedbackColumns)
+var insertFeedback = InsertStmt("llm_feedback", FeedbackColumns)
 
 // InsertFeedback writes feedback events to llm_feedback in one batch.
 func InsertFeedback(ctx context.Context, conn driver.Conn, evs []*eventpb.Event) error {

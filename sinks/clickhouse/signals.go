@@ -25,7 +25,7 @@ type SignalRow struct {
 var SignalColumns = []string{"tenant", "app", "model", "variant", "window_start", "window_seconds", "signal", "metric", "grp",
 	"value", "n", "lo", "hi", "p_value", "threshold", "decision", "baseline", "details", "computed_at"}
 
-var insertSignals = insertStmt("llm_signals", SignalColumns)
+var insertSignals = InsertStmt("llm_signals", SignalColumns)
 
 func finite(f float64) float64 {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
@@ -75,7 +75,7 @@ func InsertSignals(ctx context.Context, conn driver.Conn, rows []SignalRow) erro
 // WindowColumns is the explicit column list of llm_windows inserts.
 var WindowColumns = []string{"tenant", "app", "model", "variant", "window_start", "window_seconds", "n", "partial", "computed_at"}
 
-var insertWindows = insertStmt("llm_windows", WindowColumns)
+var insertWindows = InsertStmt("llm_windows", WindowColumns)
 
 // InsertWindows stores closed windows' merged partials (for baselines).
 func InsertWindows(ctx context.Context, conn driver.Conn, parts []*window.Partial) error {
@@ -107,7 +107,7 @@ func InsertWindows(ctx context.Context, conn driver.Conn, parts []*window.Partia
 
 // WindowsBetween reads the closed windows of a key that start in
 // [from, to) (a rolling baseline block after a restart).
-func WindowsBetween(ctx context.Context, conn driver.Conn, key window.Key, seconds uint32, from, to int64, cfg window.Config) ([]*window.Partial, error) {
+func WindowsBetween(ctx context.Context, conn driver.Conn, key window.Key, seconds uint32, from, to int64) ([]*window.Partial, error) {
 	rows, err := conn.Query(ctx, `SELECT partial FROM llm_windows FINAL
 		WHERE tenant = ? AND app = ? AND model = ? AND variant = ? AND window_seconds = ? AND window_start >= ? AND window_start < ?
 		ORDER BY window_start`,
@@ -122,7 +122,7 @@ func WindowsBetween(ctx context.Context, conn driver.Conn, key window.Key, secon
 		if err := rows.Scan(&enc); err != nil {
 			return nil, fmt.Errorf("cannot read llm_windows: %w", err)
 		}
-		p := window.NewPartial(key, 0, seconds, cfg)
+		p := new(window.Partial) // UnmarshalBinary replaces it whole
 		if err := p.UnmarshalBinary([]byte(enc)); err != nil {
 			continue // written by an incompatible version: not a baseline
 		}
@@ -135,12 +135,12 @@ func WindowsBetween(ctx context.Context, conn driver.Conn, key window.Key, secon
 // BaselineColumns is the explicit column list of llm_baselines inserts.
 var BaselineColumns = []string{"name", "tenant", "app", "model", "variant", "from_ts", "to_ts", "n", "partial", "created_at"}
 
-var insertBaselines = insertStmt("llm_baselines", BaselineColumns)
+var insertBaselines = InsertStmt("llm_baselines", BaselineColumns)
 
 // PinBaseline merges, per key, the closed windows of the given size in
 // [from, to) from llm_windows and stores them as the named baseline. It
 // returns the number of keys stored.
-func PinBaseline(ctx context.Context, conn driver.Conn, name string, seconds uint32, from, to time.Time, cfg window.Config) (int, error) {
+func PinBaseline(ctx context.Context, conn driver.Conn, name string, seconds uint32, from, to time.Time) (int, error) {
 	rows, err := conn.Query(ctx, `SELECT tenant, app, model, variant, partial FROM llm_windows FINAL
 		WHERE window_seconds = ? AND window_start >= ? AND window_start < ?`, seconds, from.UTC(), to.UTC())
 	if err != nil {
@@ -154,7 +154,7 @@ func PinBaseline(ctx context.Context, conn driver.Conn, name string, seconds uin
 			rows.Close()
 			return 0, fmt.Errorf("cannot read llm_windows: %w", err)
 		}
-		p := window.NewPartial(k, 0, seconds, cfg)
+		p := new(window.Partial)
 		if err := p.UnmarshalBinary([]byte(enc)); err != nil {
 			continue
 		}
@@ -197,7 +197,7 @@ func PinBaseline(ctx context.Context, conn driver.Conn, name string, seconds uin
 }
 
 // LoadBaseline reads the named pinned baseline of a key (nil when absent).
-func LoadBaseline(ctx context.Context, conn driver.Conn, name string, key window.Key, cfg window.Config) (*window.Partial, error) {
+func LoadBaseline(ctx context.Context, conn driver.Conn, name string, key window.Key) (*window.Partial, error) {
 	rows, err := conn.Query(ctx, `SELECT partial FROM llm_baselines FINAL
 		WHERE name = ? AND tenant = ? AND app = ? AND model = ? AND variant = ? LIMIT 1`,
 		name, key.Tenant, key.App, key.Model, key.Variant)
@@ -210,7 +210,7 @@ func LoadBaseline(ctx context.Context, conn driver.Conn, name string, key window
 		if err := rows.Scan(&enc); err != nil {
 			return nil, fmt.Errorf("cannot read llm_baselines: %w", err)
 		}
-		p := window.NewPartial(key, 0, 0, cfg)
+		p := new(window.Partial)
 		if err := p.UnmarshalBinary([]byte(enc)); err != nil {
 			return nil, fmt.Errorf("baseline %q of %v is unreadable: %w", name, key, err)
 		}

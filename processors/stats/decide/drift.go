@@ -93,7 +93,6 @@ type DriftDecision struct {
 	JS          float64
 	Wasserstein float64
 	MMD         stats.MMDResult
-	Centroid    float64 // cosine distance of the centroids
 }
 
 func newDecision(c DriftConfig) DriftDecision {
@@ -106,7 +105,6 @@ func newDecision(c DriftConfig) DriftDecision {
 		JS:          nan,
 		Wasserstein: nan,
 		MMD:         stats.MMDResult{MMD2: nan, Threshold: nan, P: nan, Bandwidth: nan},
-		Centroid:    nan,
 	}
 }
 
@@ -225,7 +223,7 @@ func Categorical(ref, cur []float64, cfg DriftConfig) DriftDecision {
 //	drifted = MMD² permutation p < Alpha/Features
 //
 // using an RBF kernel with the median-heuristic bandwidth, Permutations
-// shuffles and Seed. The centroid cosine distance is reported. Fewer than
+// shuffles and Seed. Fewer than
 // MinSamples/10 vectors (at least 2) on a side gives Sufficient = false:
 // the permutation test is exact at any size, but its smallest p-value is
 // 1/(Permutations+1).
@@ -243,7 +241,6 @@ func Embedding(ref, cur [][]float64, cfg DriftConfig) DriftDecision {
 		return d
 	}
 	d.Sufficient = true
-	d.Centroid = stats.CentroidDistance(ref, cur, stats.Cosine)
 	if d.MMD.P < d.Alpha {
 		d.Reasons = append(d.Reasons, ReasonMMD)
 	}
