@@ -156,18 +156,9 @@ func ValidateFields(ev *eventpb.Event) error {
 	if _, err := uuid.Parse(ev.GetEventId()); err != nil || len(ev.GetEventId()) != 36 {
 		return invalid("event_id", "must be a UUID in its 36-character form")
 	}
-	for _, l := range [...]struct{ name, v string }{
-		{"tenant", ev.GetTenant()}, {"app", ev.GetApp()}, {"environment", ev.GetEnvironment()},
-		{"provider", ev.GetProvider()}, {"operation", ev.GetOperation()},
-		{"request_model", ev.GetRequestModel()}, {"model", ev.GetModel()}, {"variant", ev.GetVariant()},
-		{"trace_id", ev.GetTraceId()}, {"span_id", ev.GetSpanId()},
-		{"conversation_id", ev.GetConversationId()}, {"user_id", ev.GetUserId()},
-		{"response_id", ev.GetResponseId()},
-		{"prompt_template.id", ev.GetPromptTemplate().GetId()},
-		{"prompt_template.version", ev.GetPromptTemplate().GetVersion()},
-	} {
-		if len(l.v) > MaxLabelBytes {
-			return invalid(l.name, "is %d bytes, the limit is %d", len(l.v), MaxLabelBytes)
+	for i, p := range LabelFields(ev) {
+		if p != nil && len(*p) > MaxLabelBytes {
+			return invalid(labelNames[i], "is %d bytes, the limit is %d", len(*p), MaxLabelBytes)
 		}
 	}
 	if ev.GetTs() == nil {
@@ -262,6 +253,36 @@ func versionSupported(v uint32) bool {
 		}
 	}
 	return false
+}
+
+// labelNames names the fields LabelFields returns, in its order.
+var labelNames = [...]string{"tenant", "app", "environment", "provider", "operation", "request_model", "model",
+	"variant", "trace_id", "span_id", "conversation_id", "user_id", "response_id",
+	"prompt_template.id", "prompt_template.version"}
+
+// LabelFields points at ev's label fields, the ones limited to
+// MaxLabelBytes (nil for the prompt template's when it has none).
+func LabelFields(ev *eventpb.Event) [len(labelNames)]*string {
+	f := [len(labelNames)]*string{&ev.Tenant, &ev.App, &ev.Environment, &ev.Provider, &ev.Operation,
+		&ev.RequestModel, &ev.Model, &ev.Variant, &ev.TraceId, &ev.SpanId, &ev.ConversationId, &ev.UserId,
+		&ev.ResponseId}
+	if t := ev.PromptTemplate; t != nil {
+		f[13], f[14] = &t.Id, &t.Version
+	}
+	return f
+}
+
+// CutLabels cuts every label field to MaxLabelBytes at a UTF-8 boundary (a
+// long label is more useful cut than the event rejected) and reports
+// whether it cut any. It does not set Truncated.
+func CutLabels(ev *eventpb.Event) bool {
+	cut := false
+	for _, p := range LabelFields(ev) {
+		if p != nil && len(*p) > MaxLabelBytes {
+			*p, cut = CutUTF8(*p, MaxLabelBytes), true
+		}
+	}
+	return cut
 }
 
 // Truncate cuts content fields to the limits, at a UTF-8 boundary, and sets

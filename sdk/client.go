@@ -350,12 +350,8 @@ func truncate(ev *eventpb.Event, max int) {
 		cutS(&ev.Error.Message)
 	}
 	// Labels over the schema limit would get the event rejected: cut them.
-	for _, s := range []*string{&ev.Tenant, &ev.App, &ev.Environment, &ev.Provider, &ev.Operation,
-		&ev.RequestModel, &ev.Model, &ev.Variant, &ev.TraceId, &ev.SpanId, &ev.ConversationId,
-		&ev.UserId, &ev.ResponseId} {
-		if len(*s) > schemas.MaxLabelBytes {
-			*s, cut = schemas.CutUTF8(*s, schemas.MaxLabelBytes), true
-		}
+	if schemas.CutLabels(ev) {
+		cut = true
 	}
 	if schemas.Truncate(ev) || cut {
 		ev.Truncated = true

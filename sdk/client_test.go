@@ -261,3 +261,22 @@ func TestRedactPIIPerKind(t *testing.T) {
 		t.Fatal("ipv4 was not configured for redaction but was redacted")
 	}
 }
+
+// Every label the contract limits is cut rather than the event dropped,
+// the prompt template's too (schemas.CutLabels).
+func TestLongLabelsAreCut(t *testing.T) {
+	b := testenv.Broker(t, "")
+	c := newClient(t, b.Addrs())
+	long := strings.Repeat("x", 300)
+	h := c.Start(sdk.Request{Model: long, TemplateID: long, TemplateVer: long, Variant: long})
+	h.Finish(sdk.Response{})
+	testenv.Must(t, c.Close(context.Background()), "close")
+	if st := c.Stats(); st.EncodeErrors != 0 {
+		t.Fatalf("event dropped: %+v", st)
+	}
+	ev := sdktest.ReadEvents(t, b.Addrs(), "sightline.events", 1, 10*time.Second)[0]
+	if !ev.GetTruncated() || len(ev.GetModel()) != 256 || len(ev.GetPromptTemplate().GetId()) != 256 ||
+		len(ev.GetPromptTemplate().GetVersion()) != 256 || len(ev.GetVariant()) != 256 {
+		t.Fatalf("labels not cut: %v", ev)
+	}
+}

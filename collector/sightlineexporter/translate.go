@@ -866,13 +866,11 @@ func (t *translator) finish(ev *eventpb.Event) bool {
 // cutLabels cuts label fields to schemas.MaxLabelBytes: a long label is
 // more useful cut than the whole call rejected.
 func cutLabels(ev *eventpb.Event) bool {
-	cut := false
-	for _, p := range [...]*string{&ev.Tenant, &ev.App, &ev.Environment, &ev.Provider, &ev.Operation,
-		&ev.RequestModel, &ev.Model, &ev.Variant, &ev.ConversationId, &ev.UserId, &ev.ResponseId} {
-		if len(*p) > schemas.MaxLabelBytes {
-			*p, cut = schemas.CutUTF8(*p, schemas.MaxLabelBytes), true
+	cut := schemas.CutLabels(ev)
+	for _, p := range schemas.LabelFields(ev) {
+		if p != nil {
+			*p = validUTF8(*p)
 		}
-		*p = validUTF8(*p)
 	}
 	return cut
 }
