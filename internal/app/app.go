@@ -32,7 +32,6 @@ import (
 	"github.com/sightline-dev/sightline/processors/score"
 	"github.com/sightline-dev/sightline/processors/scoring"
 	"github.com/sightline-dev/sightline/processors/window"
-	"github.com/sightline-dev/sightline/schemas/eventpb"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 	"github.com/sightline-dev/sightline/sinks/otlp"
 )
@@ -266,8 +265,7 @@ func referenceScorer(cfg config.Config) window.ScoreFunc {
 	if err != nil {
 		return nil // Validate reported it already
 	}
-	sc := scoring.New(dets, nil)
-	return func(ev *eventpb.Event, out *detector.Scores) { sc.Score(ev, out) }
+	return scoring.New(dets, nil).Func()
 }
 
 // Aggregate runs the aggregate stage alone until ctx ends.

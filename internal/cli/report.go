@@ -12,12 +12,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sightline-dev/sightline/internal/config"
-	"github.com/sightline-dev/sightline/processors/detector"
 	"github.com/sightline-dev/sightline/processors/registry"
 	"github.com/sightline-dev/sightline/processors/scoring"
 	"github.com/sightline-dev/sightline/processors/stats/decide"
 	"github.com/sightline-dev/sightline/processors/window"
-	"github.com/sightline-dev/sightline/schemas/eventpb"
 )
 
 // newReport is `sightline report`: offline drift, bias, A/B and
@@ -43,8 +41,7 @@ func reportScorer(g *globals) (window.ScoreFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := scoring.New(dets, nil)
-	return func(ev *eventpb.Event, out *detector.Scores) { s.Score(ev, out) }, nil
+	return scoring.New(dets, nil).Func(), nil
 }
 
 func loadFile(path, flag string, cfg window.Config, score window.ScoreFunc, opt window.LoadOptions, errw io.Writer) (*window.Dataset, error) {

@@ -30,6 +30,12 @@ func New(dets []detector.Detector, onError func(name string, err error)) *Scorer
 	return &Scorer{dets: dets, onError: onError}
 }
 
+// Func is Score without the failures, the shape the offline reports and
+// the reference-file baseline take (window.ScoreFunc).
+func (s *Scorer) Func() func(ev *eventpb.Event, out *detector.Scores) {
+	return func(ev *eventpb.Event, out *detector.Scores) { s.Score(ev, out) }
+}
+
 // Score fills out for ev and returns the names of detectors that failed.
 // Evidence strings in out are safe to keep; nothing else refers to ev.
 func (s *Scorer) Score(ev *eventpb.Event, out *detector.Scores) (failed []string) {
