@@ -33,8 +33,8 @@ func TestLogSurvivesRestart(t *testing.T) {
 	cl.Close()
 	b.Close()
 
-	var port int
-	if _, err := fmtSscan(addrs[0], &port); err != nil {
+	port, err := portOf(addrs[0])
+	if err != nil {
 		t.Fatal(err)
 	}
 	b2, err := broker.Start(broker.Config{Port: port, DataDir: dir})

@@ -5,11 +5,11 @@ import (
 	"strconv"
 )
 
-func fmtSscan(addr string, port *int) (int, error) {
+// portOf is the port of a host:port address.
+func portOf(addr string) (int, error) {
 	_, p, err := net.SplitHostPort(addr)
 	if err != nil {
 		return 0, err
 	}
-	*port, err = strconv.Atoi(p)
-	return 1, err
+	return strconv.Atoi(p)
 }

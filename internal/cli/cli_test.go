@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -42,8 +43,23 @@ func TestReportQualityCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, "drift: 0.2-SD mean shift") {
-		t.Fatalf("output:\n%s", out)
+	// The report must carry measured rates, not only its labels: a 0.2-SD
+	// shift over 2,000 events per side is found in most windows even at
+	// 200 windows, and stationary windows are rarely flagged.
+	rate := func(label string) float64 {
+		for _, line := range strings.Split(out, "\n") {
+			if f := strings.Fields(line); strings.Contains(line, label) && len(f) >= 3 {
+				v, err := strconv.ParseFloat(strings.TrimSuffix(f[len(f)-4], "%"), 64)
+				if err == nil {
+					return v
+				}
+			}
+		}
+		t.Fatalf("no rate for %q in:\n%s", label, out)
+		return 0
+	}
+	if shift, still := rate("drift: 0.2-SD mean shift"), rate("drift: stationary"); shift < 90 || still > 5 {
+		t.Fatalf("shift flagged %.1f%%, stationary %.1f%%:\n%s", shift, still, out)
 	}
 }
 
