@@ -56,13 +56,9 @@ var (
 func RedactPII(kinds ...string) (Redactor, error) {
 	set := pii.AllKinds
 	if len(kinds) > 0 {
-		set = 0
-		for _, k := range kinds {
-			kind, ok := pii.ParseKind(k)
-			if !ok {
-				return nil, fmt.Errorf("sightline sdk: unknown PII kind %q", k)
-			}
-			set |= pii.Of(kind)
+		var err error
+		if set, err = pii.ParseKinds(kinds); err != nil {
+			return nil, fmt.Errorf("sightline sdk: %w", err)
 		}
 	}
 	return TextRedactor(func(s string) string {

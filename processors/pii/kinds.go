@@ -1,5 +1,7 @@
 package pii
 
+import "fmt"
+
 import "math/bits"
 
 // Kind is one kind of personal data or secret.
@@ -38,6 +40,20 @@ func ParseKind(s string) (Kind, bool) {
 		}
 	}
 	return 0, false
+}
+
+// ParseKinds is the set of the kinds named (see ParseKind); an unknown
+// name is an error that quotes it.
+func ParseKinds(names []string) (KindSet, error) {
+	var set KindSet
+	for _, n := range names {
+		k, ok := ParseKind(n)
+		if !ok {
+			return 0, fmt.Errorf("unknown PII kind %q", n)
+		}
+		set |= Of(k)
+	}
+	return set, nil
 }
 
 // KindSet is a set of kinds.

@@ -72,13 +72,9 @@ func Names() []string {
 }
 
 func piiKinds(names []string) (pii.KindSet, error) {
-	var set pii.KindSet
-	for _, k := range names {
-		kind, ok := pii.ParseKind(k)
-		if !ok {
-			return 0, fmt.Errorf("detectors.pii.kinds: unknown kind %q", k)
-		}
-		set |= pii.Of(kind)
+	set, err := pii.ParseKinds(names)
+	if err != nil {
+		return 0, fmt.Errorf("detectors.pii.kinds: %w", err)
 	}
 	return set, nil
 }
