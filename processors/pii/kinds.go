@@ -1,8 +1,9 @@
 package pii
 
-import "fmt"
-
-import "math/bits"
+import (
+	"fmt"
+	"math/bits"
+)
 
 // Kind is one kind of personal data or secret.
 type Kind uint8
