@@ -7,12 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sightline-dev/sightline/sinks/notify"
 )
 
 // ErrJudgeRejected wraps answers that no retry and no other event can fix
@@ -199,16 +200,13 @@ func retryAfter(h string) time.Duration {
 	return 0
 }
 
-// backoff is the delay before retry n (1-based): exponential with full
-// jitter, or the server's Retry-After, capped at MaxBackoff.
+// backoff is the delay before retry n (1-based): the notifiers'
+// exponential backoff with equal jitter, or the server's Retry-After,
+// capped at MaxBackoff.
 func (j *judge) backoff(n int, after time.Duration) time.Duration {
 	d := after
 	if d == 0 {
-		ceil := j.cfg.Backoff << (n - 1)
-		if ceil <= 0 || ceil > j.cfg.MaxBackoff {
-			ceil = j.cfg.MaxBackoff
-		}
-		d = ceil/2 + rand.N(ceil/2+1)
+		d = notify.Backoff(j.cfg.Backoff, j.cfg.MaxBackoff, n)
 	}
 	return min(d, j.cfg.MaxBackoff)
 }
