@@ -41,7 +41,6 @@ type series struct {
 
 	value, threshold float64
 	n                uint64
-	windowStart      int64
 }
 
 // Engine evaluates rules over signal rows and drives the actions.
@@ -174,7 +173,7 @@ func (e *Engine) load(ctx context.Context) error {
 		s := &series{rule: ru, fp: r.Fingerprint, scope: notify.Scope{Tenant: r.Tenant, App: r.App, Model: r.Model, Variant: r.Variant, Group: r.Group},
 			sig: notify.SignalRef{Name: r.Signal, Metric: r.Metric}, seconds: r.WindowSeconds, state: r.State, alertID: r.AlertID,
 			consecutive: int(r.Consecutive), last: r.WindowStart.Unix(), episode: r.StartedAt.Unix(), notifiedAt: r.NotifiedAt,
-			value: r.Value, threshold: r.Threshold, n: r.N, windowStart: r.WindowStart.Unix()}
+			value: r.Value, threshold: r.Threshold, n: r.N}
 		if s.state != statePending && s.state != stateFiring {
 			s.state, s.consecutive = stateInactive, 0
 		}
@@ -277,7 +276,7 @@ func (e *Engine) Evaluate(ctx context.Context, rows []chsink.SignalRow) {
 			}
 			s.last = row.WindowStart
 			v, th := r.check(&row.Signal)
-			s.value, s.threshold, s.n, s.windowStart = row.Signal.Value, th, row.Signal.N, row.WindowStart
+			s.value, s.threshold, s.n = row.Signal.Value, th, row.Signal.N
 			if v == noData {
 				s.value = math.NaN()
 			}
@@ -296,7 +295,7 @@ func (e *Engine) Evaluate(ctx context.Context, rows []chsink.SignalRow) {
 			continue
 		}
 		s.last = wm
-		s.value, s.n, s.windowStart = math.NaN(), 0, wm
+		s.value, s.n = math.NaN(), 0
 		if s.rule.op != nil {
 			s.threshold = *s.rule.Threshold
 		}
@@ -344,7 +343,7 @@ func (e *Engine) step(s *series, v verdict, b *batch) {
 	switch s.state {
 	case stateInactive:
 		s.consecutive = 1
-		s.episode = s.windowStart
+		s.episode = s.last
 		s.alertID = uuid.NewSHA1(uuid.NameSpaceOID, []byte(s.fp+"/"+strconv.FormatInt(s.episode, 10))).String()
 	case statePending:
 		s.consecutive++
@@ -377,12 +376,12 @@ func (e *Engine) stateRow(s *series, kind, state string, now time.Time) alertRow
 	return alertRow{AlertID: s.alertID, Rule: s.rule.Name, Fingerprint: s.fp, Kind: kind, State: state, Severity: s.rule.severity,
 		Tenant: s.scope.Tenant, App: s.scope.App, Model: s.scope.Model, Variant: s.scope.Variant, Group: s.scope.Group,
 		Signal: s.sig.Name, Metric: s.sig.Metric, Value: s.value, Threshold: s.threshold, Condition: s.rule.condition, N: s.n,
-		Consecutive: uint32(s.consecutive), WindowStart: time.Unix(s.windowStart, 0), WindowSeconds: s.seconds,
+		Consecutive: uint32(s.consecutive), WindowStart: time.Unix(s.last, 0), WindowSeconds: s.seconds,
 		StartedAt: time.Unix(s.episode, 0), NotifiedAt: s.notifiedAt, Labels: labels, TS: now, Seq: nextSeq()}
 }
 
 func (e *Engine) notification(s *series, state string, now time.Time) notify.Notification {
-	w := notify.Window{Start: time.Unix(s.windowStart, 0).UTC(), End: time.Unix(s.windowStart+int64(s.seconds), 0).UTC(), Seconds: s.seconds}
+	w := notify.Window{Start: time.Unix(s.last, 0).UTC(), End: time.Unix(s.last+int64(s.seconds), 0).UTC(), Seconds: s.seconds}
 	n := notify.Notification{Version: 1, AlertID: s.alertID, Rule: s.rule.Name, Fingerprint: s.fp, State: state,
 		Severity: s.rule.severity, Signal: s.sig, Value: s.value, Threshold: s.threshold, Condition: s.rule.condition, N: s.n,
 		Window: w, Scope: s.scope, Labels: s.rule.Labels, StartsAt: time.Unix(s.episode, 0).UTC(),
