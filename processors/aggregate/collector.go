@@ -9,6 +9,7 @@ import (
 
 	"github.com/sightline-dev/sightline/internal/broker"
 	"github.com/sightline-dev/sightline/processors/window"
+	"github.com/sightline-dev/sightline/schemas/eventpb"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 )
 
@@ -39,14 +40,11 @@ func NewCollector(size time.Duration, cfg window.Config) *Collector {
 	return &Collector{cfg: cfg, size: size, topic: broker.TopicPartials, parts: map[wkey]*window.Partial{}, maxTS: map[wkey]int64{}}
 }
 
-// KeyOf is the aggregation key of an event.
-func KeyOf(tenant, app, model, variant string) window.Key {
-	return window.Key{Tenant: tenant, App: app, Model: model, Variant: variant}
-}
-
-// Add implements score.Partials.
-func (c *Collector) Add(row *chsink.EventRow) {
-	ev := row.Event
+// KeyOf is the aggregation key of an event: its tenant, app, model (the
+// requested one when the response did not say) and variant (the prompt
+// template's version when no variant is set). The stream's partials and
+// the reference file's are keyed alike.
+func KeyOf(ev *eventpb.Event) window.Key {
 	model := ev.GetModel()
 	if model == "" {
 		model = ev.GetRequestModel()
@@ -55,8 +53,14 @@ func (c *Collector) Add(row *chsink.EventRow) {
 	if variant == "" && ev.GetPromptTemplate().GetVersion() != "" {
 		variant = "template:" + ev.GetPromptTemplate().GetVersion()
 	}
+	return window.Key{Tenant: ev.GetTenant(), App: ev.GetApp(), Model: model, Variant: variant}
+}
+
+// Add implements score.Partials.
+func (c *Collector) Add(row *chsink.EventRow) {
+	ev := row.Event
 	ts := ev.GetTs().AsTime()
-	k := wkey{KeyOf(ev.GetTenant(), ev.GetApp(), model, variant), ts.Truncate(c.size).Unix()}
+	k := wkey{KeyOf(ev), ts.Truncate(c.size).Unix()}
 	if ms := ts.UnixMilli(); ms > c.maxTS[k] {
 		c.maxTS[k] = ms
 	}

@@ -207,7 +207,7 @@ func New(cfg Config, conn driver.Conn, reg prometheus.Registerer) (*Stage, error
 			return nil, fmt.Errorf("cannot open the reference file of aggregate.baseline: %w", err)
 		}
 		d, err := window.LoadJSONL(f, cfg.WindowConfig, cfg.ReferenceScore, window.LoadOptions{Split: func(ev *eventpb.Event) string {
-			return keyName(KeyOf(ev.GetTenant(), ev.GetApp(), ev.GetModel(), ev.GetVariant()))
+			return keyName(KeyOf(ev))
 		}})
 		f.Close()
 		if err != nil {
