@@ -30,9 +30,8 @@ type Client struct {
 	mu     sync.RWMutex // held shared by senders; exclusively by Close
 	closed bool
 
-	stopOnce sync.Once
-	stop     chan struct{}
-	done     chan struct{}
+	stop chan struct{}
+	done chan struct{}
 
 	queued, dropped, sent, failed, sampledOut, encodeErrors atomic.Int64
 }
@@ -162,7 +161,7 @@ func (c *Client) Close(ctx context.Context) error {
 		<-c.done
 		return nil
 	}
-	c.stopOnce.Do(func() { close(c.stop) })
+	close(c.stop) // only the first Close gets here
 	select {
 	case <-c.done:
 	case <-ctx.Done():
