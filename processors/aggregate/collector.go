@@ -2,7 +2,6 @@ package aggregate
 
 import (
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -26,18 +25,12 @@ type Collector struct {
 	size   time.Duration
 	topic  string
 	parts  map[wkey]*window.Partial
-	maxTS  map[wkey]int64 // latest event time per partial, Unix ms
 	events int
 }
 
-// HeaderMaxTS carries a partial's latest event time (Unix milliseconds):
-// the aggregate stage's event-time watermark, which the window bounds alone
-// would overstate by up to a window.
-const HeaderMaxTS = "sightline.max_ts_ms"
-
 // NewCollector returns a collector for windows of the given size.
 func NewCollector(size time.Duration, cfg window.Config) *Collector {
-	return &Collector{cfg: cfg, size: size, topic: broker.TopicPartials, parts: map[wkey]*window.Partial{}, maxTS: map[wkey]int64{}}
+	return &Collector{cfg: cfg, size: size, topic: broker.TopicPartials, parts: map[wkey]*window.Partial{}}
 }
 
 // KeyOf is the aggregation key of an event: its tenant, app, model (the
@@ -61,9 +54,6 @@ func (c *Collector) Add(row *chsink.EventRow) {
 	ev := row.Event
 	ts := ev.GetTs().AsTime()
 	k := wkey{KeyOf(ev), ts.Truncate(c.size).Unix()}
-	if ms := ts.UnixMilli(); ms > c.maxTS[k] {
-		c.maxTS[k] = ms
-	}
 	p := c.parts[k]
 	if p == nil {
 		p = window.NewPartial(k.k, k.start, uint32(c.size/time.Second), c.cfg)
@@ -82,8 +72,7 @@ func (c *Collector) Records() ([]*kgo.Record, error) {
 		if err != nil {
 			return nil, fmt.Errorf("cannot encode partial: %w", err)
 		}
-		out = append(out, &kgo.Record{Topic: c.topic, Key: []byte(k.k.Tenant + "\x00" + k.k.App + "\x00" + k.k.Model + "\x00" + k.k.Variant), Value: b,
-			Headers: []kgo.RecordHeader{{Key: HeaderMaxTS, Value: []byte(strconv.FormatInt(c.maxTS[k], 10))}}})
+		out = append(out, &kgo.Record{Topic: c.topic, Key: []byte(k.k.Tenant + "\x00" + k.k.App + "\x00" + k.k.Model + "\x00" + k.k.Variant), Value: b})
 	}
 	return out, nil
 }
@@ -91,6 +80,5 @@ func (c *Collector) Records() ([]*kgo.Record, error) {
 // Reset implements score.Partials.
 func (c *Collector) Reset() {
 	clear(c.parts)
-	clear(c.maxTS)
 	c.events = 0
 }

@@ -3,11 +3,12 @@ package aggregate
 import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
-	openWindows, keys, watermark                    prometheus.Gauge
+	openWindows, keys, watermark, assigned          prometheus.Gauge
 	lateEvents, latePartials, replayed, badPartials prometheus.Counter
+	lateDropped, corrections                        prometheus.Counter
 	overflow, signals, closed, retries, fetchErrors prometheus.Counter
 	signalDuration                                  prometheus.Histogram
-	lag, rates                                      *prometheus.GaugeVec
+	lag, commitLag, rates                           *prometheus.GaugeVec
 	findings                                        *prometheus.CounterVec
 	droppedSeries                                   prometheus.Counter
 }
@@ -22,9 +23,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		openWindows:  g("open_windows", "Windows (key × window) held in memory."),
 		keys:         g("keys", "Tracked keys (tenant/app/model/variant)."),
-		watermark:    g("watermark_seconds", "Event-time watermark, Unix seconds."),
-		lateEvents:   c("late_events_total", "Events whose partial arrived after its window closed (counted, not merged)."),
-		latePartials: c("late_partials_total", "Partials that arrived after their window closed."),
+		watermark:    g("watermark_seconds", "Event-time watermark (the lowest of the owned partials partitions), Unix seconds."),
+		assigned:     g("assigned_partitions", "Partitions of the partials topic this member owns."),
+		lateEvents:   c("late_events_total", "Events whose partial arrived after its window was written (merged into a corrected version within the correction horizon)."),
+		latePartials: c("late_partials_total", "Partials that arrived after their window was written."),
+		lateDropped:  c("late_dropped_events_total", "Events of late partials beyond the correction horizon (counted, not merged)."),
+		corrections:  c("corrected_windows_total", "Corrected versions of written windows (late partials merged in)."),
 		replayed:     c("replayed_partials_total", "Partials of already written windows seen again after a restart (skipped)."),
 		badPartials:  c("bad_partials_total", "Partials that could not be decoded or merged."),
 		overflow:     c("key_overflow_total", "Partials folded into the overflow key because max_keys was reached."),
@@ -38,7 +42,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	m.lag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sightline_aggregate_consumer_lag_records",
-		Help: "Records of the partials topic not yet consumed, per partition."}, []string{"partition"})
+		Help: "Records of the partials topic not yet read, per owned partition: the end offset a read_committed consumer can reach minus the consumed position, refreshed every second."}, []string{"partition"})
+	m.commitLag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sightline_aggregate_commit_lag_records",
+		Help: "Records of the partials topic after the committed offset, per owned partition (a restart reads them again; it trails by the open windows' partials by design)."}, []string{"partition"})
 	m.rates = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sightline_signal_rate",
 		Help: "The latest closed window's rate per tenant, app and outcome (toxicity, hallucination, refusal, pii, prompt_injection, error), over all models and variants. Capped at max_signal_series tenant/app pairs."},
 		[]string{"tenant", "app", "outcome"})
@@ -49,7 +55,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.findings.WithLabelValues(k)
 	}
 	if reg != nil {
-		reg.MustRegister(m.lag, m.rates, m.findings, m.droppedSeries)
+		reg.MustRegister(m.lag, m.commitLag, m.rates, m.findings, m.droppedSeries, m.assigned, m.lateDropped, m.corrections)
 		reg.MustRegister(m.openWindows, m.keys, m.watermark, m.lateEvents, m.latePartials, m.replayed, m.badPartials,
 			m.overflow, m.signals, m.closed, m.retries, m.fetchErrors, m.signalDuration)
 	}

@@ -58,3 +58,12 @@ func (r *rolling) Has(start int64) bool { _, ok := r.blocks[start]; return ok }
 func (r *rolling) Partial(windowStart int64) *window.Partial {
 	return r.blocks[r.baseBlock(windowStart)]
 }
+
+// block is the merged block holding a window (nil when not built or
+// loaded; r may be nil).
+func (r *rolling) block(windowStart int64) *window.Partial {
+	if r == nil {
+		return nil
+	}
+	return r.blocks[r.blockOf(windowStart)]
+}

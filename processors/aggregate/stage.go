@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"sort"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/sightline-dev/sightline/internal/broker"
 	"github.com/sightline-dev/sightline/internal/retry"
+	"github.com/sightline-dev/sightline/processors/internal/offsets"
 	"github.com/sightline-dev/sightline/processors/window"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
@@ -34,13 +36,27 @@ type Config struct {
 	Window time.Duration
 	// Rollup is the size of the rollup windows (default 1h; negative: none).
 	Rollup time.Duration
-	// Lateness is how long after its end a window still accepts partials,
-	// in event time (default 30s).
+	// Lateness is how far behind the latest event time scored an event
+	// may still arrive and be counted in its window as it is first
+	// written (default 30s): a window closes once every events partition
+	// that can still contribute to it has been scored past its end plus
+	// the lateness (see the score stage's progress reports).
 	Lateness time.Duration
-	// IdleClose: when no partial arrived for this long, windows close on
-	// the wall clock (their end plus the lateness), so quiet traffic still
-	// gets its signals (default 10s).
+	// IdleClose: once every events partition has been scored to its end
+	// with nothing appended for this long, windows close on the time of
+	// that observation (their end plus the lateness), so quiet traffic
+	// still gets its signals (default 10s). The score stage's clock
+	// decides, not this stage's, so a restarted stage closes the same
+	// windows.
 	IdleClose time.Duration
+	// CorrectionHorizon: a partial that arrives after its window was
+	// written is merged into a corrected version of the window's rows if
+	// the window ended less than this long before the watermark; older
+	// ones are counted and dropped (default 6h).
+	CorrectionHorizon time.Duration
+	// LagInterval is how often the partials topic's end offsets are listed
+	// for the lag gauges (default 1s).
+	LagInterval time.Duration
 	// MaxKeys caps the tracked keys (tenant/app/model/variant); beyond it
 	// new keys aggregate into one overflow key (default 10000).
 	MaxKeys int
@@ -97,6 +113,12 @@ func (c *Config) setDefaults() {
 	if c.IdleClose == 0 {
 		c.IdleClose = 10 * time.Second
 	}
+	if c.CorrectionHorizon == 0 {
+		c.CorrectionHorizon = 6 * time.Hour
+	}
+	if c.LagInterval == 0 {
+		c.LagInterval = time.Second
+	}
 	if c.MaxKeys == 0 {
 		c.MaxKeys = 10000
 	}
@@ -139,6 +161,10 @@ func (c *Config) validate() error {
 		return errors.New("invalid aggregate config: aggregate.rollup must be a multiple of aggregate.window")
 	case c.Lateness < 0:
 		return errors.New("invalid aggregate config: aggregate.lateness must not be negative")
+	case c.IdleClose < 0:
+		return errors.New("invalid aggregate config: aggregate.idle_close must not be negative")
+	case c.CorrectionHorizon < 0:
+		return errors.New("invalid aggregate config: aggregate.correction_horizon must not be negative")
 	case c.MaxKeys < 1:
 		return errors.New("invalid aggregate config: aggregate.max_keys must be at least 1")
 	case c.BaselineWindows < 1 || c.BaselineWindows > 1000:
@@ -155,9 +181,11 @@ type winID struct {
 	start int64
 }
 
+func (id winID) end() int64 { return id.start + int64(id.secs) }
+
 type openWin struct {
 	p      *window.Partial
-	minOff map[int32]int64
+	minOff map[int32]int64 // first offset per partials partition that fed it
 }
 
 type rollKey struct {
@@ -167,25 +195,25 @@ type rollKey struct {
 
 // Stage is a running aggregate stage.
 type Stage struct {
-	cfg  Config
-	conn driver.Conn
-	kcl  *kgo.Client
-	m    *metrics
+	cfg   Config
+	conn  driver.Conn
+	kcl   *kgo.Client
+	m     *metrics
+	watch *offsets.Watcher
 
 	ready atomic.Bool
 
-	mu        sync.Mutex // guards the state below against the revoke callback
+	mu        sync.Mutex // guards the state below against the group's callbacks
+	parts     map[int32]*partState
+	owned     map[int32]bool
 	open      map[winID]*openWin
-	keys      map[window.Key]time.Time // tracked keys, last seen
+	late      map[winID]*window.Partial // late partials of written windows, merged per window, this poll
+	keys      map[window.Key]time.Time  // tracked keys, last seen
 	rolling   map[rollKey]*rolling
-	watermark int64 // event time, unix seconds
-	pendingWM int64 // the highest window end seen in the current poll
-	lastSeen  time.Time
 	exported  map[string]struct{}            // tenant/app pairs with signal gauges
 	pinned    map[window.Key]*window.Partial // pinned baselines loaded so far (nil value: none stored)
 	reference *window.Dataset                // file baseline
-	consumed  map[int32]int64                // next offset per partition
-	replayHi  map[int32]int64                // consumed position before the last restart
+	lagParts  map[int32]bool
 	dirty     bool
 }
 
@@ -197,9 +225,9 @@ func New(cfg Config, conn driver.Conn, reg prometheus.Registerer) (*Stage, error
 	}
 	s := &Stage{
 		cfg: cfg, conn: conn, m: newMetrics(reg),
-		open: map[winID]*openWin{}, keys: map[window.Key]time.Time{}, rolling: map[rollKey]*rolling{},
-		consumed: map[int32]int64{}, replayHi: map[int32]int64{}, pinned: map[window.Key]*window.Partial{},
-		exported: map[string]struct{}{},
+		parts: map[int32]*partState{}, owned: map[int32]bool{}, open: map[winID]*openWin{}, late: map[winID]*window.Partial{},
+		keys: map[window.Key]time.Time{}, rolling: map[rollKey]*rolling{}, pinned: map[window.Key]*window.Partial{},
+		exported: map[string]struct{}{}, lagParts: map[int32]bool{},
 	}
 	if path, ok := strings.CutPrefix(cfg.Baseline, "file:"); ok {
 		f, err := os.Open(path)
@@ -238,6 +266,7 @@ func New(cfg Config, conn driver.Conn, reg prometheus.Registerer) (*Stage, error
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.OnOffsetsFetched(s.onOffsetsFetched),
+		kgo.OnPartitionsAssigned(s.onAssigned),
 		kgo.OnPartitionsRevoked(s.onRevoked),
 		kgo.OnPartitionsLost(s.onRevoked),
 		kgo.ClientID("sightline-aggregate"),
@@ -251,30 +280,31 @@ func New(cfg Config, conn driver.Conn, reg prometheus.Registerer) (*Stage, error
 	return s, nil
 }
 
-// Ready reports whether the stage has joined its group and is consuming.
-func (s *Stage) Ready() bool { return s.ready.Load() }
+// Ready reports whether the stage is consuming and owns at least one
+// partition of the partials topic (Status says why not).
+func (s *Stage) Ready() bool { ok, _ := s.Status(); return ok }
 
-// commit metadata: "wm=<unix seconds>;hi=<next offset>".
-func encodeMeta(wm, hi int64) string {
-	return "wm=" + strconv.FormatInt(wm, 10) + ";hi=" + strconv.FormatInt(hi, 10)
+// Status is Ready with the reason when not ready.
+func (s *Stage) Status() (bool, string) {
+	if !s.ready.Load() {
+		return false, "not consuming (starting, stopping or failed)"
+	}
+	s.mu.Lock()
+	n := len(s.owned)
+	s.mu.Unlock()
+	if n == 0 {
+		return false, "owns no partition of " + s.cfg.Topic + " (the group's other members have them all, or a rebalance is under way)"
+	}
+	return true, ""
 }
 
-func decodeMeta(s string) (wm, hi int64, ok bool) {
-	var gotWM, gotHI bool
-	for _, part := range strings.Split(s, ";") {
-		k, v, _ := strings.Cut(part, "=")
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return 0, 0, false
-		}
-		switch k {
-		case "wm":
-			wm, gotWM = n, true
-		case "hi":
-			hi, gotHI = n, true
-		}
+func (s *Stage) partLocked(p int32) *partState {
+	ps := s.parts[p]
+	if ps == nil {
+		ps = newPartState()
+		s.parts[p] = ps
 	}
-	return wm, hi, gotWM && gotHI
+	return ps
 }
 
 func (s *Stage) onOffsetsFetched(_ context.Context, _ *kgo.Client, resp *kmsg.OffsetFetchResponse) error {
@@ -285,10 +315,10 @@ func (s *Stage) onOffsetsFetched(_ context.Context, _ *kgo.Client, resp *kmsg.Of
 			return
 		}
 		if wm, hi, ok := decodeMeta(*meta); ok {
-			s.replayHi[p] = hi
-			if wm > s.watermark {
-				s.watermark = wm
-			}
+			ps := s.partLocked(p)
+			ps.replayHi = hi
+			ps.wm = max(ps.wm, wm)
+			ps.closed = max(ps.closed, wm)
 		}
 	}
 	for _, t := range resp.Topics {
@@ -306,6 +336,16 @@ func (s *Stage) onOffsetsFetched(_ context.Context, _ *kgo.Client, resp *kmsg.Of
 	return nil
 }
 
+func (s *Stage) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range assigned[s.cfg.Topic] {
+		s.owned[p] = true
+		s.partLocked(p)
+	}
+	s.m.assigned.Set(float64(len(s.owned)))
+}
+
 // onRevoked drops the state of partitions that moved away; their new owner
 // rebuilds open windows from the committed offsets.
 func (s *Stage) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
@@ -314,8 +354,8 @@ func (s *Stage) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string][
 	gone := map[int32]bool{}
 	for _, p := range revoked[s.cfg.Topic] {
 		gone[p] = true
-		delete(s.consumed, p)
-		delete(s.replayHi, p)
+		delete(s.parts, p)
+		delete(s.owned, p)
 	}
 	for id, w := range s.open {
 		for p := range w.minOff {
@@ -326,11 +366,59 @@ func (s *Stage) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string][
 		}
 	}
 	s.m.openWindows.Set(float64(len(s.open)))
+	s.m.assigned.Set(float64(len(s.owned)))
+}
+
+// updateLag sets the lag gauges from the latest offsets listing: the end
+// offset a read_committed consumer can reach minus the consumed position,
+// and minus the committed offset (which trails by the open windows' partials
+// by design).
+func (s *Stage) updateLag() {
+	l := s.watch.Last(s.cfg.Topic)
+	if l == nil {
+		return
+	}
+	committed := map[int32]int64{}
+	for p, eo := range s.kcl.CommittedOffsets()[s.cfg.Topic] {
+		committed[p] = eo.Offset
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seen := map[int32]bool{}
+	for p := range s.owned {
+		end, ok := l.End[p]
+		if !ok {
+			continue
+		}
+		pos := l.Start[p]
+		c, hasCommit := committed[p]
+		if hasCommit {
+			pos = c
+		}
+		commitLag := max(end-pos, 0)
+		if ps := s.parts[p]; ps != nil && ps.consumed >= 0 {
+			pos = ps.consumed
+		}
+		label := strconv.Itoa(int(p))
+		s.m.lag.WithLabelValues(label).Set(float64(max(end-pos, 0)))
+		s.m.commitLag.WithLabelValues(label).Set(float64(commitLag))
+		seen[p] = true
+	}
+	for p := range s.lagParts {
+		if !seen[p] {
+			label := strconv.Itoa(int(p))
+			s.m.lag.DeleteLabelValues(label)
+			s.m.commitLag.DeleteLabelValues(label)
+		}
+	}
+	s.lagParts = seen
 }
 
 // Run consumes until ctx ends.
 func (s *Stage) Run(ctx context.Context) error {
 	defer s.kcl.Close()
+	s.watch = offsets.Start(s.kcl, offsets.Config{Interval: s.cfg.LagInterval, OnListing: s.updateLag}, s.cfg.Topic)
+	defer s.watch.Close()
 	for ctx.Err() == nil {
 		pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 		fetches := s.kcl.PollRecords(pctx, 2000)
@@ -347,22 +435,14 @@ func (s *Stage) Run(ctx context.Context) error {
 		})
 		s.ready.Store(true)
 		s.mu.Lock()
-		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-			if n := len(p.Records); n > 0 {
-				s.m.lag.WithLabelValues(strconv.Itoa(int(p.Partition))).Set(float64(max(p.HighWatermark-(p.Records[n-1].Offset+1), 0)))
-			}
-		})
 		fetches.EachRecord(s.ingest)
-		if s.pendingWM > s.watermark {
-			s.watermark = s.pendingWM
-			s.m.watermark.Set(float64(s.watermark))
-		}
-		closed := s.dueLocked(s.cfg.Now())
+		closed := s.dueLocked()
 		s.mu.Unlock()
-		if len(closed) > 0 {
-			if err := s.emit(ctx, closed); err != nil {
-				break // ctx ended while retrying: the windows are rebuilt after restart
-			}
+		if err := s.emit(ctx, closed); err != nil {
+			break // ctx ended while retrying: the windows are rebuilt after restart
+		}
+		if err := s.correct(ctx); err != nil {
+			break // likewise: the late partials are read again after restart
 		}
 		if err := s.commit(ctx); err != nil && ctx.Err() == nil {
 			s.cfg.Logger.Warn("cannot commit offsets; will retry", "err", err)
@@ -377,56 +457,85 @@ func (s *Stage) Run(ctx context.Context) error {
 	return nil
 }
 
+func isProgress(r *kgo.Record) bool {
+	return len(r.Headers) > 0 && r.Headers[0].Key == window.HeaderProgress
+}
+
 func (s *Stage) ingest(r *kgo.Record) {
-	s.consumed[r.Partition] = r.Offset + 1
+	ps := s.partLocked(r.Partition)
+	ps.consumed = r.Offset + 1
 	s.dirty = true
+	if isProgress(r) {
+		rep, err := window.UnmarshalProgress(r.Value)
+		if err != nil {
+			s.m.badPartials.Inc()
+			return
+		}
+		ps.report(rep)
+		return
+	}
 	p := new(window.Partial) // UnmarshalBinary replaces it whole
 	if err := p.UnmarshalBinary(r.Value); err != nil {
 		s.m.badPartials.Inc()
 		return
 	}
-	s.lastSeen = s.cfg.Now()
-	end := p.WindowStart + int64(p.WindowSeconds)
-	replay := r.Offset < s.replayHi[r.Partition]
-	if s.closedLocked(p.WindowStart, p.WindowSeconds) {
-		if replay {
-			s.m.replayed.Inc()
-		} else {
-			s.m.lateEvents.Add(float64(p.Count()))
-			s.m.latePartials.Inc()
-		}
-		return
-	}
-	// The watermark is the latest event time seen (the partial's header;
-	// its window end for partials without one), advanced after the whole
-	// poll is merged: partials of one batch often cover several windows, in
-	// any order.
-	evTime := end
-	for _, h := range r.Headers {
-		if h.Key == HeaderMaxTS {
-			if ms, err := strconv.ParseInt(string(h.Value), 10, 64); err == nil && ms/1000 < end {
-				evTime = ms / 1000
-			}
-		}
-	}
-	if evTime > s.pendingWM {
-		s.pendingWM = evTime
-	}
 	k := s.trackKeyLocked(p.Key)
 	p.Key = k // the overflow key when the cap is reached
-	s.mergeLocked(winID{k, p.WindowSeconds, p.WindowStart}, p, r)
+	s.placeLocked(winID{k, p.WindowSeconds, p.WindowStart}, p, r, ps)
 	if roll := int64(s.cfg.Rollup / time.Second); roll > 0 {
-		start := p.WindowStart - p.WindowStart%roll
-		if !s.closedLocked(start, uint32(roll)) {
-			// Merge widens nothing here: the hour window already covers
-			// the minute window, so the partial merges in directly.
-			s.mergeLocked(winID{k, uint32(roll), start}, p, r)
-		}
+		// The rollup window covers the partial's window, so the partial
+		// merges into it directly.
+		s.placeLocked(winID{k, uint32(roll), p.WindowStart - mod(p.WindowStart, roll)}, p, r, ps)
 	}
 }
 
-func (s *Stage) closedLocked(start int64, secs uint32) bool {
-	return start+int64(secs)+int64(s.cfg.Lateness/time.Second) <= s.watermark
+func mod(a, b int64) int64 {
+	m := a % b
+	if m < 0 {
+		m += b
+	}
+	return m
+}
+
+func (s *Stage) lateness() int64 { return int64(s.cfg.Lateness / time.Second) }
+
+// placeLocked merges a partial into its open window; a partial of a window
+// already written is a replay after a restart (skipped) or late (merged
+// into a corrected version of the window, within the correction horizon).
+func (s *Stage) placeLocked(id winID, p *window.Partial, r *kgo.Record, ps *partState) {
+	if w := s.open[id]; w != nil {
+		s.mergeLocked(w, p, r)
+		return
+	}
+	if id.end()+s.lateness() > ps.closed {
+		w := &openWin{p: window.NewPartial(id.k, id.start, id.secs, s.cfg.WindowConfig), minOff: map[int32]int64{}}
+		s.open[id] = w
+		s.m.openWindows.Set(float64(len(s.open)))
+		s.mergeLocked(w, p, r)
+		return
+	}
+	if r.Offset < ps.replayHi {
+		s.m.replayed.Inc()
+		return
+	}
+	s.m.latePartials.Inc()
+	s.m.lateEvents.Add(float64(p.Count()))
+	if id.end()+s.lateness() <= ps.closed-int64(s.cfg.CorrectionHorizon/time.Second) {
+		s.m.lateDropped.Add(float64(p.Count()))
+		return
+	}
+	if l := s.late[id]; l != nil {
+		if err := l.Merge(p); err != nil {
+			s.m.badPartials.Inc()
+		}
+		return
+	}
+	c := window.NewPartial(id.k, id.start, id.secs, s.cfg.WindowConfig)
+	if err := c.Merge(p); err != nil {
+		s.m.badPartials.Inc()
+		return
+	}
+	s.late[id] = c
 }
 
 func (s *Stage) trackKeyLocked(k window.Key) window.Key {
@@ -445,13 +554,7 @@ func (s *Stage) trackKeyLocked(k window.Key) window.Key {
 	return k
 }
 
-func (s *Stage) mergeLocked(id winID, p *window.Partial, r *kgo.Record) {
-	w := s.open[id]
-	if w == nil {
-		w = &openWin{p: window.NewPartial(id.k, id.start, id.secs, s.cfg.WindowConfig), minOff: map[int32]int64{}}
-		s.open[id] = w
-		s.m.openWindows.Set(float64(len(s.open)))
-	}
+func (s *Stage) mergeLocked(w *openWin, p *window.Partial, r *kgo.Record) {
 	if err := w.p.Merge(p); err != nil {
 		s.m.badPartials.Inc()
 		return
@@ -461,39 +564,45 @@ func (s *Stage) mergeLocked(id winID, p *window.Partial, r *kgo.Record) {
 	}
 }
 
-// dueLocked removes and returns the windows that close now: on the event-
-// time watermark, or on the wall clock when no partial arrived for a while.
-func (s *Stage) dueLocked(now time.Time) []winID {
-	limit := s.watermark
-	if !s.lastSeen.IsZero() && now.Sub(s.lastSeen) >= s.cfg.IdleClose {
-		// Quiet: advance the watermark with the wall clock (never backwards).
-		if wall := now.Unix() - int64(s.cfg.Lateness/time.Second); wall > limit {
-			limit = wall
+// dueLocked advances the watermarks from the progress reports read and
+// returns the open windows that close now: those every partials partition
+// that fed them has passed (end plus lateness).
+func (s *Stage) dueLocked() []winID {
+	lowest := int64(math.MaxInt64)
+	for p, ps := range s.parts {
+		ps.advance(s.cfg.IdleClose)
+		if s.owned[p] && ps.wm < lowest {
+			lowest = ps.wm
 		}
-	} else if s.lastSeen.IsZero() && len(s.open) > 0 {
-		limit = now.Unix() - int64(s.cfg.Lateness/time.Second)
 	}
-	if limit > s.watermark {
-		s.watermark = limit
-		s.m.watermark.Set(float64(limit))
+	if lowest != math.MaxInt64 && lowest != math.MinInt64 {
+		s.m.watermark.Set(float64(lowest))
 	}
 	var out []winID
-	for id := range s.open {
-		if s.closedLocked(id.start, id.secs) {
+	for id, w := range s.open {
+		due := len(w.minOff) > 0
+		for p := range w.minOff {
+			if ps := s.parts[p]; ps == nil || id.end()+s.lateness() > ps.wm {
+				due = false
+				break
+			}
+		}
+		if due {
 			out = append(out, id)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if a.start != b.start {
-			return a.start < b.start
-		}
-		if a.secs != b.secs {
-			return a.secs < b.secs
-		}
-		return keyLess(a.k, b.k)
-	})
+	sort.Slice(out, func(i, j int) bool { return idLess(out[i], out[j]) })
 	return out
+}
+
+func idLess(a, b winID) bool {
+	if a.start != b.start {
+		return a.start < b.start
+	}
+	if a.secs != b.secs {
+		return a.secs < b.secs
+	}
+	return keyLess(a.k, b.k)
 }
 
 func keyLess(a, b window.Key) bool {
@@ -509,7 +618,8 @@ func keyLess(a, b window.Key) bool {
 	return a.Variant < b.Variant
 }
 
-// emit computes and stores the signals of closed windows, then forgets them.
+// emit computes and stores the signals of closed windows, then forgets
+// them; the partitions' written watermarks advance once they are stored.
 func (s *Stage) emit(ctx context.Context, ids []winID) error {
 	s.mu.Lock()
 	parts := make([]*window.Partial, 0, len(ids))
@@ -519,48 +629,88 @@ func (s *Stage) emit(ctx context.Context, ids []winID) error {
 		}
 	}
 	s.mu.Unlock()
+	if len(parts) > 0 {
+		rows, err := s.signalRows(ctx, parts, parts, false)
+		if err != nil {
+			return err
+		}
+		if err := s.store(ctx, rows, parts, time.Time{}); err != nil {
+			return err
+		}
+		s.exportSignals(rows)
+		s.m.closed.Add(float64(len(parts)))
+		s.mu.Lock()
+		for _, p := range parts {
+			s.rollingLocked(p.Key, p.WindowSeconds).Add(p)
+		}
+		for _, id := range ids {
+			delete(s.open, id)
+		}
+		s.forgetIdleKeysLocked()
+		s.m.openWindows.Set(float64(len(s.open)))
+		s.mu.Unlock()
+		if s.cfg.OnSignals != nil {
+			s.cfg.OnSignals(ctx, rows)
+		}
+	}
+	s.mu.Lock()
+	for _, ps := range s.parts {
+		if ps.wm > ps.closed {
+			ps.closed = ps.wm
+			s.dirty = true
+		}
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Stage) rollingLocked(k window.Key, secs uint32) *rolling {
+	rk := rollKey{k, secs}
+	r := s.rolling[rk]
+	if r == nil {
+		r = newRolling(s.cfg.BaselineWindows, secs)
+		s.rolling[rk] = r
+	}
+	return r
+}
+
+// signalRows computes the signals of parts (with their baselines) and the
+// A/B comparisons among group (parts plus, for corrections, the other
+// variants of their windows).
+func (s *Stage) signalRows(ctx context.Context, parts, group []*window.Partial, corrected bool) ([]chsink.SignalRow, error) {
 	var rows []chsink.SignalRow
 	start := time.Now()
 	for _, p := range parts {
 		base, name, err := s.baseline(ctx, p)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, sig := range window.Signals(p, base, name, s.cfg.WindowConfig) {
-			rows = append(rows, chsink.SignalRow{Key: p.Key, WindowStart: p.WindowStart, WindowSeconds: p.WindowSeconds, Signal: sig})
+			rows = append(rows, chsink.SignalRow{Key: p.Key, WindowStart: p.WindowStart, WindowSeconds: p.WindowSeconds, Signal: sig, Corrected: corrected})
 		}
 	}
-	rows = append(rows, s.compareVariants(parts)...)
+	mine := map[*window.Partial]bool{}
+	for _, p := range parts {
+		mine[p] = true
+	}
+	for _, r := range s.compareVariants(group, mine) {
+		r.Corrected = corrected
+		rows = append(rows, r)
+	}
 	s.m.signalDuration.Observe(time.Since(start).Seconds())
+	return rows, nil
+}
+
+// store writes signal rows and windows' merged partials (version: the
+// rows' computed_at; zero is now).
+func (s *Stage) store(ctx context.Context, rows []chsink.SignalRow, parts []*window.Partial, version time.Time) error {
 	if err := s.retry(ctx, func(ctx context.Context) error { return chsink.InsertSignals(ctx, s.conn, rows) }); err != nil {
 		return err
 	}
-	if err := s.retry(ctx, func(ctx context.Context) error { return chsink.InsertWindows(ctx, s.conn, parts) }); err != nil {
+	if err := s.retry(ctx, func(ctx context.Context) error { return chsink.InsertWindows(ctx, s.conn, parts, version) }); err != nil {
 		return err
 	}
 	s.m.signals.Add(float64(len(rows)))
-	s.exportSignals(rows)
-	s.m.closed.Add(float64(len(parts)))
-	s.mu.Lock()
-	for _, p := range parts {
-		rk := rollKey{p.Key, p.WindowSeconds}
-		r := s.rolling[rk]
-		if r == nil {
-			r = newRolling(s.cfg.BaselineWindows, p.WindowSeconds)
-			s.rolling[rk] = r
-		}
-		r.Add(p)
-	}
-	for _, id := range ids {
-		delete(s.open, id)
-	}
-	s.forgetIdleKeysLocked()
-	s.m.openWindows.Set(float64(len(s.open)))
-	s.dirty = true
-	s.mu.Unlock()
-	if s.cfg.OnSignals != nil {
-		s.cfg.OnSignals(ctx, rows)
-	}
 	return nil
 }
 
@@ -690,8 +840,9 @@ func (s *Stage) baseline(ctx context.Context, p *window.Partial) (*window.Partia
 }
 
 // compareVariants runs the A/B comparison of every variant against the
-// control for each (tenant, app, model, window) among the closed windows.
-func (s *Stage) compareVariants(parts []*window.Partial) []chsink.SignalRow {
+// control for each (tenant, app, model, window) among parts, keeping the
+// comparisons that involve a window of mine.
+func (s *Stage) compareVariants(parts []*window.Partial, mine map[*window.Partial]bool) []chsink.SignalRow {
 	type group struct {
 		tenant, app, model string
 		start              int64
@@ -714,7 +865,7 @@ func (s *Stage) compareVariants(parts []*window.Partial) []chsink.SignalRow {
 			continue
 		}
 		for _, p := range ps {
-			if p == control {
+			if p == control || (!mine[p] && !mine[control]) {
 				continue
 			}
 			for _, sig := range window.Compare(control, p, s.cfg.WindowConfig) {
@@ -743,9 +894,9 @@ func (s *Stage) forgetIdleKeysLocked() {
 	s.m.keys.Set(float64(len(s.keys)))
 }
 
-// commit commits, per partition, the first offset still needed by an open
-// window (or the consumed position), with the watermark and the consumed
-// position as metadata.
+// commit commits, per partials partition, the first offset still needed by
+// an open window (or the consumed position), with the written watermark and
+// the consumed position as metadata.
 func (s *Stage) commit(ctx context.Context) error {
 	s.mu.Lock()
 	if !s.dirty {
@@ -753,12 +904,14 @@ func (s *Stage) commit(ctx context.Context) error {
 		return nil
 	}
 	offsets := map[int32]int64{}
-	for p, next := range s.consumed {
-		offsets[p] = next
+	for p, ps := range s.parts {
+		if ps.consumed >= 0 && s.owned[p] {
+			offsets[p] = ps.consumed
+		}
 	}
 	for _, w := range s.open {
 		for p, o := range w.minOff {
-			if cur, ok := offsets[p]; !ok || o < cur {
+			if cur, ok := offsets[p]; ok && o < cur {
 				offsets[p] = o
 			}
 		}
@@ -766,8 +919,9 @@ func (s *Stage) commit(ctx context.Context) error {
 	meta := map[int32]string{}
 	epoch := map[string]map[int32]kgo.EpochOffset{s.cfg.Topic: {}}
 	for p, o := range offsets {
+		ps := s.parts[p]
 		epoch[s.cfg.Topic][p] = kgo.EpochOffset{Epoch: -1, Offset: o}
-		meta[p] = encodeMeta(s.watermark, s.consumed[p])
+		meta[p] = encodeMeta(ps.closed, ps.consumed)
 	}
 	s.dirty = false
 	s.mu.Unlock()

@@ -42,8 +42,17 @@ type Config struct {
 	// aborts it and the batch is consumed again.
 	TransactionTimeout time.Duration
 	// Partials, when set, collects per-window partial aggregates of the
-	// scored events; they are produced in the batch's transaction.
+	// scored events; they are produced in the batch's transaction,
+	// followed by a progress report (window.Progress) to every partition
+	// of ProgressTopic.
 	Partials Partials
+	// ProgressTopic receives the progress reports (default
+	// sightline.partials, where the partials go).
+	ProgressTopic string
+	// ProgressInterval is how often the end offsets of the events topic
+	// are listed (lag metrics, progress reports) and how often an idle
+	// stage reports progress (default 1s).
+	ProgressInterval time.Duration
 	// Detectors score every event (processors/registry builds the list);
 	// none means features only.
 	Detectors []detector.Detector
@@ -66,6 +75,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.DLQTopic == "" {
 		c.DLQTopic = broker.TopicDLQ
+	}
+	if c.ProgressTopic == "" {
+		c.ProgressTopic = broker.TopicPartials
+	}
+	if c.ProgressInterval == 0 {
+		c.ProgressInterval = time.Second
 	}
 	if c.BatchSize == 0 {
 		c.BatchSize = 5000

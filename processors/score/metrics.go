@@ -17,6 +17,7 @@ type metrics struct {
 	commits     prometheus.Counter
 	aborts      prometheus.Counter
 	lag         *prometheus.GaugeVec
+	assigned    prometheus.Gauge
 
 	detectorErrors *prometheus.CounterVec
 }
@@ -59,8 +60,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "sightline_score_consumer_lag_records",
-			Help: "Records of the events topic not yet consumed, per partition (high watermark minus position).",
+			Help: "Records of the events topic not yet scored and committed, per owned partition: the broker's end offset minus the committed offset, refreshed every progress_interval whether or not fetches happen.",
 		}, []string{"partition"}),
+		assigned: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "sightline_score_assigned_partitions",
+			Help: "Partitions of the events topic this member owns.",
+		}),
 		aborts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sightline_score_transaction_aborts_total",
 			Help: "Batches whose Kafka transaction aborted (rebalance or fencing); they are consumed again.",
@@ -74,7 +79,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.dlq.WithLabelValues(string(r))
 	}
 	if reg != nil {
-		reg.MustRegister(m.records, m.dlq, m.truncated, m.batchSize, m.insertDur, m.retries, m.fetchErrors, m.commits, m.aborts, m.detectorErrors, m.lag)
+		reg.MustRegister(m.records, m.dlq, m.truncated, m.batchSize, m.insertDur, m.retries, m.fetchErrors, m.commits, m.aborts, m.detectorErrors, m.lag, m.assigned)
 	}
 	return m
 }

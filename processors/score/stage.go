@@ -15,6 +15,7 @@ import (
 
 	"github.com/sightline-dev/sightline/internal/retry"
 	"github.com/sightline-dev/sightline/processors/features"
+	"github.com/sightline-dev/sightline/processors/internal/offsets"
 	"github.com/sightline-dev/sightline/processors/scoring"
 	"github.com/sightline-dev/sightline/schemas"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
@@ -39,6 +40,11 @@ type Stage struct {
 	kcl    *kgo.Client
 	m      *metrics
 	ready  atomic.Bool
+	prog   *progress
+	watch  *offsets.Watcher
+
+	lagParts   map[int32]bool // partitions with a lag gauge
+	lastReport time.Time
 
 	rows     []chsink.EventRow
 	feedback []*eventpb.Event
@@ -71,7 +77,13 @@ func New(cfg Config, conn driver.Conn, reg prometheus.Registerer) (*Stage, error
 		kgo.FetchMaxPartitionBytes(32 << 20),
 		kgo.ProducerBatchMaxBytes(16 << 20),
 		kgo.ClientID("sightline-score"),
+		kgo.RecordPartitioner(newPartitioner(cfg.ProgressTopic)),
 	}
+	prog := newProgress()
+	onGone := func(_ context.Context, _ *kgo.Client, m map[string][]int32) { prog.revoked(m[cfg.Topic]) }
+	opts = append(opts,
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { prog.assigned(m[cfg.Topic]) }),
+		kgo.OnPartitionsRevoked(onGone), kgo.OnPartitionsLost(onGone))
 	opts = append(opts, cfg.KafkaOpts...)
 	sess, err := kgo.NewGroupTransactSession(opts...)
 	if err != nil {
@@ -82,17 +94,60 @@ func New(cfg Config, conn driver.Conn, reg prometheus.Registerer) (*Stage, error
 		m.detectorErrors.WithLabelValues(d.Name())
 	}
 	scorer := scoring.New(cfg.Detectors, func(name string, _ error) { m.detectorErrors.WithLabelValues(name).Inc() })
-	return &Stage{cfg: cfg, conn: conn, sess: sess, kcl: sess.Client(), m: m, scorer: scorer}, nil
+	return &Stage{cfg: cfg, conn: conn, sess: sess, kcl: sess.Client(), m: m, scorer: scorer, prog: prog, lagParts: map[int32]bool{}}, nil
 }
 
-// Ready reports whether the stage has joined its group and is consuming.
-func (s *Stage) Ready() bool { return s.ready.Load() }
+// Ready reports whether the stage is consuming: it has joined its group
+// and owns at least one partition of the events topic (a member without
+// partitions scores nothing; Status says so).
+func (s *Stage) Ready() bool { ok, _ := s.Status(); return ok }
+
+// Status is Ready with the reason when not ready.
+func (s *Stage) Status() (bool, string) {
+	switch {
+	case !s.ready.Load():
+		return false, "not consuming (starting, stopping or failed)"
+	case s.prog.numOwned() == 0:
+		return false, "owns no partition of " + s.cfg.Topic + " (the group's other members have them all, or a rebalance is under way)"
+	}
+	return true, ""
+}
+
+// updateLag sets the lag gauges from the latest offsets listing: the
+// broker's end offset minus the committed position, per owned partition,
+// refreshed on the watcher's timer whether or not fetches happen.
+func (s *Stage) updateLag() {
+	l := s.watch.Last(s.cfg.Topic)
+	if l == nil {
+		return
+	}
+	lag := s.prog.lag(l, committedOffsets(s.kcl, s.cfg.Topic))
+	s.m.assigned.Set(float64(s.prog.numOwned()))
+	for p, n := range lag {
+		s.m.lag.WithLabelValues(strconv.Itoa(int(p))).Set(float64(n))
+	}
+	for p := range s.lagParts {
+		if _, ok := lag[p]; !ok {
+			s.m.lag.DeleteLabelValues(strconv.Itoa(int(p)))
+			delete(s.lagParts, p)
+		}
+	}
+	for p := range lag {
+		s.lagParts[p] = true
+	}
+}
 
 // Run consumes until ctx ends, then stores and commits what it holds and
 // leaves the group.
 func (s *Stage) Run(ctx context.Context) error {
 	defer s.sess.Close()
 	log := s.cfg.Logger
+	topics := []string{s.cfg.Topic}
+	if s.cfg.Partials != nil {
+		topics = append(topics, s.cfg.ProgressTopic)
+	}
+	s.watch = offsets.Start(s.kcl, offsets.Config{Interval: s.cfg.ProgressInterval, OnListing: s.updateLag}, topics...)
+	defer s.watch.Close()
 	for {
 		if ctx.Err() != nil {
 			break
@@ -122,12 +177,6 @@ func (s *Stage) Run(ctx context.Context) error {
 				return fmt.Errorf("cannot begin kafka transaction: %w", err)
 			}
 		}
-		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-			if n := len(p.Records); n > 0 {
-				lag := p.HighWatermark - (p.Records[n-1].Offset + 1)
-				s.m.lag.WithLabelValues(strconv.Itoa(int(p.Partition))).Set(float64(max(lag, 0)))
-			}
-		})
 		fetches.EachRecord(s.process)
 		if s.pending > 0 && (len(s.rows)+len(s.feedback) >= s.cfg.BatchSize || time.Since(s.started) >= s.cfg.FlushInterval) {
 			if err := s.flush(ctx); err != nil {
@@ -140,6 +189,15 @@ func (s *Stage) Run(ctx context.Context) error {
 					return err
 				}
 				break // ctx ended while retrying; the records replay later
+			}
+		}
+		if s.pending == 0 && s.cfg.Partials != nil && time.Since(s.lastReport) >= heartbeatDue(time.Since(s.prog.lastEvent), s.cfg.ProgressInterval) {
+			if err := s.heartbeat(ctx); err != nil {
+				if ctx.Err() != nil {
+					break
+				}
+				s.ready.Store(false)
+				return err
 			}
 		}
 	}
@@ -162,9 +220,11 @@ func (s *Stage) process(r *kgo.Record) {
 	s.pending++
 	ev, err := schemas.Decode(r.Value)
 	if err != nil {
+		s.prog.scored(r.Partition, r.Offset, 0)
 		s.reject(r, err)
 		return
 	}
+	s.prog.scored(r.Partition, r.Offset, ev.GetTs().AsTime().UnixMilli())
 	if ev.GetTruncated() {
 		s.m.truncated.Inc()
 	}
@@ -239,6 +299,12 @@ func (s *Stage) flush(ctx context.Context) error {
 			return fmt.Errorf("cannot encode window partials: %w", err)
 		}
 		recs = append(recs, precs...)
+		// After the partials: a report covers the partials before it.
+		prec, err := s.progressRecords()
+		if err != nil {
+			return err
+		}
+		recs = append(recs, prec...)
 	}
 	if len(recs) > 0 {
 		if err := s.retry(ctx, "produce", func(ctx context.Context) error {
@@ -254,6 +320,7 @@ func (s *Stage) flush(ctx context.Context) error {
 		// consumed again. What reached ClickHouse collapses by event id.
 		s.m.aborts.Inc()
 		s.cfg.Logger.Warn("transaction aborted; the batch will be consumed again", "err", err)
+		s.prog.abort()
 		s.reset()
 		if err != nil && ctx.Err() == nil && !isRetriable(err) {
 			return fmt.Errorf("cannot commit kafka transaction: %w", err)
@@ -262,6 +329,7 @@ func (s *Stage) flush(ctx context.Context) error {
 	}
 	s.m.records.WithLabelValues("dlq").Add(float64(len(s.dlq)))
 	s.m.commits.Inc()
+	s.prog.commit(time.Now())
 	if s.cfg.OnCommitted != nil && len(s.rows) > 0 {
 		s.cfg.OnCommitted(s.rows)
 	}
@@ -301,4 +369,42 @@ func (s *Stage) retry(ctx context.Context, target string, fn func(context.Contex
 		s.cfg.Logger.Info("recovered after retries", "target", target, "attempts", retried+1)
 	}
 	return err
+}
+
+// progressRecords are the progress report of this batch for every
+// partition of the partials topic (none before the first offsets listing).
+func (s *Stage) progressRecords() ([]*kgo.Record, error) {
+	l, pl := s.watch.Last(s.cfg.Topic), s.watch.Last(s.cfg.ProgressTopic)
+	if l == nil || pl == nil || pl.Partitions == 0 {
+		return nil, nil
+	}
+	s.lastReport = time.Now()
+	return progressRecords(s.cfg.ProgressTopic, pl.Partitions, s.prog.report(l, committedOffsets(s.kcl, s.cfg.Topic)))
+}
+
+// heartbeat reports progress while no records arrive, in a transaction of
+// its own, so windows close when the events topic is drained and quiet.
+func (s *Stage) heartbeat(ctx context.Context) error {
+	s.lastReport = time.Now() // also when the listing is not there yet
+	recs, err := s.progressRecords()
+	if err != nil || len(recs) == 0 {
+		return err
+	}
+	if err := s.sess.Begin(); err != nil {
+		return fmt.Errorf("cannot begin kafka transaction: %w", err)
+	}
+	if err := s.retry(ctx, "produce", func(ctx context.Context) error {
+		return s.sess.ProduceSync(ctx, recs...).FirstErr()
+	}); err != nil {
+		_, _ = s.sess.End(context.Background(), kgo.TryAbort)
+		return nil // ctx ended
+	}
+	committed, err := s.sess.End(ctx, kgo.TryCommit)
+	if err != nil || !committed {
+		s.m.aborts.Inc()
+		if err != nil && ctx.Err() == nil && !isRetriable(err) {
+			return fmt.Errorf("cannot commit kafka transaction: %w", err)
+		}
+	}
+	return nil
 }

@@ -19,6 +19,13 @@ type SignalRow struct {
 	WindowStart   int64
 	WindowSeconds uint32
 	Signal        window.Signal
+	// ComputedAt is the row's version (llm_signals is a
+	// ReplacingMergeTree on it); zero is the time of the insert.
+	ComputedAt time.Time
+	// Corrected marks a row of a window written again because partials
+	// arrived after it was first written (the alert engine re-evaluates
+	// such windows instead of skipping them as replays).
+	Corrected bool
 }
 
 // SignalColumns is the explicit column list of llm_signals inserts.
@@ -61,7 +68,7 @@ func InsertSignals(ctx context.Context, conn driver.Conn, rows []SignalRow) erro
 		}
 		if err := b.Append(r.Key.Tenant, r.Key.App, r.Key.Model, r.Key.Variant, time.Unix(r.WindowStart, 0).UTC(), r.WindowSeconds,
 			s.Name, s.Metric, s.Group, finite(s.Value), s.N, stats.FiniteOrNil(s.Lo), stats.FiniteOrNil(s.Hi), p, th,
-			b2u(s.Decision), s.Baseline, details, now); err != nil {
+			b2u(s.Decision), s.Baseline, details, versionOr(r.ComputedAt, now)); err != nil {
 			_ = b.Abort()
 			return fmt.Errorf("cannot append to llm_signals batch: %w", err)
 		}
@@ -77,8 +84,16 @@ var WindowColumns = []string{"tenant", "app", "model", "variant", "window_start"
 
 var insertWindows = InsertStmt("llm_windows", WindowColumns)
 
-// InsertWindows stores closed windows' merged partials (for baselines).
-func InsertWindows(ctx context.Context, conn driver.Conn, parts []*window.Partial) error {
+func versionOr(v, now time.Time) time.Time {
+	if v.IsZero() {
+		return now
+	}
+	return v.UTC()
+}
+
+// InsertWindows stores closed windows' merged partials (for baselines and
+// corrections) with version (computed_at; zero is now).
+func InsertWindows(ctx context.Context, conn driver.Conn, parts []*window.Partial, version time.Time) error {
 	if len(parts) == 0 {
 		return nil
 	}
@@ -86,7 +101,7 @@ func InsertWindows(ctx context.Context, conn driver.Conn, parts []*window.Partia
 	if err != nil {
 		return fmt.Errorf("cannot prepare llm_windows insert: %w", err)
 	}
-	now := time.Now().UTC()
+	now := versionOr(version, time.Now().UTC())
 	for _, p := range parts {
 		enc, err := p.MarshalBinary()
 		if err != nil {
@@ -128,6 +143,41 @@ func WindowsBetween(ctx context.Context, conn driver.Conn, key window.Key, secon
 		}
 		p.Key = key
 		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// StoredWindow is a written window's merged partial and its version.
+type StoredWindow struct {
+	Partial    *window.Partial
+	ComputedAt time.Time
+}
+
+// WindowVariants reads the written windows of every variant of (tenant,
+// app, model) at one window start and size: what a correction merges late
+// partials into, and the A/B comparisons it must redo. Rows that do not
+// decode (written by an incompatible version) are left out.
+func WindowVariants(ctx context.Context, conn driver.Conn, tenant, app, model string, seconds uint32, start int64) ([]StoredWindow, error) {
+	rows, err := conn.Query(ctx, `SELECT variant, partial, computed_at FROM llm_windows FINAL
+		WHERE tenant = ? AND app = ? AND model = ? AND window_seconds = ? AND window_start = ?`,
+		tenant, app, model, seconds, time.Unix(start, 0).UTC())
+	if err != nil {
+		return nil, fmt.Errorf("cannot read llm_windows: %w", err)
+	}
+	defer rows.Close()
+	var out []StoredWindow
+	for rows.Next() {
+		var variant, enc string
+		var at time.Time
+		if err := rows.Scan(&variant, &enc, &at); err != nil {
+			return nil, fmt.Errorf("cannot read llm_windows: %w", err)
+		}
+		p := new(window.Partial)
+		if err := p.UnmarshalBinary([]byte(enc)); err != nil {
+			continue
+		}
+		p.Key = window.Key{Tenant: tenant, App: app, Model: model, Variant: variant}
+		out = append(out, StoredWindow{Partial: p, ComputedAt: at})
 	}
 	return out, rows.Err()
 }
