@@ -78,6 +78,15 @@ type AggregateConfig struct {
 	Baseline       string        `yaml:"baseline"`
 	Control        string        `yaml:"control"`
 	SessionTimeout time.Duration `yaml:"session_timeout"`
+	// CorrectionHorizon: partials arriving after their window was written
+	// are merged into a corrected version of it if the window ended less
+	// than this long before the watermark (default 6h).
+	CorrectionHorizon time.Duration `yaml:"correction_horizon"`
+	// InstanceID makes this member a static member of its consumer group
+	// (Kafka's group.instance.id): restarted within the session timeout
+	// it gets its partitions back at once instead of after a rebalance.
+	// Unique per instance; `sightline up` sets one.
+	InstanceID string `yaml:"instance_id"`
 }
 
 // KafkaConfig: empty Brokers means the embedded broker.
@@ -105,6 +114,13 @@ type ScoreConfig struct {
 	FlushInterval time.Duration `yaml:"flush_interval"`
 	// SessionTimeout: how long a crashed stage keeps its partitions.
 	SessionTimeout time.Duration `yaml:"session_timeout"`
+	// TransactionalID names this member's Kafka transactions; a restarted
+	// member with the same id aborts its predecessor's open transaction
+	// at once instead of after the transaction timeout. Unique per
+	// instance (default: random); `sightline up` sets one.
+	TransactionalID string `yaml:"transactional_id"`
+	// InstanceID: as aggregate.instance_id, for the score stage's group.
+	InstanceID string `yaml:"instance_id"`
 }
 
 // Default returns the configuration `sightline up` runs with when given

@@ -71,4 +71,3 @@ func gatherCounter(t *testing.T, g prometheus.Gatherer, name string) float64 {
 	t.Fatalf("metric %s not registered", name)
 	return 0
 }
-

@@ -82,8 +82,12 @@ type Config struct {
 	// RetryMin and RetryMax bound the ClickHouse retry backoff.
 	RetryMin, RetryMax time.Duration
 	SessionTimeout     time.Duration
-	KafkaOpts          []kgo.Opt
-	Logger             *slog.Logger
+	// InstanceID, when set, makes the member a static group member
+	// (group.instance.id): restarted within SessionTimeout it keeps its
+	// partitions without a rebalance. Unique per instance.
+	InstanceID string
+	KafkaOpts  []kgo.Opt
+	Logger     *slog.Logger
 	// OnSignals, when set, is called after each batch of closed windows is
 	// stored (the alert engine evaluates there).
 	OnSignals func(ctx context.Context, rows []chsink.SignalRow)
@@ -270,6 +274,9 @@ func New(cfg Config, conn driver.Conn, reg prometheus.Registerer) (*Stage, error
 		kgo.OnPartitionsRevoked(s.onRevoked),
 		kgo.OnPartitionsLost(s.onRevoked),
 		kgo.ClientID("sightline-aggregate"),
+	}
+	if cfg.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(cfg.InstanceID))
 	}
 	opts = append(opts, cfg.KafkaOpts...)
 	kcl, err := kgo.NewClient(opts...)

@@ -37,6 +37,10 @@ type Config struct {
 	// the group name plus a random suffix; KIP-447 fencing by group
 	// generation keeps zombies out).
 	TransactionalID string
+	// InstanceID, when set, makes the member a static group member
+	// (group.instance.id): restarted within SessionTimeout it keeps its
+	// partitions without a rebalance. Unique per instance.
+	InstanceID string
 	// TransactionTimeout bounds a transaction (default 60s); it must cover
 	// a batch's ClickHouse insert including retries, else the broker
 	// aborts it and the batch is consumed again.

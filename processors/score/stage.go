@@ -84,6 +84,9 @@ func New(cfg Config, conn driver.Conn, reg prometheus.Registerer) (*Stage, error
 	opts = append(opts,
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { prog.assigned(m[cfg.Topic]) }),
 		kgo.OnPartitionsRevoked(onGone), kgo.OnPartitionsLost(onGone))
+	if cfg.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(cfg.InstanceID))
+	}
 	opts = append(opts, cfg.KafkaOpts...)
 	sess, err := kgo.NewGroupTransactSession(opts...)
 	if err != nil {
