@@ -55,6 +55,19 @@ func Up(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	// One score and one aggregate member, restarted in place: static
+	// members get their partitions back at once, and the same
+	// transactional id aborts a crashed predecessor's open transaction
+	// instead of leaving it to time out (which holds up the partials).
+	if cfg.Score.TransactionalID == "" {
+		cfg.Score.TransactionalID = "sightline-up-score"
+	}
+	if cfg.Score.InstanceID == "" {
+		cfg.Score.InstanceID = "sightline-up-score"
+	}
+	if cfg.Aggregate.InstanceID == "" {
+		cfg.Aggregate.InstanceID = "sightline-up-aggregate"
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("cannot create data directory %s: %w", cfg.DataDir, err)
 	}
@@ -228,8 +241,8 @@ func AggregateConfig(cfg config.Config, brokers []string, log *slog.Logger) aggr
 	return aggregate.Config{
 		Brokers: brokers, Group: a.Group, Window: a.Window, Rollup: a.Rollup, Lateness: a.Lateness,
 		IdleClose: a.IdleClose, MaxKeys: a.MaxKeys, BaselineWindows: a.BaselineWindows, Control: a.Control,
-		Baseline: a.Baseline, ReferenceScore: referenceScorer(cfg),
-		SessionTimeout: a.SessionTimeout, WindowConfig: cfg.Window, Logger: log,
+		Baseline: a.Baseline, ReferenceScore: referenceScorer(cfg), CorrectionHorizon: a.CorrectionHorizon,
+		SessionTimeout: a.SessionTimeout, InstanceID: a.InstanceID, WindowConfig: cfg.Window, Logger: log,
 	}
 }
 
@@ -385,6 +398,7 @@ func scoreConfig(cfg config.Config, brokers []string, dets []detector.Detector, 
 		Partials:  aggregate.NewCollector(cfg.Aggregate.Window, cfg.Window),
 		Brokers:   brokers, Group: cfg.Score.Group, BatchSize: cfg.Score.BatchSize,
 		FlushInterval: cfg.Score.FlushInterval, SessionTimeout: cfg.Score.SessionTimeout, Logger: log,
+		TransactionalID: cfg.Score.TransactionalID, InstanceID: cfg.Score.InstanceID, ProgressInterval: cfg.Score.ProgressInterval,
 	}
 	closeEvals = func() {}
 	e := cfg.Evaluations

@@ -121,6 +121,10 @@ type ScoreConfig struct {
 	TransactionalID string `yaml:"transactional_id"`
 	// InstanceID: as aggregate.instance_id, for the score stage's group.
 	InstanceID string `yaml:"instance_id"`
+	// ProgressInterval: how often the events topic's end offsets are
+	// listed (the lag gauges) and an idle stage reports its progress to
+	// the aggregate stage (default 1s).
+	ProgressInterval time.Duration `yaml:"progress_interval"`
 }
 
 // Default returns the configuration `sightline up` runs with when given
