@@ -1,10 +1,13 @@
 // Package chlocal runs a local clickhouse-server process for single-machine
 // mode (`sightline up`) and for tests: it writes a minimal generated config
 // under a data directory, starts the server on loopback ports, waits until it
-// answers and stops it on Close.
+// answers and stops it on Close. A Supervisor restarts the server when it
+// dies.
 //
-// It never touches the system-wide ClickHouse configuration or data, and it
-// never listens on anything but loopback.
+// It never touches the system-wide ClickHouse configuration or data, it
+// never listens on anything but loopback, and what it writes (and what the
+// server writes, through the generated config's umask) is readable by the
+// owner only: the data holds prompts and completions.
 package chlocal
 
 import (
@@ -120,9 +123,15 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("cannot resolve clickhouse directory: %w", err)
 	}
 	cfg.Dir = dir
-	for _, d := range []string{"data", "tmp", "user_files", "format_schemas", "log"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+	// Chmod as well as MkdirAll: a directory left by an older release (or
+	// made by hand) may be group- or world-readable.
+	for _, d := range []string{"", "data", "tmp", "user_files", "format_schemas", "log"} {
+		p := filepath.Join(dir, d)
+		if err := os.MkdirAll(p, 0o700); err != nil {
 			return nil, fmt.Errorf("cannot create clickhouse directory: %w", err)
+		}
+		if err := os.Chmod(p, 0o700); err != nil {
+			return nil, fmt.Errorf("cannot restrict clickhouse directory %s: %w", p, err)
 		}
 	}
 	if err := writeConfig(cfg); err != nil {
@@ -165,7 +174,7 @@ func (s *Server) waitReady(ctx context.Context) error {
 	for {
 		select {
 		case <-s.done:
-			return fmt.Errorf("local clickhouse exited during start-up (%v); see %s", s.err, filepath.Join(s.cfg.Dir, "log", "clickhouse-server.err.log"))
+			return fmt.Errorf("local clickhouse exited during start-up (%v); see %s", s.err, s.ErrorLog())
 		case <-ctx.Done():
 			return ctx.Err()
 		default:
@@ -183,7 +192,7 @@ func (s *Server) waitReady(ctx context.Context) error {
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("local clickhouse did not answer within %s; see %s", s.cfg.StartTimeout, filepath.Join(s.cfg.Dir, "log", "clickhouse-server.err.log"))
+			return fmt.Errorf("local clickhouse did not answer within %s; see %s", s.cfg.StartTimeout, s.ErrorLog())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -206,6 +215,11 @@ func (s *Server) Close() error {
 	return nil
 }
 
+// ErrorLog is the server's error log, where the reason it failed is.
+func (s *Server) ErrorLog() string { return errorLog(s.cfg.Dir) }
+
+func errorLog(dir string) string { return filepath.Join(dir, "log", "clickhouse-server.err.log") }
+
 // Done is closed when the server process exits.
 func (s *Server) Done() <-chan struct{} { return s.done }
 
@@ -222,6 +236,8 @@ func writeConfig(cfg Config) error {
         <size>100M</size>
         <count>3</count>
     </logger>
+    <!-- Data, metadata and logs for the owner only (files 0600, directories 0700). -->
+    <umask>077</umask>
     <listen_host>127.0.0.1</listen_host>
     <tcp_port>%[2]d</tcp_port>
     <http_port>%[3]d</http_port>
@@ -274,11 +290,15 @@ func writeConfig(cfg Config) error {
     </quotas>
 </yandex>
 `
-	if err := os.WriteFile(filepath.Join(d, "config.xml"), []byte(config), 0o644); err != nil {
-		return fmt.Errorf("cannot write clickhouse config: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(d, "users.xml"), []byte(users), 0o644); err != nil {
-		return fmt.Errorf("cannot write clickhouse users config: %w", err)
+	for name, body := range map[string]string{"config.xml": config, "users.xml": users} {
+		p := filepath.Join(d, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			return fmt.Errorf("cannot write clickhouse config %s: %w", p, err)
+		}
+		// WriteFile keeps the mode of a file that already exists.
+		if err := os.Chmod(p, 0o600); err != nil {
+			return fmt.Errorf("cannot restrict clickhouse config %s: %w", p, err)
+		}
 	}
 	return nil
 }
