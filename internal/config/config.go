@@ -11,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/sightline-dev/sightline/internal/broker"
 	"github.com/sightline-dev/sightline/processors/alert"
 	"github.com/sightline-dev/sightline/processors/registry"
 	"github.com/sightline-dev/sightline/processors/window"
@@ -94,6 +95,16 @@ type KafkaConfig struct {
 	Brokers      []string `yaml:"brokers"`
 	EmbeddedAddr string   `yaml:"embedded_addr"`
 	Partitions   int32    `yaml:"partitions"`
+	// Retention and RetentionBytes bound the embedded broker's log (real
+	// Kafka keeps its own topic settings): records produced longer ago
+	// than Retention (default 24h), and the oldest records past
+	// RetentionBytes per partition (default 256 MiB), are deleted whether
+	// the score stage has read them or not. The stage is seconds behind
+	// in normal operation; a stage stopped, or ClickHouse down, for longer
+	// than Retention (or for longer than RetentionBytes takes to fill)
+	// loses the oldest unread events. Negative disables either bound.
+	Retention      time.Duration `yaml:"retention"`
+	RetentionBytes int64         `yaml:"retention_bytes"`
 }
 
 // ClickHouseConfig: empty Addr means a local clickhouse-server managed by
@@ -133,7 +144,10 @@ func Default() Config {
 	return Config{
 		DataDir:  "./sightline-data",
 		HTTPAddr: "127.0.0.1:8088",
-		Kafka:    KafkaConfig{EmbeddedAddr: "127.0.0.1:19092", Partitions: 4},
+		Kafka: KafkaConfig{
+			EmbeddedAddr: "127.0.0.1:19092", Partitions: 4,
+			Retention: broker.DefaultRetention, RetentionBytes: broker.DefaultRetentionBytes,
+		},
 		ClickHouse: ClickHouseConfig{
 			Database: "default", Username: "default", LocalPort: 19000, LocalHTTP: 18123,
 		},
@@ -174,6 +188,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: http_addr must not be empty")
 	case c.Kafka.Partitions < 1:
 		return fmt.Errorf("config: kafka.partitions must be at least 1")
+	case c.Kafka.Retention >= 0 && c.Kafka.Retention < time.Minute:
+		return fmt.Errorf("config: kafka.retention must be at least 1m (or negative to keep records regardless of age)")
+	case c.Kafka.RetentionBytes >= 0 && c.Kafka.RetentionBytes < 16<<20:
+		return fmt.Errorf("config: kafka.retention_bytes must be at least 16777216, the largest record batch (or negative for no size bound)")
 	case c.Score.BatchSize < 1:
 		return fmt.Errorf("config: score.batch_size must be at least 1")
 	case c.Score.FlushInterval < time.Millisecond:

@@ -39,3 +39,35 @@ func TestLoad(t *testing.T) {
 		}
 	}
 }
+
+func TestKafkaRetention(t *testing.T) {
+	dir := t.TempDir()
+	load := func(body string) (Config, error) {
+		p := filepath.Join(dir, "c.yaml")
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return Load(p)
+	}
+	c, err := load("")
+	if err != nil || c.Kafka.Retention != 24*time.Hour || c.Kafka.RetentionBytes != 256<<20 {
+		t.Fatalf("defaults: retention %s, retention_bytes %d, %v", c.Kafka.Retention, c.Kafka.RetentionBytes, err)
+	}
+	c, err = load("kafka:\n  retention: 72h\n  retention_bytes: 1073741824\n")
+	if err != nil || c.Kafka.Retention != 72*time.Hour || c.Kafka.RetentionBytes != 1<<30 {
+		t.Fatalf("set: retention %s, retention_bytes %d, %v", c.Kafka.Retention, c.Kafka.RetentionBytes, err)
+	}
+	if _, err := load("kafka:\n  retention: -1s\n  retention_bytes: -1\n"); err != nil {
+		t.Fatalf("negative disables: %v", err)
+	}
+	for body, key := range map[string]string{
+		"kafka:\n  retention: 0s\n":         "kafka.retention",
+		"kafka:\n  retention: 10s\n":        "kafka.retention",
+		"kafka:\n  retention_bytes: 0\n":    "kafka.retention_bytes",
+		"kafka:\n  retention_bytes: 1024\n": "kafka.retention_bytes",
+	} {
+		if _, err := load(body); err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("%q: got %v, want an error naming %s", body, err, key)
+		}
+	}
+}
