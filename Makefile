@@ -3,7 +3,7 @@ export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
 GO ?= go
 GOFLAGS_TEST ?= -count=1 -timeout 25m
 
-.PHONY: all build deps test demo bench eval fuzz generate vet clean
+.PHONY: all build deps test demo bench eval fuzz faults generate vet clean
 
 all: build
 
@@ -20,6 +20,12 @@ vet:
 # (started by the tests) and the in-process Kafka broker.
 test: deps vet
 	$(GO) test $(GOFLAGS_TEST) ./...
+
+# The full fault-injection suite (the README's figures): one-minute
+# windows, a 150 s ClickHouse stall, a minute of full-speed load, ...
+# `make test` runs the short version of the same tests.
+faults: deps
+	SIGHTLINE_FAULTS=full $(GO) test -count=1 -v -timeout 90m ./internal/faults/ | grep -vE '^(=== RUN|--- PASS)'
 
 demo: deps build
 	@deploy/scripts/demo.sh
