@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -41,6 +42,51 @@ type series struct {
 
 	value, threshold float64
 	n                uint64
+
+	// hist holds the verdicts of the last windows evaluated (true:
+	// matching), so a corrected window can be judged in its place.
+	hist map[int64]bool
+}
+
+// histWindows bounds a series' verdict history: corrections of windows
+// older than this many windows are not re-judged.
+const histWindows = 64
+
+func (s *series) remember(start int64, matching bool) {
+	if s.hist == nil {
+		s.hist = map[int64]bool{}
+	}
+	s.hist[start] = matching
+	if len(s.hist) > histWindows {
+		oldest := int64(math.MaxInt64)
+		for w := range s.hist {
+			oldest = min(oldest, w)
+		}
+		delete(s.hist, oldest)
+	}
+}
+
+// run is the number of consecutive matching windows in the history that
+// include the window at start (windows without data neither break nor
+// extend a run, as in step), and the first of them.
+func (s *series) run(start int64) (n int, first int64) {
+	if !s.hist[start] {
+		return 0, start
+	}
+	ws := make([]int64, 0, len(s.hist))
+	for w := range s.hist {
+		ws = append(ws, w)
+	}
+	slices.Sort(ws)
+	i := slices.Index(ws, start)
+	lo, hi := i, i
+	for lo > 0 && s.hist[ws[lo-1]] {
+		lo--
+	}
+	for hi+1 < len(ws) && s.hist[ws[hi+1]] {
+		hi++
+	}
+	return hi - lo + 1, ws[lo]
 }
 
 // Engine evaluates rules over signal rows and drives the actions.
@@ -272,10 +318,16 @@ func (e *Engine) Evaluate(ctx context.Context, rows []chsink.SignalRow) {
 				e.series[fp] = s
 			}
 			if row.WindowStart <= s.last {
+				if row.Corrected {
+					e.correct(s, row, b)
+				}
 				continue // replayed or already judged as missing
 			}
 			s.last = row.WindowStart
 			v, th := r.check(&row.Signal)
+			if v != noData {
+				s.remember(row.WindowStart, v == matching)
+			}
 			s.value, s.threshold, s.n = row.Signal.Value, th, row.Signal.N
 			if v == noData {
 				s.value = math.NaN()
@@ -312,6 +364,48 @@ func (e *Engine) Evaluate(ctx context.Context, rows []chsink.SignalRow) {
 	}
 	if len(b.rows) > 0 {
 		e.updateGauges()
+	}
+}
+
+// correct re-judges a window evaluated before whose signals were
+// corrected (partials arrived after it was first written). A correction
+// that completes a run of `for` matching windows fires the alert then (its
+// episode starts at the run's first window), unless the series is firing
+// already; one that breaks the current pending run resets it. A firing
+// series resolves as usual, on the next clear window.
+func (e *Engine) correct(s *series, row *chsink.SignalRow, b *batch) {
+	if s.last-row.WindowStart >= histWindows*int64(s.seconds) {
+		return
+	}
+	v, th := s.rule.check(&row.Signal)
+	if v == noData {
+		return
+	}
+	s.remember(row.WindowStart, v == matching)
+	if s.state == stateFiring {
+		return
+	}
+	if n, first := s.run(row.WindowStart); v == matching && n >= s.rule.forN {
+		last := s.last
+		s.last = row.WindowStart // the notification names the corrected window
+		s.value, s.threshold, s.n = row.Signal.Value, th, row.Signal.N
+		s.consecutive, s.episode = n, first
+		s.alertID = uuid.NewSHA1(uuid.NameSpaceOID, []byte(s.fp+"/"+strconv.FormatInt(s.episode, 10))).String()
+		s.state, s.notifiedAt = stateFiring, b.now
+		b.rows = append(b.rows, e.stateRow(s, kindState, stateFiring, b.now))
+		b.notes = append(b.notes, note{s: s, n: e.notification(s, notify.StateFiring, b.now)})
+		s.last = last
+		e.log.Info("alert firing on a corrected window", "rule", s.rule.Name, "alert_id", s.alertID, "scope", s.scope.String(),
+			"signal", s.sig.String(), "window_start", row.WindowStart, "value", s.value)
+		return
+	}
+	if s.state == statePending {
+		if n, _ := s.run(s.last); n == 0 {
+			s.state, s.consecutive = stateInactive, 0
+			b.rows = append(b.rows, e.stateRow(s, kindState, stateInactive, b.now))
+		} else {
+			s.consecutive = n
+		}
 	}
 }
 

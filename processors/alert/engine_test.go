@@ -39,6 +39,8 @@ func decision(key window.Key, start int64, name, metric string, d bool) chsink.S
 	return r
 }
 
+func corrected(r chsink.SignalRow) chsink.SignalRow { r.Corrected = true; return r }
+
 func f(v float64) *float64 { return &v }
 func i(v int) *int         { return &v }
 
@@ -155,6 +157,30 @@ func TestStateMachine(t *testing.T) {
 			{rows: []chsink.SignalRow{sig(keyA, t0+120, "toxicity", "rate", 0.3, 100)}, advance: 5 * time.Minute, want: "repeat"},
 			{rows: []chsink.SignalRow{sig(keyA, t0+180, "toxicity", "rate", 0.3, 100)}, advance: time.Minute},
 			{rows: []chsink.SignalRow{sig(keyA, t0+240, "toxicity", "rate", 0.0, 100)}, want: "resolved"},
+		}},
+		{"a corrected window that crosses the threshold fires then, and resolves on the next clear window", toxic("c1", nil), []step{
+			{rows: []chsink.SignalRow{sig(keyA, t0, "toxicity", "rate", 0.05, 100)}, state: "acme-eu:inactive"},
+			{rows: []chsink.SignalRow{sig(keyA, t0+60, "toxicity", "rate", 0.05, 100)}, state: "acme-eu:inactive"},
+			{rows: []chsink.SignalRow{corrected(sig(keyA, t0, "toxicity", "rate", 0.3, 200))}, want: "firing", state: "acme-eu:firing"},
+			{rows: []chsink.SignalRow{corrected(sig(keyA, t0, "toxicity", "rate", 0.35, 210))}, state: "acme-eu:firing"},
+			{rows: []chsink.SignalRow{sig(keyA, t0+120, "toxicity", "rate", 0.01, 100)}, want: "resolved", state: "acme-eu:inactive"},
+		}},
+		{"a correction completes a run of for windows", toxic("c2", func(r *Rule) { r.For = i(2) }), []step{
+			{rows: []chsink.SignalRow{sig(keyA, t0, "toxicity", "rate", 0.05, 100)}, state: "acme-eu:inactive"},
+			{rows: []chsink.SignalRow{sig(keyA, t0+60, "toxicity", "rate", 0.3, 100)}, state: "acme-eu:pending"},
+			{rows: []chsink.SignalRow{corrected(sig(keyA, t0, "toxicity", "rate", 0.2, 150))}, want: "firing", state: "acme-eu:firing"},
+		}},
+		{"a correction below the threshold breaks the pending run", toxic("c3", func(r *Rule) { r.For = i(3) }), []step{
+			{rows: []chsink.SignalRow{sig(keyA, t0, "toxicity", "rate", 0.3, 100)}, state: "acme-eu:pending"},
+			{rows: []chsink.SignalRow{sig(keyA, t0+60, "toxicity", "rate", 0.3, 100)}, state: "acme-eu:pending"},
+			{rows: []chsink.SignalRow{corrected(sig(keyA, t0+60, "toxicity", "rate", 0.02, 300))}, state: "acme-eu:inactive"},
+			{rows: []chsink.SignalRow{sig(keyA, t0+120, "toxicity", "rate", 0.3, 100)}, state: "acme-eu:pending"},
+			{rows: []chsink.SignalRow{sig(keyA, t0+180, "toxicity", "rate", 0.3, 100)}, state: "acme-eu:pending"},
+			{rows: []chsink.SignalRow{sig(keyA, t0+240, "toxicity", "rate", 0.3, 100)}, want: "firing", state: "acme-eu:firing"},
+		}},
+		{"a replay of a written window (not a correction) is ignored even above the threshold", toxic("c4", nil), []step{
+			{rows: []chsink.SignalRow{sig(keyA, t0, "toxicity", "rate", 0.05, 100)}, state: "acme-eu:inactive"},
+			{rows: []chsink.SignalRow{sig(keyA, t0, "toxicity", "rate", 0.3, 100)}, state: "acme-eu:inactive"},
 		}},
 		{"replayed window is ignored", toxic("p1", func(r *Rule) { r.For = i(2) }), []step{
 			{rows: []chsink.SignalRow{sig(keyA, t0, "toxicity", "rate", 0.3, 100)}, state: "acme-eu:pending"},
