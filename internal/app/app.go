@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -68,8 +67,8 @@ func Up(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if cfg.Aggregate.InstanceID == "" {
 		cfg.Aggregate.InstanceID = "sightline-up-aggregate"
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-		return fmt.Errorf("cannot create data directory %s: %w", cfg.DataDir, err)
+	if err := privateDataDir(cfg.DataDir, log); err != nil {
+		return err
 	}
 	var cleanups []func()
 	defer func() {
@@ -77,6 +76,7 @@ func Up(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			cleanups[i]()
 		}
 	}()
+	reg := NewRegistry()
 
 	brokers := cfg.Kafka.Brokers
 	if len(brokers) == 0 {
@@ -85,27 +85,31 @@ func Up(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			return fmt.Errorf("config: kafka.embedded_addr: %w", err)
 		}
 		port, _ := strconv.Atoi(portStr)
-		b, err := broker.Start(broker.Config{Port: port, DataDir: filepath.Join(cfg.DataDir, "kafka"), Partitions: cfg.Kafka.Partitions})
+		b, err := broker.Start(broker.Config{
+			Port: port, DataDir: filepath.Join(cfg.DataDir, "kafka"), Partitions: cfg.Kafka.Partitions,
+			Retention: cfg.Kafka.Retention, RetentionBytes: cfg.Kafka.RetentionBytes,
+		})
 		if err != nil {
 			return err
 		}
 		cleanups = append(cleanups, b.Close)
 		brokers = b.Addrs()
-		log.Info("embedded broker started", "addr", strings.Join(brokers, ","), "data_dir", filepath.Join(cfg.DataDir, "kafka"))
+		log.Info("embedded broker started", "addr", strings.Join(brokers, ","), "data_dir", filepath.Join(cfg.DataDir, "kafka"),
+			"retention", cfg.Kafka.Retention, "retention_bytes_per_partition", cfg.Kafka.RetentionBytes)
 	}
 
 	chAddr := cfg.ClickHouse.Addr
-	var chServer *chlocal.Server
+	var chLocal *chlocal.Supervisor
 	if chAddr == "" {
-		s, err := chlocal.Start(ctx, chlocal.Config{
+		s, err := chlocal.Supervise(ctx, chlocal.Config{
 			Dir:      filepath.Join(cfg.DataDir, "clickhouse"),
 			TCPPort:  cfg.ClickHouse.LocalPort,
 			HTTPPort: cfg.ClickHouse.LocalHTTP,
-		})
+		}, chlocal.DefaultRestartPolicy(), log, reg)
 		if err != nil {
 			return err
 		}
-		chServer = s
+		chLocal = s
 		cleanups = append(cleanups, func() { s.Close() })
 		chAddr = s.Addr()
 		log.Info("local clickhouse started", "addr", chAddr, "http", s.HTTPAddr(), "data_dir", filepath.Join(cfg.DataDir, "clickhouse"))
@@ -125,7 +129,6 @@ func Up(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	reg := NewRegistry()
 	scfg, closeEvals, err := scoreConfig(cfg, brokers, dets, reg, log)
 	if err != nil {
 		return err
@@ -154,12 +157,19 @@ func Up(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	cleanups = append(cleanups, producer.Close)
 
-	chReady := pinger(conn)
+	probes := newProbes(defaultProbeInterval, defaultProbeTimeout)
+	cleanups = append(cleanups, probes.Close)
+	chReady := probes.add(conn.Ping)
+	if chLocal != nil {
+		// Not ready the moment the process is gone, not a ping later.
+		pinged := chReady
+		chReady = func() bool { return chLocal.Running() && pinged() }
+	}
 	srv, err := server.Start(server.Config{
 		Addr:     cfg.HTTPAddr,
 		Gatherer: reg,
 		Checks: []server.Check{
-			{Name: "broker", Ready: brokerReady(producer)},
+			{Name: "broker", Ready: probes.add(producer.Ping)},
 			{Name: "clickhouse", Ready: chReady},
 			{Name: "score", Ready: stage.Ready},
 			{Name: "aggregate", Ready: agg.Ready},
@@ -205,17 +215,20 @@ func Up(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		defer wg.Done()
 		errc <- agg.Run(runCtx)
 	}()
-	var chDone <-chan struct{}
-	if chServer != nil {
-		chDone = chServer.Done()
+	// A local clickhouse that dies is restarted by its supervisor while the
+	// broker, ingest and OTLP go on and the stages retry their inserts;
+	// only one that keeps crashing ends `up`.
+	var chGaveUp <-chan struct{}
+	if chLocal != nil {
+		chGaveUp = chLocal.Done()
 	}
 	var runErr error
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
 		runErr = err
-	case <-chDone:
-		runErr = errors.New("local clickhouse exited unexpectedly; see " + filepath.Join(cfg.DataDir, "clickhouse", "log"))
+	case <-chGaveUp:
+		runErr = chLocal.Err()
 	case <-otlpDone:
 		runErr = errors.New("the otlp collector stopped unexpectedly")
 	}
@@ -308,9 +321,11 @@ func Aggregate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	probes := newProbes(defaultProbeInterval, defaultProbeTimeout)
+	defer probes.Close()
 	srv, err := server.Start(server.Config{
 		Addr: cfg.HTTPAddr, Gatherer: reg,
-		Checks: []server.Check{{Name: "clickhouse", Ready: pinger(conn)}, {Name: "aggregate", Ready: agg.Ready}},
+		Checks: []server.Check{{Name: "clickhouse", Ready: probes.add(conn.Ping)}, {Name: "aggregate", Ready: agg.Ready}},
 	})
 	if err != nil {
 		return err
@@ -318,34 +333,6 @@ func Aggregate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	defer srv.Close(context.Background())
 	log.Info("aggregate stage running", "brokers", strings.Join(cfg.Kafka.Brokers, ","), "clickhouse", cfg.ClickHouse.Addr, "http", srv.Addr())
 	return agg.Run(ctx)
-}
-
-// pinger returns a readiness check that pings ClickHouse at most once a
-// second.
-func pinger(conn driver.Conn) func() bool { return cachedCheck(conn.Ping) }
-
-// brokerReady returns a readiness check that pings the brokers at most once
-// a second.
-func brokerReady(cl *kgo.Client) func() bool { return cachedCheck(cl.Ping) }
-
-// cachedCheck runs ping (2 s timeout) at most once a second, so /readyz
-// polling never hammers the dependency.
-func cachedCheck(ping func(context.Context) error) func() bool {
-	var mu sync.Mutex
-	var last time.Time
-	var ok bool
-	return func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		if time.Since(last) < time.Second {
-			return ok
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		ok = ping(ctx) == nil
-		cancel()
-		last = time.Now()
-		return ok
-	}
 }
 
 // Score runs the score stage alone against the given brokers and
@@ -376,9 +363,11 @@ func Score(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	probes := newProbes(defaultProbeInterval, defaultProbeTimeout)
+	defer probes.Close()
 	srv, err := server.Start(server.Config{
 		Addr: cfg.HTTPAddr, Gatherer: reg,
-		Checks: []server.Check{{Name: "clickhouse", Ready: pinger(conn)}, {Name: "score", Ready: stage.Ready}},
+		Checks: []server.Check{{Name: "clickhouse", Ready: probes.add(conn.Ping)}, {Name: "score", Ready: stage.Ready}},
 	})
 	if err != nil {
 		return err
