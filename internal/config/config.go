@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/sightline-dev/sightline/internal/broker"
+	"github.com/sightline-dev/sightline/internal/server"
 	"github.com/sightline-dev/sightline/processors/alert"
 	"github.com/sightline-dev/sightline/processors/registry"
 	"github.com/sightline-dev/sightline/processors/window"
@@ -42,6 +43,10 @@ type Config struct {
 	// OpenTelemetry as gen_ai.evaluation.result log events (off unless
 	// otlp_endpoint is set).
 	Evaluations EvaluationsConfig `yaml:"evaluations"`
+	// Ingest bounds POST /v1/events (body size, events per request,
+	// requests and bytes in flight); zero keys take the defaults in
+	// server.DefaultIngestConfig.
+	Ingest server.IngestConfig `yaml:"ingest"`
 }
 
 // EvaluationsConfig: where the score stage sends gen_ai.evaluation.result
@@ -206,6 +211,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: aggregate.rollup must be a multiple of aggregate.window")
 	}
 	if err := c.Window.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if err := c.Ingest.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	if len(c.Alerts.Rules) > 0 || len(c.Alerts.Actions) > 0 {

@@ -55,10 +55,19 @@ type query struct {
 	limit int
 }
 
+// The times a read may name: no event is stored from before 2000 (the
+// schema refuses its ts), and ClickHouse's DateTime cannot hold times
+// before 1970 or after 2106, so such a bound would match nothing instead
+// of everything.
+var earliestRead = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+const maxAhead = 24 * time.Hour
+
 // readQuery parses the parameters every read shares: equality filters
 // (only those in columns, parameter name -> column), since/until and
 // limit. since and until are RFC 3339 times or durations back from now
-// ("1h"); since defaults to 24 hours back, until to now.
+// ("1h"), from 2000-01-01 to a day ahead; since defaults to 24 hours
+// back, until to now.
 func readQuery(v url.Values, timeColumn string, columns map[string]string) (query, error) {
 	var q query
 	for name := range v {
@@ -74,6 +83,14 @@ func readQuery(v url.Values, timeColumn string, columns map[string]string) (quer
 	until, err := parseTime(v.Get("until"), now, now)
 	if err != nil {
 		return q, badRequest{"until: " + err.Error()}
+	}
+	for _, t := range []struct {
+		name string
+		at   time.Time
+	}{{"since", since}, {"until", until}} {
+		if t.at.Before(earliestRead) || t.at.After(now.Add(maxAhead)) {
+			return q, badRequest{fmt.Sprintf("%s: must be between %s and a day from now", t.name, earliestRead.Format(time.RFC3339))}
+		}
 	}
 	if !until.After(since) {
 		return q, badRequest{"until must be after since"}

@@ -4,11 +4,7 @@
 package server
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -20,7 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/sightline-dev/sightline/schemas"
 )
@@ -35,12 +30,17 @@ type Check struct {
 type Config struct {
 	Addr     string
 	Gatherer prometheus.Gatherer
-	Checks   []Check
+	// Registerer takes the server's own metrics; nil means Gatherer when
+	// it is also a Registerer (a *prometheus.Registry), else none are
+	// exported.
+	Registerer prometheus.Registerer
+	Checks     []Check
 	// Producer, when set, enables POST /v1/events into Topic.
 	Producer *kgo.Client
 	Topic    string
-	// MaxBodyBytes bounds one ingest request (default 32 MiB).
-	MaxBodyBytes int64
+	// Ingest bounds POST /v1/events (the zero value is
+	// DefaultIngestConfig).
+	Ingest IngestConfig
 	// Query, when set, is the ClickHouse the read API answers from.
 	Query driver.Conn
 }
@@ -50,18 +50,34 @@ type Server struct {
 	srv *http.Server
 	ln  net.Listener
 	cfg Config
+	in  *ingester // nil without a Producer
 }
 
 // Start listens and serves in the background.
 func Start(cfg Config) (*Server, error) {
-	if cfg.MaxBodyBytes == 0 {
-		cfg.MaxBodyBytes = 32 << 20
+	if err := cfg.Ingest.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	cfg.Ingest = cfg.Ingest.withDefaults()
+	s := &Server{cfg: cfg}
+	if cfg.Producer != nil {
+		reg := cfg.Registerer
+		if reg == nil {
+			reg, _ = cfg.Gatherer.(prometheus.Registerer)
+		}
+		if reg == nil {
+			reg = prometheus.NewRegistry() // nowhere to export: counted, never served
+		}
+		var err error
+		if s.in, err = newIngester(cfg.Ingest, cfg.Producer, cfg.Topic, reg); err != nil {
+			return nil, err
+		}
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("cannot listen on %s (http_addr): %w", cfg.Addr, err)
 	}
-	s := &Server{ln: ln, cfg: cfg}
+	s.ln = ln
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
@@ -100,75 +116,10 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	io.WriteString(w, "ready\n")
 }
 
-type ingestResult struct {
-	Accepted int           `json:"accepted"`
-	Rejected []ingestError `json:"rejected,omitempty"`
-}
-
-type ingestError struct {
-	Index  int    `json:"index"`
-	Reason string `json:"reason"`
-	Error  string `json:"error"`
-}
-
-// ingest accepts JSON events (one object, an array, or JSON lines),
-// validates each and produces the valid ones; invalid ones are reported
-// back to the caller by index, since the caller is there to fix them.
 func (s *Server) ingest(w http.ResponseWriter, r *http.Request) {
-	if s.cfg.Producer == nil {
-		http.Error(w, "ingest is not enabled on this process", http.StatusNotFound)
+	if s.in == nil {
+		writeJSON(w, http.StatusNotFound, apiError{"ingest is not enabled on this process"})
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
-	if err != nil {
-		http.Error(w, "cannot read body: "+err.Error(), http.StatusRequestEntityTooLarge)
-		return
-	}
-	var docs []json.RawMessage
-	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) > 0 && trimmed[0] == '[' {
-		if err := json.Unmarshal(trimmed, &docs); err != nil {
-			http.Error(w, "body is not a JSON array of events", http.StatusBadRequest)
-			return
-		}
-	} else {
-		sc := bufio.NewScanner(bytes.NewReader(trimmed))
-		sc.Buffer(make([]byte, 64<<10), int(s.cfg.MaxBodyBytes))
-		for sc.Scan() {
-			if l := bytes.TrimSpace(sc.Bytes()); len(l) > 0 {
-				docs = append(docs, append([]byte(nil), l...))
-			}
-		}
-	}
-	var res ingestResult
-	recs := make([]*kgo.Record, 0, len(docs))
-	for i, d := range docs {
-		ev, err := schemas.DecodeJSON(d)
-		if err != nil {
-			res.Rejected = append(res.Rejected, ingestError{Index: i, Reason: string(schemas.ReasonOf(err)), Error: err.Error()})
-			continue
-		}
-		b, err := proto.Marshal(ev)
-		if err != nil {
-			res.Rejected = append(res.Rejected, ingestError{Index: i, Reason: "encode", Error: err.Error()})
-			continue
-		}
-		recs = append(recs, &kgo.Record{Topic: s.cfg.Topic, Value: b})
-	}
-	if len(recs) > 0 {
-		if err := s.cfg.Producer.ProduceSync(r.Context(), recs...).FirstErr(); err != nil {
-			status := http.StatusServiceUnavailable
-			if errors.Is(err, context.Canceled) {
-				status = 499
-			}
-			http.Error(w, "cannot produce events (retry later): "+err.Error(), status)
-			return
-		}
-	}
-	res.Accepted = len(recs)
-	w.Header().Set("Content-Type", "application/json")
-	if len(res.Rejected) > 0 && res.Accepted == 0 {
-		w.WriteHeader(http.StatusBadRequest)
-	}
-	json.NewEncoder(w).Encode(res)
+	s.in.ServeHTTP(w, r)
 }
