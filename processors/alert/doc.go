@@ -30,4 +30,9 @@
 // the state changes to ClickHouse (one batch) and queues the notifications
 // without waiting; delivery, retries and their records happen on the
 // notify.Dispatcher's workers, and a full queue drops and counts.
+//
+// Action errors, answers and URLs are redacted (internal/redact) by the
+// actions and again where they are written to llm_alerts and llm_jobs and
+// logged: no receiver token, password or header value reaches a table, a
+// log line or the read API. A notification given up on is logged once.
 package alert

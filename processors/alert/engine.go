@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sightline-dev/sightline/internal/redact"
 	"github.com/sightline-dev/sightline/processors/window"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 	"github.com/sightline-dev/sightline/sinks/notify"
@@ -171,7 +172,7 @@ func New(cfg Config, conn driver.Conn, reg prometheus.Registerer, logger *slog.L
 		t, err := notify.Build(ac)
 		if err != nil {
 			e.closeActions()
-			return nil, fmt.Errorf("alerts.actions[%d] %q: %w", i, ac.Name, err)
+			return nil, redact.Error(fmt.Errorf("alerts.actions[%d] %q: %w", i, ac.Name, err))
 		}
 		e.actions[ac.Name] = &action{cfg: ac, target: t, policy: ac.Policy()}
 	}
@@ -357,7 +358,7 @@ func (e *Engine) Evaluate(ctx context.Context, rows []chsink.SignalRow) {
 
 	if err := writeAlerts(ctx, e.conn, b.rows); err != nil {
 		e.m.store.Inc()
-		e.log.Error("cannot store alert state changes; a restart may repeat them", "rows", len(b.rows), "err", err)
+		e.log.Error("cannot store alert state changes; a restart may repeat them", "rows", len(b.rows), "err", redact.Error(err))
 	}
 	for _, nt := range b.notes {
 		e.dispatch(nt)
@@ -514,7 +515,15 @@ func (e *Engine) record(a notify.Attempt) {
 	}
 	errText := ""
 	if a.Err != nil {
-		errText = a.Err.Error()
+		// The dispatcher hands over redacted errors; redacting again costs
+		// little and keeps this log line and row safe whatever the action.
+		errText = redact.String(a.Err.Error())
+		if a.Outcome == notify.OutcomeFailed {
+			// One line per notification given up on (not per attempt): the
+			// operator learns which receiver fails without reading llm_alerts.
+			e.log.Warn("alert action failed", "action", t.Action, "type", t.Type, "rule", n.Rule, "alert_id", n.AlertID,
+				"state", n.State, "attempts", a.Attempt, "status", a.Result.StatusCode, "err", errText)
+		}
 	}
 	e.rec.add(alertRow{AlertID: n.AlertID, Rule: n.Rule, Fingerprint: n.Fingerprint, Kind: kindAction, State: n.State, Severity: n.Severity,
 		Tenant: n.Scope.Tenant, App: n.Scope.App, Model: n.Scope.Model, Variant: n.Scope.Variant, Group: n.Scope.Group,

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/sightline-dev/sightline/internal/redact"
 )
 
 // recorder writes action attempts to llm_alerts and llm_jobs in batches,
@@ -75,11 +77,11 @@ func (r *recorder) run() {
 		defer cancel()
 		if err := writeAlerts(ctx, r.conn, alerts); err != nil {
 			r.m.store.Inc()
-			r.log.Error("cannot record alert action attempts", "rows", len(alerts), "err", err)
+			r.log.Error("cannot record alert action attempts", "rows", len(alerts), "err", redact.Error(err))
 		}
 		if err := writeJobs(ctx, r.conn, jobs); err != nil {
 			r.m.store.Inc()
-			r.log.Error("cannot record job requests", "rows", len(jobs), "err", err)
+			r.log.Error("cannot record job requests", "rows", len(jobs), "err", redact.Error(err))
 		}
 		alerts, jobs = alerts[:0], jobs[:0]
 	}

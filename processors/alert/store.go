@@ -8,6 +8,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/sightline-dev/sightline/internal/redact"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 )
 
@@ -99,6 +100,11 @@ func utc(t time.Time) time.Time {
 	return t.UTC()
 }
 
+// writeAlerts and writeJobs redact the texts that come from outside (errors,
+// answers, URLs) once more as they are written: the actions redact at the
+// source, and this is the last point before the table and the read API
+// (redaction is idempotent, so the second pass changes nothing it should
+// not).
 func writeAlerts(ctx context.Context, conn driver.Conn, rows []alertRow) error {
 	if len(rows) == 0 {
 		return nil
@@ -110,7 +116,7 @@ func writeAlerts(ctx context.Context, conn driver.Conn, rows []alertRow) error {
 	for _, r := range rows {
 		if err := b.Append(r.AlertID, r.Rule, r.Fingerprint, r.Kind, r.State, r.Severity, r.Tenant, r.App, r.Model, r.Variant, r.Group,
 			r.Signal, r.Metric, r.Value, r.Threshold, r.Condition, r.N, r.Consecutive, utc(r.WindowStart), r.WindowSeconds,
-			utc(r.StartedAt), utc(r.NotifiedAt), r.Action, r.ActionType, r.Attempt, r.Outcome, r.StatusCode, r.Error, r.DurationMS,
+			utc(r.StartedAt), utc(r.NotifiedAt), r.Action, r.ActionType, r.Attempt, r.Outcome, r.StatusCode, redact.String(r.Error), r.DurationMS,
 			r.Labels, utc(r.TS), r.Seq); err != nil {
 			_ = b.Abort()
 			return fmt.Errorf("cannot append to llm_alerts batch: %w", err)
@@ -131,8 +137,8 @@ func writeJobs(ctx context.Context, conn driver.Conn, rows []jobRow) error {
 		return fmt.Errorf("cannot prepare llm_jobs insert: %w", err)
 	}
 	for _, r := range rows {
-		if err := b.Append(r.IdempotencyKey, r.AlertID, r.Rule, r.Fingerprint, r.Action, r.Method, r.URL, r.Tenant, r.App, r.Model,
-			r.Variant, r.Group, utc(r.WindowStart), r.WindowSeconds, r.Attempt, r.Outcome, r.StatusCode, r.Response, r.Error,
+		if err := b.Append(r.IdempotencyKey, r.AlertID, r.Rule, r.Fingerprint, r.Action, r.Method, redact.URL(r.URL), r.Tenant, r.App, r.Model,
+			r.Variant, r.Group, utc(r.WindowStart), r.WindowSeconds, r.Attempt, r.Outcome, r.StatusCode, redact.String(r.Response), redact.String(r.Error),
 			r.DurationMS, utc(r.TS), r.Seq); err != nil {
 			_ = b.Abort()
 			return fmt.Errorf("cannot append to llm_jobs batch: %w", err)

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/sightline-dev/sightline/internal/redact"
 )
 
 // Action delivers notifications to one receiver.
@@ -158,7 +160,7 @@ func (c ActionConfig) Validate(prefix string) error {
 			return bad("url", "must not be empty for a "+c.Type+" action")
 		}
 		if !strings.HasPrefix(c.URL, "http://") && !strings.HasPrefix(c.URL, "https://") && !strings.HasPrefix(c.URL, "${") {
-			return bad("url", fmt.Sprintf("%q must be an http:// or https:// URL", c.URL))
+			return bad("url", fmt.Sprintf("%q must be an http:// or https:// URL", redact.URL(c.URL)))
 		}
 	case TypeKafka:
 		if len(c.Brokers) == 0 {

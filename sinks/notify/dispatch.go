@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/sightline-dev/sightline/internal/redact"
 )
 
 // Attempt outcomes.
@@ -154,7 +156,10 @@ func (d *Dispatcher) run(t *Task) {
 		ctx, cancel := context.WithTimeout(d.ctx, p.Timeout)
 		res, err := t.Target.Notify(ctx, t.Notification)
 		cancel()
-		a := Attempt{Task: t, Attempt: attempt, Result: res, Err: err, Duration: time.Since(start), At: start}
+		// The built-in actions redact at the source; this covers any other
+		// Action, since what Record gets is stored and logged.
+		res.Body = redact.String(res.Body)
+		a := Attempt{Task: t, Attempt: attempt, Result: res, Err: redact.Error(err), Duration: time.Since(start), At: start}
 		switch {
 		case err == nil:
 			a.Outcome = OutcomeOK

@@ -26,6 +26,18 @@
 // comma-separated "v1=" values (during a secret rotation); one match is
 // enough. VerifySignature does all of this for Go receivers.
 //
+// # Secrets in errors and outcomes
+//
+// Errors and Outcome bodies are stored (llm_alerts, llm_jobs), logged and
+// served by the read API, so an HTTP action masks its secrets before they
+// leave it (package internal/redact): the query values, user info and
+// secret path segments of its URL (the Slack token even behind another
+// host), the values of its sensitive headers (Authorization, X-Api-Key,
+// ...) and its signing secret, wherever a receiver echoes them. An error
+// quotes at most 256 bytes of the answer; the Outcome keeps MaxBody bytes.
+// The Dispatcher redacts what any other Action returns before Record sees
+// it.
+//
 // Retries resend the same body with a fresh timestamp and signature. Job
 // requests also carry an Idempotency-Key header that is the same for every
 // attempt and every notification of one firing episode, so a job API that

@@ -10,9 +10,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sightline-dev/sightline/internal/redact"
 )
 
 // Signature headers (see the package doc).
@@ -92,14 +95,45 @@ type request struct {
 	headers                  map[string]string
 	secret                   []byte
 	extra                    http.Header
+	// secrets are more values to mask, which the URL alone does not tell
+	// (the token of a Slack webhook behind another host).
+	secrets []string
+}
+
+// Bounds of what a failed attempt quotes of the receiver's answer.
+const (
+	// bodySlack is read past MaxBody so that a secret the receiver echoes
+	// across the limit is still whole when it is masked (then cut).
+	bodySlack = 1024
+	// quoteMax bounds the part of the answer an error quotes.
+	quoteMax = 256
+)
+
+// masker masks what an attempt must never let into an error or an outcome:
+// the credentials of its URL, the signing secret and the values of
+// sensitive headers (Authorization, X-Api-Key, ...), in whatever form the
+// receiver echoes them.
+func (r request) masker() *redact.Secrets {
+	values := redact.URLSecrets(r.url)
+	values = append(values, string(r.secret))
+	values = append(values, r.secrets...)
+	for k, v := range r.headers {
+		if redact.SensitiveHeader(k) {
+			values = append(values, v)
+		}
+	}
+	return redact.NewSecrets(values...)
 }
 
 // do sends one attempt. 2xx is success; 408, 429 and 5xx are retryable
-// errors; other statuses are permanent.
+// errors; other statuses are permanent. Errors and the outcome's body are
+// redacted (package internal/redact) before they leave: Go's *url.Error
+// prints the full URL, and receivers echo URLs and headers in their answers.
 func (r request) do(ctx context.Context) (Outcome, error) {
+	sec := r.masker()
 	req, err := http.NewRequestWithContext(ctx, r.method, r.url, bytes.NewReader(r.body))
 	if err != nil {
-		return Outcome{}, Permanent(fmt.Errorf("cannot build request: %w", err))
+		return Outcome{}, Permanent(sec.Error(fmt.Errorf("cannot build request: %w", err)))
 	}
 	ct := r.contentType
 	if ct == "" {
@@ -120,32 +154,47 @@ func (r request) do(ctx context.Context) (Outcome, error) {
 	}
 	resp, err := httpClient.Do(req)
 	if err != nil {
-		return Outcome{}, fmt.Errorf("cannot send %s %s: %w", r.method, redact(r.url), err)
+		// The *url.Error's text repeats the URL unredacted: keep its cause
+		// (a timeout, a refused connection) and name the URL ourselves (the
+		// redirect target when there was one).
+		target := r.url
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			target, err = ue.URL, ue.Err
+		}
+		return Outcome{}, sec.Error(fmt.Errorf("cannot send %s %s: %w", r.method, redact.URL(target), err))
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, MaxBody))
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, MaxBody+bodySlack))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // lets the connection be reused
-	out := Outcome{StatusCode: resp.StatusCode, Body: string(b)}
+	out := Outcome{StatusCode: resp.StatusCode, Body: cut(sec.String(string(b)), MaxBody)}
 	switch {
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
 		return out, nil
 	case resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-		return out, fmt.Errorf("receiver answered %s", resp.Status)
+		return out, sec.Error(fmt.Errorf("%s %s: receiver answered %s%s", r.method, redact.URL(r.url), resp.Status, quoteBody(out.Body)))
 	default:
-		return out, Permanent(fmt.Errorf("receiver rejected the request: %s", resp.Status))
+		return out, Permanent(sec.Error(fmt.Errorf("%s %s: receiver rejected the request: %s%s", r.method, redact.URL(r.url), resp.Status, quoteBody(out.Body))))
 	}
 }
 
-// redact drops the query and user info of a URL for error messages
-// (Slack and CI URLs carry tokens).
-func redact(u string) string {
-	if i := strings.IndexAny(u, "?#"); i >= 0 {
-		u = u[:i]
+// cut shortens s to at most n bytes without splitting a UTF-8 sequence.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	if i := strings.Index(u, "://"); i >= 0 {
-		if j := strings.LastIndex(u[i+3:], "@"); j >= 0 {
-			u = u[:i+3] + u[i+3+j+1:]
-		}
+	return strings.ToValidUTF8(s[:n], "")
+}
+
+// quoteBody is the start of an (already redacted) answer body for an error
+// message, on one line: what the receiver said is often the fix.
+func quoteBody(body string) string {
+	body = strings.Join(strings.Fields(body), " ")
+	if body == "" {
+		return ""
 	}
-	return u
+	if len(body) > quoteMax {
+		body = cut(body, quoteMax) + "..."
+	}
+	return ": " + body
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/sightline-dev/sightline/internal/redact"
 )
 
 // JobConfig configures a Job action.
@@ -123,5 +125,6 @@ func (j *Job) Notify(ctx context.Context, n Notification) (Outcome, error) {
 // Method and URL are the request line (for records).
 func (j *Job) Method() string { return j.cfg.Method }
 
-// URL is the request URL with its query removed (for records).
-func (j *Job) URL() string { return redact(j.cfg.URL) }
+// URL is the request URL with its secrets masked (for records; see
+// redact.URL).
+func (j *Job) URL() string { return redact.URL(j.cfg.URL) }

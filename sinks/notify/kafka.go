@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sightline-dev/sightline/internal/redact"
 )
 
 // DefaultTopic receives alert events unless a kafka action names another.
@@ -40,7 +42,8 @@ func (k *Kafka) Notify(ctx context.Context, n Notification) (Outcome, error) {
 	rec := &kgo.Record{Topic: k.topic, Key: []byte(n.Fingerprint), Value: body,
 		Headers: []kgo.RecordHeader{{Key: "state", Value: []byte(n.State)}}}
 	if err := k.client.ProduceSync(ctx, rec).FirstErr(); err != nil {
-		return Outcome{}, fmt.Errorf("cannot produce alert event to %s: %w", k.topic, err)
+		// Broker errors may quote addresses with credentials (SASL URLs).
+		return Outcome{}, redact.Error(fmt.Errorf("cannot produce alert event to %s: %w", k.topic, err))
 	}
 	return Outcome{}, nil
 }

@@ -57,5 +57,18 @@ func (s *Slack) Notify(ctx context.Context, n Notification) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, Permanent(fmt.Errorf("cannot encode slack message: %w", err))
 	}
-	return request{method: http.MethodPost, url: s.URL, body: body, headers: s.Headers}.do(ctx)
+	return request{method: http.MethodPost, url: s.URL, body: body, headers: s.Headers, secrets: slackSecret(s.URL)}.do(ctx)
+}
+
+// slackSecret is the last path segment of a Slack webhook URL, its secret
+// (/services/T…/B…/<secret>): masked even when the URL's host is not
+// hooks.slack.com (a proxy, a Slack-compatible chat server).
+func slackSecret(u string) []string {
+	p, _, _ := strings.Cut(u, "?")
+	p, _, _ = strings.Cut(p, "#")
+	p = strings.TrimSuffix(p, "/")
+	if i := strings.LastIndexByte(p, '/'); i >= 0 && !strings.HasSuffix(p[:i], "/") {
+		return []string{p[i+1:]}
+	}
+	return nil
 }
