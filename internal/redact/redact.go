@@ -509,7 +509,6 @@ func namesPair(s string, i int) bool {
 	return i < len(s) && (s[i] == ':' || s[i] == '=')
 }
 
-
 // scheme is a credential after an authorization scheme outside a pair
 // ("... sent Bearer abc123 ..."): it must look like one (8 or more
 // characters with a digit, mixed case or punctuation), so "Basic

@@ -99,7 +99,7 @@ func TestNoSecretStoredOrServed(t *testing.T) {
 	ln.Close() // nothing listens there any more
 	hangLn, err := net.Listen("tcp", "127.0.0.1:0")
 	testenv.Must(t, err, "listen")
-	defer hangLn.Close() // accepts nothing: every attempt times out
+	defer hangLn.Close()                                                 // accepts nothing: every attempt times out
 	tlsSrv := httptest.NewTLSServer(leakyReceiver(http.StatusOK, &seen)) // its certificate is not trusted
 	defer tlsSrv.Close()
 	e500 := httptest.NewServer(leakyReceiver(http.StatusInternalServerError, &seen))
