@@ -1,7 +1,8 @@
 // Package distribution is the sightline-collector: an OpenTelemetry
 // Collector built from the OTLP receiver, the memory limiter and batch
-// processors, the Sightline and debug exporters, with a default
-// configuration that works with `sightline up` out of the box.
+// processors, the Sightline and debug exporters and the badrequest
+// middleware (a 400, not a 500, for every malformed OTLP/HTTP body), with
+// a default configuration that works with `sightline up` out of the box.
 //
 // It holds everything cmd/sightline-collector wires, so it can be tested;
 // it must never call os.Exit or read flags itself (otelcol does).
@@ -18,6 +19,7 @@ import (
 	"go.opentelemetry.io/collector/confmap/provider/yamlprovider"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/debugexporter"
+	"go.opentelemetry.io/collector/extension"
 	"go.opentelemetry.io/collector/otelcol"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/batchprocessor"
@@ -56,6 +58,12 @@ func Components() (otelcol.Factories, error) {
 	if f.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](
 		sightlineexporter.NewFactory(), debugexporter.NewFactory()); err != nil {
 		return f, err
+	}
+	if f.Extensions, err = otelcol.MakeFactoryMap[extension.Factory](newBadRequestFactory()); err != nil {
+		return f, err
+	}
+	f.ExtensionModules = map[component.Type]string{
+		badRequestType: "github.com/sightline-dev/sightline/collector/distribution",
 	}
 	f.ReceiverModules = map[component.Type]string{
 		component.MustNewType("otlp"): "go.opentelemetry.io/collector/receiver/otlpreceiver v0.165.0",
