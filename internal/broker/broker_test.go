@@ -163,6 +163,7 @@ func TestRetentionBytesBoundsTheLog(t *testing.T) {
 			t.Fatalf("first record left has offset %d, want %d: retention must keep the newest", got[0].Offset, n-len(got))
 		}
 	}
+	t.Logf("%d bytes produced, data directory %d bytes", n*recordSize, dirBytes(t, dir))
 	check(b.Addrs())
 	b.Close()
 	if size := dirBytes(t, dir); size > bound {
