@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/sightline-dev/sightline/internal/redact"
 )
 
 // Scope selects events by their aggregation key; an empty field (or "*")
@@ -144,18 +146,23 @@ func (c *Config) validate() error {
 	}
 	u, err := url.Parse(c.JudgeURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("invalid reeval job: --judge-url %q is not an http(s) URL", c.JudgeURL)
+		return fmt.Errorf("invalid reeval job: --judge-url %q is not an http(s) URL", redact.URL(c.JudgeURL))
 	}
 	return nil
 }
 
 // endpoint is the chat-completions URL.
 func (c *Config) endpoint() string {
-	u := strings.TrimRight(c.JudgeURL, "/")
-	if strings.HasSuffix(u, "/chat/completions") {
-		return u
+	// The path goes before a query (Azure's ?api-version=...&api-key=...).
+	u, query, hasQuery := strings.Cut(c.JudgeURL, "?")
+	u = strings.TrimRight(u, "/")
+	if !strings.HasSuffix(u, "/chat/completions") {
+		u += "/chat/completions"
 	}
-	return u + "/chat/completions"
+	if hasQuery {
+		u += "?" + query
+	}
+	return u
 }
 
 // DefaultJobID derives a job id from what selects the job's work: the alert

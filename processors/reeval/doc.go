@@ -12,6 +12,8 @@
 //
 // What it must never do: crash or stop on a bad judge answer (an unusable
 // verdict is recorded as invalid with its reason), hold more than a page of
-// events in memory, send more than Config.Concurrency requests at once, or
-// log event content.
+// events in memory, send more than Config.Concurrency requests at once,
+// log event content, or store or print the judge's API key or the
+// credentials of its URL (errors and failed answers are redacted with
+// internal/redact before llm_evaluations and the output see them).
 package reeval

@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/sightline-dev/sightline/internal/redact"
 	"github.com/sightline-dev/sightline/sinks/notify"
 )
 
@@ -39,10 +41,16 @@ type judge struct {
 	cfg     *Config
 	url     string
 	limiter *limiter
+	// sec masks the API key and the URL's credentials (an Azure-style
+	// ?api-key=) in errors and failed answers, which are stored in
+	// llm_evaluations and printed.
+	sec *redact.Secrets
 }
 
 func newJudge(cfg *Config) *judge {
-	return &judge{cfg: cfg, url: cfg.endpoint(), limiter: newLimiter(cfg.Rate)}
+	url := cfg.endpoint()
+	return &judge{cfg: cfg, url: url, limiter: newLimiter(cfg.Rate),
+		sec: redact.NewSecrets(append(redact.URLSecrets(url), cfg.APIKey, "Bearer "+cfg.APIKey)...)}
 }
 
 type chatMessage struct {
@@ -109,6 +117,10 @@ func (j *judge) Judge(ctx context.Context, x *Exchange) (Judgement, error) {
 		start := time.Now()
 		content, raw, aerr := j.once(ctx, body)
 		res.Latency = time.Since(start)
+		if aerr != nil {
+			aerr.err = j.sec.Error(aerr.err)
+			raw = j.sec.String(raw[:min(len(raw), maxRaw+1024)]) // stored cut to maxRaw: redact first, so no cut secret remains
+		}
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
@@ -150,7 +162,12 @@ func (j *judge) once(ctx context.Context, body []byte) (content, raw string, _ *
 		if actx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
 			return "", "", &attemptError{err: fmt.Errorf("no answer within %s", j.cfg.Timeout), retry: true}
 		}
-		return "", "", &attemptError{err: fmt.Errorf("cannot reach judge: %w", err), retry: true}
+		// The *url.Error's text repeats the URL: keep its cause only.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return "", "", &attemptError{err: fmt.Errorf("cannot reach judge at %s: %w", redact.URL(j.url), err), retry: true}
 	}
 	defer resp.Body.Close()
 	// Bounded read: a judge answer is a few KB.
@@ -162,11 +179,11 @@ func (j *judge) once(ctx context.Context, body []byte) (content, raw string, _ *
 		return "", "", &attemptError{err: fmt.Errorf("cannot read judge answer: %w", err), retry: true}
 	}
 	if resp.StatusCode != http.StatusOK {
-		msg := fmt.Errorf("judge answered %d: %s", resp.StatusCode, snippet(b))
+		msg := fmt.Errorf("judge answered %d from %s: %s", resp.StatusCode, redact.URL(j.url), j.snippet(b))
 		switch {
 		case resp.StatusCode == 401 || resp.StatusCode == 403 || resp.StatusCode == 404:
 			return "", string(b), &attemptError{err: fmt.Errorf("%w: %d from %s: %s (check --judge-url, --judge-model and SIGHTLINE_JUDGE_API_KEY)",
-				ErrJudgeRejected, resp.StatusCode, j.url, snippet(b))}
+				ErrJudgeRejected, resp.StatusCode, redact.URL(j.url), j.snippet(b))}
 		case resp.StatusCode == 408 || resp.StatusCode == 429 || resp.StatusCode >= 500:
 			return "", string(b), &attemptError{err: msg, retry: true, retryAfter: retryAfter(resp.Header.Get("Retry-After"))}
 		default:
@@ -183,10 +200,12 @@ func (j *judge) once(ctx context.Context, body []byte) (content, raw string, _ *
 	return *cr.Choices[0].Message.Content, "", nil
 }
 
-func snippet(b []byte) string {
-	s := strings.TrimSpace(string(b))
+// snippet is the start of an answer for an error message, redacted
+// before it is cut so that a cut cannot leave the prefix of a secret.
+func (j *judge) snippet(b []byte) string {
+	s := strings.TrimSpace(j.sec.String(strings.ToValidUTF8(string(b[:min(len(b), 4096)]), "")))
 	if len(s) > 200 {
-		s = s[:200] + "..."
+		s = strings.ToValidUTF8(s[:200], "") + "..."
 	}
 	return s
 }

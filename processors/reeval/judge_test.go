@@ -162,6 +162,9 @@ func TestValidate(t *testing.T) {
 	if got := (&Config{JudgeURL: "http://h/v1/chat/completions/"}).endpoint(); got != "http://h/v1/chat/completions" {
 		t.Errorf("endpoint %q", got)
 	}
+	if got := (&Config{JudgeURL: "https://h/openai/deployments/d/?api-version=2024-06-01"}).endpoint(); got != "https://h/openai/deployments/d/chat/completions?api-version=2024-06-01" {
+		t.Errorf("endpoint with a query %q", got)
+	}
 }
 
 func TestDefaultJobIDIsDeterministic(t *testing.T) {

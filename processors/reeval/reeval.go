@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/sightline-dev/sightline/internal/redact"
 )
 
 // flushTimeout bounds each write of verdicts and the summary; writes are not
@@ -57,7 +59,7 @@ func Run(ctx context.Context, cfg Config, conn driver.Conn, out io.Writer) (Summ
 		sum.Truncated = true
 	}
 	fmt.Fprintf(out, "reeval job %s: %d events in range, %d verdicts from earlier runs, judge %s at %s (concurrency %d)\n",
-		cfg.JobID, total, len(prior), cfg.JudgeModel, cfg.endpoint(), cfg.Concurrency)
+		cfg.JobID, total, len(prior), cfg.JudgeModel, redact.URL(cfg.endpoint()), cfg.Concurrency)
 
 	r := &runner{cfg: &cfg, conn: conn, out: out, sum: &sum, judge: newJudge(&cfg), total: total}
 	err = r.run(ctx, prior)

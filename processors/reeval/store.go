@@ -10,6 +10,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/sightline-dev/sightline/internal/redact"
 	"github.com/sightline-dev/sightline/processors/stats"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 )
@@ -232,12 +233,17 @@ func insertEvaluations(ctx context.Context, conn driver.Conn, jobID, judgeModel 
 			claims = []string{}
 		}
 		raw := r.res.Raw
+		if !v.Valid {
+			// A failed or unusable answer may be an error page echoing the
+			// request (the judge saw no secret in a valid one's content).
+			raw = redact.String(raw)
+		}
 		if len(raw) > maxRaw {
 			raw = strings.ToValidUTF8(raw[:maxRaw], "")
 		}
 		attempts := uint16(min(r.res.Attempts, math.MaxUint16))
 		if err := b.Append(jobID, r.ev.ID, r.ev.Tenant, r.ev.App, r.ev.Model, r.ev.Variant, r.ev.TS, judgeModel,
-			b2u(v.Valid), v.Error, b2u(v.Toxic), float32(v.ToxicityScore), hal, halScore, claims,
+			b2u(v.Valid), redact.String(v.Error), b2u(v.Toxic), float32(v.ToxicityScore), hal, halScore, claims,
 			b2u(v.Biased), v.BiasExplanation, r.ev.DetTox, r.ev.DetHal, raw, attempts,
 			float64(r.res.Latency.Microseconds())/1000, r.at, uint64(r.at.UnixNano())); err != nil {
 			_ = b.Abort()
