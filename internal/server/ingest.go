@@ -411,7 +411,7 @@ func (run *ingestRun) readLines(br *bufio.Reader) *stopped {
 
 func (run *ingestRun) tooMany() *stopped {
 	return &stopped{http.StatusRequestEntityTooLarge, rejectTooManyEvents, fmt.Sprintf(
-		"more than %d events in one request (ingest.max_events_per_request): the first %d were taken as reported, send the rest in another request",
+		"more than %d events in one request (ingest.max_events_per_request): this answer accounts for the first %d; send the rest in another request",
 		run.in.cfg.MaxEventsPerRequest, run.in.cfg.MaxEventsPerRequest)}
 }
 
