@@ -11,7 +11,9 @@
 //
 // Only scores, labels and short evidence terms are sent: never prompt or
 // completion text, never the unsupported spans of a completion (they are
-// counted), never PII values (the kinds found are the label).
+// counted), never PII values (the kinds found are the label). Its log lines
+// name the endpoint by its redacted URL and never carry its credentials or
+// the values of sensitive headers (internal/redact).
 package otlp
 
 import (
@@ -32,6 +34,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sightline-dev/sightline/internal/redact"
 	"github.com/sightline-dev/sightline/processors/detector"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 )
@@ -65,7 +68,7 @@ type Config struct {
 func (c Config) Validate() error {
 	u, err := url.Parse(c.Endpoint)
 	if c.Endpoint == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("evaluations.otlp_endpoint: %q is not an http(s) URL (e.g. http://127.0.0.1:4318/v1/logs)", c.Endpoint)
+		return fmt.Errorf("evaluations.otlp_endpoint: %q is not an http(s) URL (e.g. http://127.0.0.1:4318/v1/logs)", redact.URL(c.Endpoint))
 	}
 	if c.Timeout < 0 || c.QueueBatches < 0 || c.Retries < 0 {
 		return errors.New("evaluations: timeout, queue_batches and retries must not be negative")
@@ -86,6 +89,11 @@ type Exporter struct {
 
 	exported prometheus.Counter
 	dropped  *prometheus.CounterVec
+
+	// endpoint and sec are what logs say about the endpoint: its URL and
+	// errors without its credentials or the values of sensitive headers.
+	endpoint string
+	sec      *redact.Secrets
 }
 
 // New starts an exporter; Close stops it.
@@ -105,11 +113,19 @@ func New(cfg Config, reg prometheus.Registerer) (*Exporter, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	secrets := redact.URLSecrets(cfg.Endpoint)
+	for k, v := range cfg.Headers {
+		if redact.SensitiveHeader(k) {
+			secrets = append(secrets, v)
+		}
+	}
 	e := &Exporter{
-		cfg:    cfg,
-		client: &http.Client{Timeout: cfg.Timeout},
-		queue:  make(chan []record, cfg.QueueBatches),
-		done:   make(chan struct{}),
+		cfg:      cfg,
+		client:   &http.Client{Timeout: cfg.Timeout},
+		queue:    make(chan []record, cfg.QueueBatches),
+		done:     make(chan struct{}),
+		endpoint: redact.URL(cfg.Endpoint),
+		sec:      redact.NewSecrets(secrets...),
 		exported: prometheus.NewCounter(prometheus.CounterOpts{Name: "sightline_evaluations_exported_total",
 			Help: "gen_ai.evaluation.result events accepted by the OTLP endpoint."}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sightline_evaluations_dropped_total",
@@ -189,11 +205,11 @@ func (e *Exporter) send(body []byte, n int) {
 			e.exported.Add(float64(n))
 			return
 		case err == nil && status != http.StatusTooManyRequests && status/100 != 5:
-			e.cfg.Logger.Warn("otlp endpoint rejected evaluation events", "endpoint", e.cfg.Endpoint, "status", status, "events", n)
+			e.cfg.Logger.Warn("otlp endpoint rejected evaluation events", "endpoint", e.endpoint, "status", status, "events", n)
 			e.dropped.WithLabelValues("rejected").Add(float64(n))
 			return
 		case attempt >= e.cfg.Retries:
-			e.cfg.Logger.Warn("cannot send evaluation events", "endpoint", e.cfg.Endpoint, "status", status, "err", err, "events", n)
+			e.cfg.Logger.Warn("cannot send evaluation events", "endpoint", e.endpoint, "status", status, "err", e.sec.Error(err), "events", n)
 			e.dropped.WithLabelValues("unreachable").Add(float64(n))
 			return
 		}
@@ -213,6 +229,12 @@ func (e *Exporter) post(body []byte) (int, error) {
 	}
 	resp, err := e.client.Do(req)
 	if err != nil {
+		// The *url.Error's text repeats the endpoint unredacted; the log
+		// line names it (redacted) already.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return 0, err
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
