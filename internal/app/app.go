@@ -168,6 +168,7 @@ func Up(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	srv, err := server.Start(server.Config{
 		Addr:     cfg.HTTPAddr,
 		Gatherer: reg,
+		Ingest:   cfg.Ingest,
 		Checks: []server.Check{
 			{Name: "broker", Ready: probes.add(producer.Ping)},
 			{Name: "clickhouse", Ready: chReady},
