@@ -172,8 +172,8 @@ func Up(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Checks: []server.Check{
 			{Name: "broker", Ready: probes.add(producer.Ping)},
 			{Name: "clickhouse", Ready: chReady},
-			{Name: "score", Ready: stage.Ready},
-			{Name: "aggregate", Ready: agg.Ready},
+			{Name: "score", Status: stage.Status},
+			{Name: "aggregate", Status: agg.Status},
 		},
 		Producer: producer,
 		Topic:    broker.TopicEvents,
@@ -326,7 +326,7 @@ func Aggregate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	defer probes.Close()
 	srv, err := server.Start(server.Config{
 		Addr: cfg.HTTPAddr, Gatherer: reg,
-		Checks: []server.Check{{Name: "clickhouse", Ready: probes.add(conn.Ping)}, {Name: "aggregate", Ready: agg.Ready}},
+		Checks: []server.Check{{Name: "clickhouse", Ready: probes.add(conn.Ping)}, {Name: "aggregate", Status: agg.Status}},
 	})
 	if err != nil {
 		return err
@@ -368,7 +368,7 @@ func Score(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	defer probes.Close()
 	srv, err := server.Start(server.Config{
 		Addr: cfg.HTTPAddr, Gatherer: reg,
-		Checks: []server.Check{{Name: "clickhouse", Ready: probes.add(conn.Ping)}, {Name: "score", Ready: stage.Ready}},
+		Checks: []server.Check{{Name: "clickhouse", Ready: probes.add(conn.Ping)}, {Name: "score", Status: stage.Status}},
 	})
 	if err != nil {
 		return err

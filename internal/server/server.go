@@ -24,6 +24,16 @@ import (
 type Check struct {
 	Name  string
 	Ready func() bool
+	// Status, when set, replaces Ready and says why when not ready
+	// (e.g. a stage that owns no partition after a rebalance).
+	Status func() (bool, string)
+}
+
+func (c Check) status() (bool, string) {
+	if c.Status != nil {
+		return c.Status()
+	}
+	return c.Ready(), ""
 }
 
 // Config of the server.
@@ -104,8 +114,12 @@ func (s *Server) Close(ctx context.Context) error { return s.srv.Shutdown(ctx) }
 func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	var notReady []string
 	for _, c := range s.cfg.Checks {
-		if !c.Ready() {
-			notReady = append(notReady, c.Name)
+		if ok, why := c.status(); !ok {
+			if why != "" {
+				notReady = append(notReady, c.Name+" ("+why+")")
+			} else {
+				notReady = append(notReady, c.Name)
+			}
 		}
 	}
 	if len(notReady) > 0 {

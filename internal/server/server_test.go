@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -70,5 +71,26 @@ func TestReadinessAndIngest(t *testing.T) {
 	evs := sdktest.ReadEvents(t, b.Addrs(), "sightline.events", 1, 10*time.Second)
 	if evs[0].GetPrompt()[0].GetContent() != "hi" {
 		t.Fatal("ingested event differs")
+	}
+}
+
+// /readyz names each check that is not ready, with its reason.
+func TestReadyzSaysWhy(t *testing.T) {
+	srv, err := server.Start(server.Config{Addr: "127.0.0.1:0", Checks: []server.Check{
+		{Name: "clickhouse", Ready: func() bool { return true }},
+		{Name: "aggregate", Status: func() (bool, string) { return false, "owns no partition of sightline.partials" }},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(context.Background())
+	resp, err := http.Get("http://" + srv.Addr() + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), "aggregate (owns no partition of sightline.partials)") || strings.Contains(string(b), "clickhouse") {
+		t.Fatalf("%s %q", resp.Status, b)
 	}
 }
