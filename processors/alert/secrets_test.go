@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -99,8 +100,10 @@ func TestNoSecretStoredOrServed(t *testing.T) {
 	ln.Close() // nothing listens there any more
 	hangLn, err := net.Listen("tcp", "127.0.0.1:0")
 	testenv.Must(t, err, "listen")
-	defer hangLn.Close()                                                 // accepts nothing: every attempt times out
-	tlsSrv := httptest.NewTLSServer(leakyReceiver(http.StatusOK, &seen)) // its certificate is not trusted
+	defer hangLn.Close() // accepts nothing: every attempt times out
+	tlsSrv := httptest.NewUnstartedServer(leakyReceiver(http.StatusOK, &seen))
+	tlsSrv.Config.ErrorLog = log.New(io.Discard, "", 0) // the failed handshakes are the point
+	tlsSrv.StartTLS()                                   // its certificate is not trusted
 	defer tlsSrv.Close()
 	e500 := httptest.NewServer(leakyReceiver(http.StatusInternalServerError, &seen))
 	defer e500.Close()

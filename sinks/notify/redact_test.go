@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -102,7 +103,9 @@ func TestActionErrorsRedacted(t *testing.T) {
 	defer e500.Close()
 	e404 := httptest.NewServer(echo(http.StatusNotFound))
 	defer e404.Close()
-	tlsSrv := httptest.NewTLSServer(echo(http.StatusOK)) // not trusted: the handshake fails
+	tlsSrv := httptest.NewUnstartedServer(echo(http.StatusOK))
+	tlsSrv.Config.ErrorLog = log.New(io.Discard, "", 0) // the failed handshakes are the point
+	tlsSrv.StartTLS()                                   // not trusted: the handshake fails
 
 	receivers := map[string]string{"refused": "http://" + refused, "timeout": hang.URL, "500": e500.URL, "404": e404.URL,
 		"tls": strings.Replace(tlsSrv.URL, "https://", "http://", 1)}
