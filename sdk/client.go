@@ -27,11 +27,25 @@ type Client struct {
 	kcl   *kgo.Client
 	queue chan item
 
-	mu     sync.RWMutex // held shared by senders; exclusively by Close
-	closed bool
+	mu      sync.RWMutex // held shared by senders; exclusively by Close
+	closing bool
 
-	stop chan struct{}
-	done chan struct{}
+	stop      chan struct{}
+	done      chan struct{} // closed when run returns
+	closeDone chan struct{} // closed when the first Close has settled the counters
+	// abort is the context of every produce: Close cancels it when its own
+	// context ends, so that a Produce waiting for room returns and franz-go
+	// fails the records it has not sent yet.
+	abort       context.Context
+	cancelAbort context.CancelFunc
+
+	// pmu guards the records handed to franz-go whose promise has not
+	// fired. Close settles them (counts what is left as failed) before it
+	// returns; a promise that fires later must not count its record again.
+	pmu      sync.Mutex
+	inFlight int64
+	settled  bool
+	lastErr  error // the last produce error, for Close to return
 
 	queued, dropped, sent, failed, sampledOut, encodeErrors atomic.Int64
 }
@@ -41,12 +55,20 @@ type item struct {
 	ex   *exchange // set by Transport: raw bytes parsed off the app's goroutine
 }
 
-// Stats are the client's counters since it was created.
+// Stats are the client's counters since it was created. Every recorded call
+// is either Queued or Dropped, and every queued call ends as exactly one of
+// Sent, Failed, SampledOut or EncodeErrors. Once Close has returned the
+// counters are final:
+//
+//	recorded = Queued + Dropped
+//	Queued   = Sent + Failed + SampledOut + EncodeErrors
+//
+// Before that, the difference in the second line is still in flight.
 type Stats struct {
 	Queued       int64 // accepted by Record
 	Dropped      int64 // rejected because the queue was full or the client closed
 	Sent         int64 // acknowledged by the broker
-	Failed       int64 // not delivered (broker unreachable past the delivery timeout, too large, ...)
+	Failed       int64 // not delivered (broker unreachable past the delivery timeout, too large, not acknowledged when Close's context ended, ...)
 	SampledOut   int64 // skipped by sampling
 	EncodeErrors int64 // could not be turned into a valid event (counted, never raised)
 }
@@ -76,12 +98,14 @@ func NewClient(opts ...Opt) (*Client, error) {
 		return nil, fmt.Errorf("cannot create kafka client: %w", err)
 	}
 	cl := &Client{
-		cfg:   c,
-		kcl:   kcl,
-		queue: make(chan item, c.queueSize),
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
+		cfg:       c,
+		kcl:       kcl,
+		queue:     make(chan item, c.queueSize),
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
+		closeDone: make(chan struct{}),
 	}
+	cl.abort, cl.cancelAbort = context.WithCancel(context.Background())
 	go cl.run()
 	return cl, nil
 }
@@ -96,7 +120,7 @@ func (c *Client) Record(call *Call) bool {
 
 func (c *Client) enqueue(call *Call, ex *exchange) bool {
 	c.mu.RLock()
-	if c.closed {
+	if c.closing {
 		c.mu.RUnlock()
 		c.dropped.Add(1)
 		return false
@@ -119,7 +143,7 @@ func (c *Client) enqueue(call *Call, ex *exchange) bool {
 func (c *Client) RecordWait(ctx context.Context, call *Call) error {
 	for {
 		c.mu.RLock()
-		if c.closed {
+		if c.closing {
 			c.mu.RUnlock()
 			return ErrClosed
 		}
@@ -150,28 +174,69 @@ func (c *Client) Stats() Stats {
 }
 
 // Close stops accepting calls, produces everything queued and waits for the
-// broker's acknowledgements until ctx ends. Events not delivered by then are
-// counted as failed.
+// broker's acknowledgements until ctx ends. When ctx ends first, the calls
+// still queued and the events not yet acknowledged are abandoned and counted
+// as failed (some of those may still reach the broker). Either way Stats is
+// final when Close returns. Close reports an error when an event it waited
+// for was not delivered. Later calls wait for the first to finish (or for
+// their own ctx) and return nil.
 func (c *Client) Close(ctx context.Context) error {
 	c.mu.Lock()
-	already := c.closed
-	c.closed = true
+	already := c.closing
+	c.closing = true
 	c.mu.Unlock()
 	if already {
-		<-c.done
+		select {
+		case <-c.closeDone:
+		case <-ctx.Done():
+		}
 		return nil
 	}
+	defer close(c.closeDone)
+	failedBefore := c.failed.Load()
 	close(c.stop) // only the first Close gets here
 	select {
 	case <-c.done:
 	case <-ctx.Done():
 	}
-	err := c.kcl.Flush(ctx)
-	c.kcl.Close() // fails what is still buffered; the callbacks count it
+	err := ctx.Err()
+	if err == nil {
+		// Flush returns once every buffered record's promise has fired.
+		err = c.kcl.Flush(ctx)
+	}
 	if err != nil {
-		return fmt.Errorf("cannot flush sightline events: %w", err)
+		// Out of time: run stops producing and counts what is still
+		// queued as failed; franz-go fails what it buffers. Close fails
+		// whatever is left, and settle counts the promises it has not
+		// fired yet, so nothing is counted after Close returns.
+		c.cancelAbort()
+		<-c.done
+		c.kcl.UnsafeAbortBufferedRecords()
+	}
+	c.kcl.Close()
+	lastErr := c.settle()
+	c.cancelAbort()
+	n := c.failed.Load() - failedBefore
+	switch {
+	case err != nil:
+		return fmt.Errorf("cannot deliver %d sightline events before Close's context ended: %w", n, err)
+	case n > 0 && lastErr != nil:
+		return fmt.Errorf("cannot deliver %d sightline events: %w", n, lastErr)
+	case n > 0:
+		return fmt.Errorf("cannot deliver %d sightline events", n)
 	}
 	return nil
+}
+
+// settle counts the records whose promise has not fired as failed and
+// makes later promises no-ops. It returns the last produce error.
+func (c *Client) settle() error {
+	c.pmu.Lock()
+	defer c.pmu.Unlock()
+	c.failed.Add(c.inFlight)
+	c.inFlight = 0
+	c.settled = true
+	return c.lastErr
 }
 
 func (c *Client) run() {
@@ -181,11 +246,15 @@ func (c *Client) run() {
 		case it := <-c.queue:
 			c.process(&it)
 		case <-c.stop:
-			// Senders are excluded by now (closed under the lock), so what
-			// is in the channel is all there will be.
+			// Senders are excluded by now (closing was set under the
+			// lock), so what is in the channel is all there will be.
 			for {
 				select {
 				case it := <-c.queue:
+					if c.abort.Err() != nil {
+						c.failed.Add(1) // Close ran out of time
+						continue
+					}
 					c.process(&it)
 				default:
 					return
@@ -201,42 +270,72 @@ func (c *Client) process(it *item) {
 		c.encodeErrors.Add(1)
 		return
 	}
-	if c.cfg.sampleRate < 1 {
-		if float64(binary.BigEndian.Uint64(id[8:])>>11)/float64(1<<53) >= c.cfg.sampleRate {
-			c.sampledOut.Add(1)
-			return
-		}
+	if c.cfg.sampleRate < 1 && !keep(id, c.cfg.sampleRate) {
+		c.sampledOut.Add(1)
+		return
 	}
 	// Sampled out calls are dropped before their captured exchange is
 	// parsed: the parse is most of a transport call's cost.
 	if it.ex != nil {
 		it.ex.parse(&it.call)
 	}
-	ev := c.toEvent(&it.call, id.String())
+	b, err := c.encode(&it.call, id.String())
+	if err != nil {
+		c.encodeErrors.Add(1)
+		c.report(err)
+		return
+	}
+	c.pmu.Lock()
+	c.inFlight++
+	c.pmu.Unlock()
+	c.kcl.Produce(c.abort, &kgo.Record{Value: b}, c.onProduced)
+}
+
+// keep decides sampling from the event id, so the decision can be
+// recomputed from a stored event. The top two bits of byte 8 are the UUID
+// variant (always 10): the fraction comes from the 62 random bits after
+// them.
+func keep(id uuid.UUID, rate float64) bool {
+	return float64(binary.BigEndian.Uint64(id[8:])<<2>>11)/float64(1<<53) < rate
+}
+
+// encode turns a call into the record's value: the event is built, redacted,
+// cut to the limits, validated and marshalled.
+func (c *Client) encode(call *Call, id string) ([]byte, error) {
+	ev := c.toEvent(call, id)
 	if c.cfg.redactor != nil {
 		c.cfg.redactor.Redact(ev)
 	}
 	truncate(ev, c.cfg.maxContentBytes)
 	if err := schemas.Validate(ev); err != nil {
-		c.encodeErrors.Add(1)
-		c.report(fmt.Errorf("sightline sdk: dropping an invalid event: %w", err))
-		return
+		return nil, fmt.Errorf("sightline sdk: dropping an invalid event: %w", err)
 	}
 	b, err := proto.Marshal(ev)
 	if err != nil {
-		c.encodeErrors.Add(1)
-		return
+		return nil, fmt.Errorf("cannot encode sightline event: %w", err)
 	}
-	c.kcl.Produce(context.Background(), &kgo.Record{Value: b}, c.onProduced)
+	return b, nil
 }
 
+// onProduced is the promise of every record; franz-go calls it on its own
+// goroutine, which may be after Close has settled the record.
 func (c *Client) onProduced(_ *kgo.Record, err error) {
-	if err != nil {
-		c.failed.Add(1)
-		c.report(err)
+	c.pmu.Lock()
+	if c.settled {
+		c.pmu.Unlock()
 		return
 	}
-	c.sent.Add(1)
+	c.inFlight--
+	if err != nil {
+		c.failed.Add(1)
+		c.lastErr = err
+	} else {
+		c.sent.Add(1)
+	}
+	c.pmu.Unlock()
+	if err != nil {
+		c.report(err)
+	}
 }
 
 func (c *Client) report(err error) {

@@ -114,9 +114,11 @@ func DeliveryTimeout(d time.Duration) Opt { return opt(func(c *cfg) { c.delivery
 // SDK's own.
 func KafkaOpts(o ...kgo.Opt) Opt { return opt(func(c *cfg) { c.kgoOpts = append(c.kgoOpts, o...) }) }
 
-// OnError is called (from the client's goroutine, rate-limited by the
-// caller's own code) with produce errors; the default ignores them. Errors
-// are always counted in Stats.
+// OnError is called with encode and produce errors, from the SDK's
+// goroutines, never the application's (f should rate-limit what it logs);
+// the default ignores them. Errors are always counted in Stats; the events
+// abandoned when Close's context ends are reported by Close's error, not
+// one by one.
 func OnError(f func(error)) Opt { return opt(func(c *cfg) { c.onError = f }) }
 
 // ErrClosed is returned by RecordWait after Close.

@@ -5,8 +5,9 @@
 // Record copies the call into a bounded queue and returns at once; when the
 // queue is full the call is dropped and counted (Stats). Encoding,
 // redaction, truncation and producing happen on the client's own goroutine.
-// Close(ctx) flushes what is queued. Nothing in this package logs event
-// content.
+// Close(ctx) flushes what is queued and, bounded by ctx, accounts for every
+// recorded call in Stats before it returns. Nothing in this package logs
+// event content.
 //
 // Three ways to record:
 //
