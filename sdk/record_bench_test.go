@@ -7,12 +7,11 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
-	"google.golang.org/protobuf/proto"
-
-	"github.com/sightline-dev/sightline/schemas"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/sightline-dev/sightline/schemas/eventpb"
 )
 
 // benchCall is one finished chat call with ~1 KB of prompt and completion.
@@ -131,13 +130,61 @@ func BenchmarkEncode(b *testing.B) {
 	call := benchCall()
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		ev := c.toEvent(&call, "0190c8e4-5a2b-7c3d-8e4f-0123456789ab")
-		truncate(ev, c.cfg.maxContentBytes)
-		if err := schemas.Validate(ev); err != nil {
+		if _, err := c.encode(&call, "0190c8e4-5a2b-7c3d-8e4f-0123456789ab"); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := proto.Marshal(ev); err != nil {
+	}
+}
+
+// BenchmarkEncodeRedactPII: BenchmarkEncode with RedactPII (all kinds)
+// configured, on a call whose prompt holds an e-mail address and whose ids,
+// segments and attributes hold none (the common case).
+func BenchmarkEncodeRedactPII(b *testing.B) {
+	c := newQueueClient()
+	r, err := RedactPII()
+	if err != nil {
+		b.Fatal(err)
+	}
+	c.cfg.redactor = r
+	call := benchCall()
+	call.Prompt = append([]Message{}, call.Prompt...)
+	call.Prompt[1].Content += " Reply to jane.doe@example.com."
+	call.Attributes = map[string]string{"feature": "support-chat", "ticket": "T-4821", "plan": "pro"}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(call.Prompt[1].Content) + len(call.Completion[0].Content)))
+	for i := 0; i < b.N; i++ {
+		if _, err := c.encode(&call, "0190c8e4-5a2b-7c3d-8e4f-0123456789ab"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkRedactPII: RedactPII (all kinds) alone on the event of
+// BenchmarkEncodeRedactPII, the part of it that redaction costs.
+func BenchmarkRedactPII(b *testing.B) {
+	c := newQueueClient()
+	r, err := RedactPII()
+	if err != nil {
+		b.Fatal(err)
+	}
+	call := benchCall()
+	call.Prompt = append([]Message{}, call.Prompt...)
+	call.Prompt[1].Content += " Reply to jane.doe@example.com."
+	call.Attributes = map[string]string{"feature": "support-chat", "ticket": "T-4821", "plan": "pro"}
+	// Redaction rewrites the event: each iteration gets a fresh one, built
+	// with the timer stopped.
+	evs := make([]*eventpb.Event, 1024)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(call.Prompt[1].Content) + len(call.Completion[0].Content)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%len(evs) == 0 {
+			b.StopTimer()
+			for j := range evs {
+				evs[j] = c.toEvent(&call, "0190c8e4-5a2b-7c3d-8e4f-0123456789ab")
+			}
+			b.StartTimer()
+		}
+		r.Redact(evs[i%len(evs)])
 	}
 }

@@ -20,11 +20,17 @@ type RedactorFunc func(ev *eventpb.Event)
 // Redact calls f.
 func (f RedactorFunc) Redact(ev *eventpb.Event) { f(ev) }
 
-// TextRedactor applies a string rewrite to every content field of an
-// event: prompt and completion messages, context, reference, error message.
+// TextRedactor applies a string rewrite to every free-text field of an
+// event: prompt and completion messages, context, reference, error message,
+// the values of segments and attributes (their keys are names chosen by the
+// application and stay as they are), the user id and the conversation id.
+// The function must return its argument unchanged when it has nothing to
+// redact: identifiers then pass through as they are, so an opaque user id
+// ("u-1842", a UUID) still groups one user's calls, while one that is
+// personal data (an e-mail address) is redacted like any other text.
 type TextRedactor func(string) string
 
-// Redact rewrites every content field.
+// Redact rewrites every free-text field.
 func (f TextRedactor) Redact(ev *eventpb.Event) {
 	for _, m := range ev.Prompt {
 		m.Content = f(m.Content)
@@ -39,6 +45,20 @@ func (f TextRedactor) Redact(ev *eventpb.Event) {
 	if ev.Error != nil {
 		ev.Error.Message = f(ev.Error.Message)
 	}
+	ev.UserId = f(ev.UserId)
+	ev.ConversationId = f(ev.ConversationId)
+	f.values(ev.Segments)
+	f.values(ev.Attributes)
+}
+
+// values rewrites the values of m in place (the event's own copy, never
+// the application's map), writing only those that change.
+func (f TextRedactor) values(m map[string]string) {
+	for k, v := range m {
+		if r := f(v); r != v {
+			m[k] = r
+		}
+	}
 }
 
 var (
@@ -50,9 +70,10 @@ var (
 // RedactPII returns a redactor backed by the same scanners as the pii
 // detector of the score stage: each value of the named kinds (all kinds when
 // none are named: email, phone, credit_card, us_ssn, iban, ipv4, ipv6,
-// api_key, jwt, private_key) is replaced by [REDACTED:kind] in every content
-// field before the event leaves the process. Unknown kind names are an
-// error.
+// api_key, jwt, private_key) is replaced by [REDACTED:kind] in every
+// free-text field (see TextRedactor: content, segment and attribute values,
+// user and conversation ids) before the event leaves the process. Unknown
+// kind names are an error.
 func RedactPII(kinds ...string) (Redactor, error) {
 	set := pii.AllKinds
 	if len(kinds) > 0 {
