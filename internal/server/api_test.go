@@ -94,7 +94,7 @@ func TestReadAPI(t *testing.T) {
 		return resp.StatusCode, string(body)
 	}
 
-	var sig struct{ Signals []server.Signal }
+	var sig struct{ Signals []chsink.SignalView }
 	if code, body := get("/v1/signals", url.Values{"app": {"support-bot"}}, &sig); code != 200 || len(sig.Signals) != 2 {
 		t.Fatalf("signals of support-bot: %d %s", code, body)
 	}
@@ -130,7 +130,7 @@ func TestReadAPI(t *testing.T) {
 		t.Fatalf("limit 1: %d %s", code, body)
 	}
 
-	var al struct{ Alerts []server.AlertRow }
+	var al struct{ Alerts []chsink.AlertView }
 	if code, body := get("/v1/alerts", url.Values{"rule": {"toxic"}}, &al); code != 200 || len(al.Alerts) != 3 ||
 		al.Alerts[0].State != "firing" || al.Alerts[1].StatusCode != 202 || al.Alerts[2].State != "resolved" {
 		t.Fatalf("alerts: %d %s", code, body)
@@ -140,7 +140,7 @@ func TestReadAPI(t *testing.T) {
 		t.Fatalf("action rows: %d %s", code, body)
 	}
 
-	var sum struct{ Apps []server.AppSummary }
+	var sum struct{ Apps []chsink.AppSummary }
 	code, body := get("/v1/summary", url.Values{"tenant": {"acme"}}, &sum)
 	if code != 200 || len(sum.Apps) != 1 || sum.Apps[0].Events != 5 || sum.Apps[0].Errors != 1 || sum.Apps[0].Tokens != 75 {
 		t.Fatalf("summary: %d %s", code, body)

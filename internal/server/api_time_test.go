@@ -30,7 +30,7 @@ func TestReadQueryTimeRange(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = readQuery(v, "ts", nil)
+		_, _, err = readQuery(v, nil)
 		switch {
 		case c.want == "" && err != nil:
 			t.Errorf("%s: %v", c.params, err)
