@@ -1,0 +1,6 @@
+SELECT ts, seq, alert_id, rule, kind, state, severity, tenant, app, model, variant, grp, signal, metric,
+	value, threshold, n, window_start, window_seconds, action, action_type, attempt, outcome, status_code, error, duration_ms
+FROM llm_alerts
+WHERE kind IN ('state', 'renotify') AND ts >= toDateTime(?) AND ts < toDateTime(?)
+ORDER BY seq DESC
+LIMIT ?
