@@ -89,14 +89,14 @@ func SignalWindowSizes(ctx context.Context, conn driver.Conn, s ConsoleScope) ([
 // bucket: Sum is the sum of the windows' values (counts, totals), Weighted
 // their n-weighted mean (rates, quantiles), N the events behind them.
 type OverviewPoint struct {
-	App, Model   string
-	Bucket       time.Time
-	Signal       string
-	Metric       string
-	Sum          float64
-	Weighted     float64
-	N            uint64
-	KeyWindows   uint64
+	App, Model string
+	Bucket     time.Time
+	Signal     string
+	Metric     string
+	Sum        float64
+	Weighted   float64
+	N          uint64
+	KeyWindows uint64
 }
 
 // OverviewSeriesStmt reads the Overview's charts from the signals (not
@@ -199,11 +199,11 @@ const (
 )
 
 var viewConds = map[ConsoleView]string{
-	ViewRates: `signal IN ('toxicity', 'hallucination', 'refusal', 'pii', 'prompt_injection', 'error') AND metric = 'rate' AND grp = ''`,
+	ViewRates:     `signal IN ('toxicity', 'hallucination', 'refusal', 'pii', 'prompt_injection', 'error') AND metric = 'rate' AND grp = ''`,
 	ViewQuantiles: `signal IN ('latency_ms', 'ttft_ms', 'total_tokens', 'cost_usd') AND metric IN ('p50', 'p90', 'p99', 'mean') AND grp = ''`,
-	ViewDrift: `metric = 'drift' AND grp = ''`,
-	ViewBias:  `metric IN ('bias_rate', 'bias_rate_diff', 'bias_di_ratio', 'bias')`,
-	ViewAB:    `metric IN ('ab_diff', 'ab_welch', 'ab_msprt', 'ab_mannwhitney')`,
+	ViewDrift:     `metric = 'drift' AND grp = ''`,
+	ViewBias:      `metric IN ('bias_rate', 'bias_rate_diff', 'bias_di_ratio', 'bias')`,
+	ViewAB:        `metric IN ('ab_diff', 'ab_welch', 'ab_msprt', 'ab_mannwhitney')`,
 }
 
 // KeySignal is one llm_signals row of a key (deduplicated).
@@ -472,18 +472,18 @@ func AlertEvents(ctx context.Context, conn driver.Conn, s ConsoleScope, actions 
 
 // JobAttempt is one row of llm_jobs.
 type JobAttempt struct {
-	TS                                       time.Time
-	Seq                                      uint64
-	IdempotencyKey, AlertID, Rule, Action    string
-	Method, URL                              string
-	Tenant, App, Model, Variant, Group       string
-	WindowStart                              time.Time
-	WindowSeconds                            uint32
-	Attempt                                  uint32
-	Outcome                                  string
-	StatusCode                               int32
-	Response, Error                          string
-	DurationMS                               float64
+	TS                                    time.Time
+	Seq                                   uint64
+	IdempotencyKey, AlertID, Rule, Action string
+	Method, URL                           string
+	Tenant, App, Model, Variant, Group    string
+	WindowStart                           time.Time
+	WindowSeconds                         uint32
+	Attempt                               uint32
+	Outcome                               string
+	StatusCode                            int32
+	Response, Error                       string
+	DurationMS                            float64
 }
 
 // JobAttemptsStmt reads job requests in scope, newest first, the
@@ -528,14 +528,14 @@ func JobAttempts(ctx context.Context, conn driver.Conn, s ConsoleScope, before u
 // EvalRun is one row of llm_eval_runs: a re-evaluation job's scope,
 // counts, the judge's rates and the detectors' agreement with it.
 type EvalRun struct {
-	JobID, AlertID                                       string
-	Tenant, App, Model, Variant                          string
-	From, To                                             time.Time
-	JudgeModel                                           string
-	StartedAt, FinishedAt                                time.Time
-	Events, Skipped, Judged, Invalid, Failed, Verdicts   uint64
-	ToxicRate, HallucinationRate, BiasRate               *float64
-	ToxicityPrecision, ToxicityRecall, ToxicityF1        *float64
+	JobID, AlertID                                               string
+	Tenant, App, Model, Variant                                  string
+	From, To                                                     time.Time
+	JudgeModel                                                   string
+	StartedAt, FinishedAt                                        time.Time
+	Events, Skipped, Judged, Invalid, Failed, Verdicts           uint64
+	ToxicRate, HallucinationRate, BiasRate                       *float64
+	ToxicityPrecision, ToxicityRecall, ToxicityF1                *float64
 	HallucinationPrecision, HallucinationRecall, HallucinationF1 *float64
 }
 

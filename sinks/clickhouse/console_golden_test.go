@@ -40,11 +40,15 @@ func consoleStatements() []clickhouse.ConsoleStmt {
 		add("_bare", mk(bare))
 	}
 	both(func(s clickhouse.ConsoleScope) clickhouse.ConsoleStmt { return clickhouse.SignalWindowSizesStmt(s) })
-	both(func(s clickhouse.ConsoleScope) clickhouse.ConsoleStmt { return clickhouse.OverviewSeriesStmt(s, 60, 300) })
+	both(func(s clickhouse.ConsoleScope) clickhouse.ConsoleStmt {
+		return clickhouse.OverviewSeriesStmt(s, 60, 300)
+	})
 	both(func(s clickhouse.ConsoleScope) clickhouse.ConsoleStmt { return clickhouse.SignalKeysStmt(s, 60, 100) })
 	both(func(s clickhouse.ConsoleScope) clickhouse.ConsoleStmt { return clickhouse.FlaggedSignalsStmt(s, 50) })
 	for _, firing := range []bool{false, true} {
-		both(func(s clickhouse.ConsoleScope) clickhouse.ConsoleStmt { return clickhouse.AlertSeriesStmt(s, firing, 100) })
+		both(func(s clickhouse.ConsoleScope) clickhouse.ConsoleStmt {
+			return clickhouse.AlertSeriesStmt(s, firing, 100)
+		})
 	}
 	for _, actions := range []bool{false, true} {
 		add("", clickhouse.AlertEventsStmt(full, actions, "r", 12345, 100))
