@@ -9,6 +9,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/spf13/cobra"
+
+	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 )
 
 func newAlerts(g *globals) *cobra.Command {
@@ -35,49 +37,36 @@ func newAlerts(g *globals) *cobra.Command {
 
 // AlertHistory prints llm_alerts and llm_jobs, oldest first.
 func AlertHistory(ctx context.Context, w io.Writer, conn driver.Conn, limit int) error {
-	rows, err := conn.Query(ctx, `SELECT ts, rule, kind, state, app, signal, metric, value, threshold, window_start, action, attempt, outcome, status_code
-		FROM llm_alerts ORDER BY seq LIMIT ?`, uint64(limit))
+	alerts, err := chsink.ReadAlerts(ctx, conn, chsink.AlertFilter{Range: chsink.Range{
+		Since: time.Unix(0, 0), Until: time.Now().Add(24 * time.Hour), Limit: limit}})
 	if err != nil {
-		return fmt.Errorf("cannot read llm_alerts: %w", err)
+		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "time\trule\tkind\tstate\tapp\tsignal\tvalue\tthreshold\twindow\taction\tattempt\toutcome\tstatus")
-	n := 0
-	for rows.Next() {
-		var ts, ws time.Time
-		var rule, kind, state, appName, signal, metric, action, outcome string
-		var value, threshold float64
-		var attempt uint32
-		var status int32
-		if err := rows.Scan(&ts, &rule, &kind, &state, &appName, &signal, &metric, &value, &threshold, &ws, &action, &attempt, &outcome, &status); err != nil {
-			rows.Close()
-			return fmt.Errorf("cannot read llm_alerts: %w", err)
+	num := func(p *float64) string {
+		if p == nil {
+			return "NaN"
 		}
-		n++
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s/%s\t%.3f\t%.3f\t%s\t%s\t%d\t%s\t%d\n", ts.Format("15:04:05"), rule, kind, state, appName,
-			signal, metric, value, threshold, ws.Format("15:04:05"), action, attempt, outcome, status)
+		return fmt.Sprintf("%.3f", *p)
 	}
-	rows.Close()
+	for _, a := range alerts {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s/%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d\n", a.Time.Format("15:04:05"), a.Rule, a.Kind, a.State, a.App,
+			a.Signal, a.Metric, num(a.Value), num(a.Threshold), a.WindowStart.Format("15:04:05"), a.Action, a.Attempt, a.Outcome, a.StatusCode)
+	}
 	tw.Flush()
-	if n == 0 {
+	if len(alerts) == 0 {
 		fmt.Fprintln(w, "(no alert history)")
 	}
-	jobs, err := conn.Query(ctx, `SELECT rule, action, idempotency_key, attempt, outcome, status_code FROM llm_jobs ORDER BY rule, idempotency_key, attempt LIMIT ?`, uint64(limit))
+	jobs, err := chsink.ReadJobs(ctx, conn, limit)
 	if err != nil {
-		return fmt.Errorf("cannot read llm_jobs: %w", err)
+		return err
 	}
-	defer jobs.Close()
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "job requests:\trule\taction\tidempotency key\tattempt\toutcome\tstatus")
-	for jobs.Next() {
-		var rule, action, key, outcome string
-		var attempt uint32
-		var status int32
-		if err := jobs.Scan(&rule, &action, &key, &attempt, &outcome, &status); err != nil {
-			return fmt.Errorf("cannot read llm_jobs: %w", err)
-		}
-		fmt.Fprintf(tw, "\t%s\t%s\t%s\t%d\t%s\t%d\n", rule, action, key, attempt, outcome, status)
+	for _, j := range jobs {
+		fmt.Fprintf(tw, "\t%s\t%s\t%s\t%d\t%s\t%d\n", j.Rule, j.Action, j.IdempotencyKey, j.Attempt, j.Outcome, j.StatusCode)
 	}
 	return tw.Flush()
 }

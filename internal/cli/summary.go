@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sightline-dev/sightline/internal/broker"
+	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 )
 
 func newSummary(g *globals) *cobra.Command {
@@ -41,44 +42,18 @@ func newSummary(g *globals) *cobra.Command {
 
 // Summary prints the demo's read-back from ClickHouse and the DLQ.
 func Summary(ctx context.Context, w io.Writer, conn driver.Conn, brokers []string) error {
+	ev, err := chsink.StoredEvents(ctx, conn)
+	if err != nil {
+		return err
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "== events per app and model (deduplicated)")
 	fmt.Fprintln(tw, "app\tmodel\tevents\terrors\tp50 ms\tp90 ms\tp99 ms\ttokens\tcost USD")
-	rows, err := conn.Query(ctx, `
-		SELECT app, model, count() AS n, sum(is_error),
-		       quantiles(0.5, 0.9, 0.99)(duration_ms), sum(total_tokens), sum(cost_usd)
-		FROM llm_events FINAL
-		GROUP BY app, model
-		ORDER BY app, model`)
-	if err != nil {
-		return fmt.Errorf("cannot query llm_events: %w", err)
-	}
-	var total uint64
-	for rows.Next() {
-		var app, model string
-		var n uint64
-		var errs uint64
-		var q []float64
-		var tokens int64
-		var cost float64
-		if err := rows.Scan(&app, &model, &n, &errs, &q, &tokens, &cost); err != nil {
-			rows.Close()
-			return fmt.Errorf("cannot read llm_events summary: %w", err)
-		}
-		total += n
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.0f\t%.0f\t%.0f\t%d\t%.4f\n", app, model, n, errs, q[0], q[1], q[2], tokens, cost)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("cannot read llm_events summary: %w", err)
+	for _, a := range ev.PerApp {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.0f\t%.0f\t%.0f\t%d\t%.4f\n", a.App, a.Model, a.Events, a.Errors, a.P50, a.P90, a.P99, a.Tokens, a.CostUSD)
 	}
 	tw.Flush()
-	var all, truncated uint64
-	var q []float64
-	if err := conn.QueryRow(ctx, `SELECT count(), sum(truncated), quantiles(0.5, 0.9, 0.99)(duration_ms) FROM llm_events FINAL`).Scan(&all, &truncated, &q); err != nil {
-		return fmt.Errorf("cannot query llm_events: %w", err)
-	}
-	fmt.Fprintf(w, "\n== all events: %d stored (deduplicated), %d truncated; latency p50 %.0f ms, p90 %.0f ms, p99 %.0f ms\n", all, truncated, q[0], q[1], q[2])
+	fmt.Fprintf(w, "\n== all events: %d stored (deduplicated), %d truncated; latency p50 %.0f ms, p90 %.0f ms, p99 %.0f ms\n", ev.Events, ev.Truncated, ev.P50, ev.P90, ev.P99)
 	if err := signalSummary(ctx, w, conn); err != nil {
 		fmt.Fprintf(w, "== signals: unavailable (%v)\n", err)
 	}
@@ -110,53 +85,23 @@ func Summary(ctx context.Context, w io.Writer, conn driver.Conn, brokers []strin
 // signalSummary prints what the aggregate stage found: windows written,
 // rates per app, and the drift, bias and A/B findings.
 func signalSummary(ctx context.Context, w io.Writer, conn driver.Conn) error {
-	var windows, rows uint64
-	if err := conn.QueryRow(ctx, `SELECT uniqExact(tenant, app, model, variant, window_start, window_seconds), count()
-		FROM llm_signals FINAL WHERE signal = 'events' AND grp = ''`).Scan(&windows, &rows); err != nil {
+	sg, err := chsink.StoredSignals(ctx, conn)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\n== signals: %d key-windows closed\n", windows)
-	if windows == 0 {
+	fmt.Fprintf(w, "\n== signals: %d key-windows closed\n", sg.KeyWindows)
+	if sg.KeyWindows == 0 {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "app\twindows\ttoxicity\thallucination\trefusal\tpii\tinjection\terrors\tmax toxicity (window)")
-	q, err := conn.Query(ctx, `SELECT app, uniqExact(window_start),
-		sumIf(value * n, signal = 'toxicity') / greatest(sumIf(n, signal = 'toxicity'), 1),
-		sumIf(value * n, signal = 'hallucination') / greatest(sumIf(n, signal = 'hallucination'), 1),
-		sumIf(value * n, signal = 'refusal') / greatest(sumIf(n, signal = 'refusal'), 1),
-		sumIf(value * n, signal = 'pii') / greatest(sumIf(n, signal = 'pii'), 1),
-		sumIf(value * n, signal = 'prompt_injection') / greatest(sumIf(n, signal = 'prompt_injection'), 1),
-		sumIf(value * n, signal = 'error') / greatest(sumIf(n, signal = 'error'), 1),
-		maxIf(value, signal = 'toxicity' AND n >= 20)
-		FROM llm_signals FINAL
-		WHERE metric = 'rate' AND grp = '' AND window_seconds = (SELECT min(window_seconds) FROM llm_signals)
-		GROUP BY app ORDER BY app`)
-	if err != nil {
-		return err
+	for _, a := range sg.PerApp {
+		fmt.Fprintf(tw, "%s\t%d\t%.1f%%\t%.1f%%\t%.1f%%\t%.1f%%\t%.1f%%\t%.1f%%\t%.1f%%\n", a.App, a.Windows, 100*a.Toxicity,
+			100*a.Hallucination, 100*a.Refusal, 100*a.PII, 100*a.Injection, 100*a.Errors, 100*a.MaxToxicity)
 	}
-	for q.Next() {
-		var app string
-		var n uint64
-		var tox, hal, ref, pii, inj, errs, maxTox float64
-		if err := q.Scan(&app, &n, &tox, &hal, &ref, &pii, &inj, &errs, &maxTox); err != nil {
-			q.Close()
-			return err
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%.1f%%\t%.1f%%\t%.1f%%\t%.1f%%\t%.1f%%\t%.1f%%\t%.1f%%\n", app, n, 100*tox, 100*hal, 100*ref, 100*pii, 100*inj, 100*errs, 100*maxTox)
-	}
-	q.Close()
 	tw.Flush()
-	var drift, driftAll, bias, biasAll, ab, abAll uint64
-	if err := conn.QueryRow(ctx, `SELECT
-		countIf(metric = 'drift' AND decision = 1), countIf(metric = 'drift'),
-		countIf(metric = 'bias' AND decision = 1), countIf(metric = 'bias'),
-		countIf(metric = 'ab_msprt' AND decision = 1), countIf(metric = 'ab_msprt')
-		FROM llm_signals FINAL`).Scan(&drift, &driftAll, &bias, &biasAll, &ab, &abAll); err != nil {
-		return err
-	}
 	fmt.Fprintf(w, "findings: drift %d of %d feature-windows, bias %d of %d attribute-windows, A/B (mSPRT) %d of %d comparisons\n",
-		drift, driftAll, bias, biasAll, ab, abAll)
+		sg.Drift, sg.DriftAll, sg.Bias, sg.BiasAll, sg.AB, sg.ABAll)
 	return nil
 }
 

@@ -120,7 +120,7 @@ func insertEvaluations(ctx context.Context, conn driver.Conn, jobID, judgeModel 
 			DetectorToxicity: r.ev.DetTox, DetectorHallucination: r.ev.DetHal, RawResponse: raw,
 			Attempts: uint16(min(r.res.Attempts, math.MaxUint16)), LatencyMS: float64(r.res.Latency.Microseconds()) / 1000, TS: r.at}
 	}
-	return chsink.Evaluations.Insert(ctx, conn, out)
+	return chsink.EvaluationsTable.Insert(ctx, conn, out)
 }
 
 func agreementRow(a Agreement) chsink.AgreementRow {
@@ -129,7 +129,7 @@ func agreementRow(a Agreement) chsink.AgreementRow {
 }
 
 func insertRun(ctx context.Context, conn driver.Conn, s *Summary) error {
-	return chsink.EvalRuns.Insert(ctx, conn, []chsink.EvalRunRow{{
+	return chsink.EvalRunsTable.Insert(ctx, conn, []chsink.EvalRunRow{{
 		JobID: s.JobID, AlertID: s.AlertID, Tenant: s.Scope.Tenant, App: s.Scope.App, Model: s.Scope.Model, Variant: s.Scope.Variant,
 		From: s.From, To: s.To, JudgeModel: s.JudgeModel, Started: s.Started, Finished: s.Finished,
 		Events: uint64(s.Events), Skipped: uint64(s.Skipped), Judged: uint64(s.Judged), Invalid: uint64(s.Invalid),

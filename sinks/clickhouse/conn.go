@@ -64,7 +64,7 @@ func Open(ctx context.Context, o Options) (driver.Conn, error) {
 // ServerVersion returns the server's major and minor release.
 func ServerVersion(ctx context.Context, conn driver.Conn) (major, minor int, err error) {
 	var v string
-	if err := conn.QueryRow(ctx, "SELECT version()").Scan(&v); err != nil {
+	if err := conn.QueryRow(ctx, serverVersionQuery).Scan(&v); err != nil {
 		return 0, 0, fmt.Errorf("cannot read clickhouse version: %w", err)
 	}
 	parts := strings.SplitN(v, ".", 3)
@@ -79,3 +79,5 @@ func ServerVersion(ctx context.Context, conn driver.Conn) (major, minor int, err
 	}
 	return major, minor, nil
 }
+
+const serverVersionQuery = "SELECT version()"

@@ -171,10 +171,14 @@ func JudgeEventPages(ctx context.Context, conn driver.Conn, s Scope, page, max i
 func CountEvents(ctx context.Context, conn driver.Conn, s Scope) (uint64, error) {
 	where, args := s.where()
 	var n uint64
-	if err := conn.QueryRow(ctx, "SELECT count() FROM llm_events FINAL WHERE "+where, args...).Scan(&n); err != nil {
+	if err := conn.QueryRow(ctx, countEventsSQL(where), args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("cannot count llm_events: %w", err)
 	}
 	return n, nil
+}
+
+func countEventsSQL(where string) string {
+	return "SELECT count() FROM llm_events FINAL WHERE " + where
 }
 
 // PriorVerdict is a valid verdict stored by an earlier run of a job.
@@ -238,9 +242,9 @@ type EvaluationRow struct {
 	TS                          time.Time
 }
 
-// Evaluations is llm_evaluations: its columns, each next to the value it
+// EvaluationsTable is llm_evaluations: its columns, each next to the value it
 // takes (version orders a job's reruns).
-var Evaluations = NewTable("llm_evaluations",
+var EvaluationsTable = NewTable("llm_evaluations",
 	Col("job_id", func(r *EvaluationRow) any { return r.JobID }),
 	Col("event_id", func(r *EvaluationRow) any { return r.EventID }),
 	Col("tenant", func(r *EvaluationRow) any { return r.Tenant }),
@@ -278,24 +282,24 @@ func optBool(b *bool) *uint8 {
 // EvalRunRow is one re-evaluation run's summary (llm_eval_runs). Rates and
 // agreement figures are nil when undefined.
 type EvalRunRow struct {
-	JobID, AlertID                                       string
-	Tenant, App, Model, Variant                          string
-	From, To                                             time.Time
-	JudgeModel                                           string
-	Started, Finished                                    time.Time
-	Events, Skipped, Judged, Invalid, Failed, Verdicts   uint64
-	ToxicRate, HallucinationRate, BiasRate               *float64
-	Toxicity, Hallucination                              AgreementRow
+	JobID, AlertID                                     string
+	Tenant, App, Model, Variant                        string
+	From, To                                           time.Time
+	JudgeModel                                         string
+	Started, Finished                                  time.Time
+	Events, Skipped, Judged, Invalid, Failed, Verdicts uint64
+	ToxicRate, HallucinationRate, BiasRate             *float64
+	Toxicity, Hallucination                            AgreementRow
 }
 
 // AgreementRow is an online detector's agreement with the judge.
 type AgreementRow struct {
-	TP, FP, FN, TN           uint64
-	Precision, Recall, F1    *float64
+	TP, FP, FN, TN        uint64
+	Precision, Recall, F1 *float64
 }
 
-// EvalRuns is llm_eval_runs.
-var EvalRuns = NewTable("llm_eval_runs",
+// EvalRunsTable is llm_eval_runs.
+var EvalRunsTable = NewTable("llm_eval_runs",
 	Col("job_id", func(r *EvalRunRow) any { return r.JobID }),
 	Col("alert_id", func(r *EvalRunRow) any { return r.AlertID }),
 	Col("tenant", func(r *EvalRunRow) any { return r.Tenant }),
@@ -332,5 +336,3 @@ var EvalRuns = NewTable("llm_eval_runs",
 	Col("hallucination_f1", func(r *EvalRunRow) any { return r.Hallucination.F1 }),
 	Col("version", func(r *EvalRunRow) any { return uint64(r.Finished.UnixNano()) }),
 )
-
-

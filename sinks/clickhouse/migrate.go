@@ -27,6 +27,12 @@ const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations
 ENGINE = ReplacingMergeTree(applied_at)
 ORDER BY version`
 
+const (
+	appliedMigrationsQuery = "SELECT version FROM schema_migrations"
+	recordMigrationInsert  = "INSERT INTO schema_migrations (version, name, applied_at)"
+	columnExistsQuery      = "SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = ? AND name = ?"
+)
+
 // Migrate applies the embedded migrations that are not yet recorded in
 // schema_migrations, in order. It is safe to run concurrently from several
 // processes: every statement is idempotent.
@@ -44,7 +50,7 @@ func Migrate(ctx context.Context, conn driver.Conn) (MigrationResult, error) {
 		return res, err
 	}
 	applied := map[uint32]bool{}
-	rows, err := conn.Query(ctx, "SELECT version FROM schema_migrations")
+	rows, err := conn.Query(ctx, appliedMigrationsQuery)
 	if err != nil {
 		return res, fmt.Errorf("cannot read schema_migrations: %w", err)
 	}
@@ -96,7 +102,7 @@ func Migrate(ctx context.Context, conn driver.Conn) (MigrationResult, error) {
 // what every server release accepts from this driver (a parameterised
 // INSERT ... VALUES hangs against 18.16).
 func record(ctx context.Context, conn driver.Conn, m migrations.Migration) error {
-	b, err := conn.PrepareBatch(ctx, "INSERT INTO schema_migrations (version, name, applied_at)")
+	b, err := conn.PrepareBatch(ctx, recordMigrationInsert)
 	if err != nil {
 		return err
 	}
@@ -122,8 +128,7 @@ func addColumn(stmt string) (table, column string, ok bool) {
 func columnExists(ctx context.Context, conn driver.Conn, table, column string) (bool, error) {
 	var n uint64
 	err := conn.QueryRow(ctx,
-		"SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = ? AND name = ?",
-		table, column).Scan(&n)
+		columnExistsQuery, table, column).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("cannot read system.columns: %w", err)
 	}

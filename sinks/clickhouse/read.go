@@ -299,3 +299,31 @@ func ReadSummary(ctx context.Context, conn driver.Conn, f SummaryFilter) ([]AppS
 	}
 	return out, nil
 }
+
+// JobView is one llm_jobs row (a job request attempt) as the CLI shows it.
+type JobView struct {
+	Rule, Action, IdempotencyKey, Outcome string
+	Attempt                               uint32
+	StatusCode                            int32
+}
+
+const jobsQuery = `SELECT rule, action, idempotency_key, attempt, outcome, status_code FROM llm_jobs
+ORDER BY rule, idempotency_key, attempt LIMIT ?`
+
+// ReadJobs reads job request attempts by rule and idempotency key.
+func ReadJobs(ctx context.Context, conn driver.Conn, limit int) ([]JobView, error) {
+	rows, err := conn.Query(ctx, jobsQuery, uint64(max(limit, 1)))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read llm_jobs: %w", err)
+	}
+	defer rows.Close()
+	var out []JobView
+	for rows.Next() {
+		var j JobView
+		if err := rows.Scan(&j.Rule, &j.Action, &j.IdempotencyKey, &j.Attempt, &j.Outcome, &j.StatusCode); err != nil {
+			return nil, fmt.Errorf("cannot read llm_jobs: %w", err)
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}

@@ -123,9 +123,7 @@ func InsertWindows(ctx context.Context, conn driver.Conn, parts []*window.Partia
 // WindowsBetween reads the closed windows of a key that start in
 // [from, to) (a rolling baseline block after a restart).
 func WindowsBetween(ctx context.Context, conn driver.Conn, key window.Key, seconds uint32, from, to int64) ([]*window.Partial, error) {
-	rows, err := conn.Query(ctx, `SELECT partial FROM llm_windows FINAL
-		WHERE tenant = ? AND app = ? AND model = ? AND variant = ? AND window_seconds = ? AND window_start >= ? AND window_start < ?
-		ORDER BY window_start`,
+	rows, err := conn.Query(ctx, windowsBetweenQuery,
 		key.Tenant, key.App, key.Model, key.Variant, seconds, time.Unix(from, 0).UTC(), time.Unix(to, 0).UTC())
 	if err != nil {
 		return nil, fmt.Errorf("cannot read llm_windows: %w", err)
@@ -158,8 +156,7 @@ type StoredWindow struct {
 // partials into, and the A/B comparisons it must redo. Rows that do not
 // decode (written by an incompatible version) are left out.
 func WindowVariants(ctx context.Context, conn driver.Conn, tenant, app, model string, seconds uint32, start int64) ([]StoredWindow, error) {
-	rows, err := conn.Query(ctx, `SELECT variant, partial, computed_at FROM llm_windows FINAL
-		WHERE tenant = ? AND app = ? AND model = ? AND window_seconds = ? AND window_start = ?`,
+	rows, err := conn.Query(ctx, windowVariantsQuery,
 		tenant, app, model, seconds, time.Unix(start, 0).UTC())
 	if err != nil {
 		return nil, fmt.Errorf("cannot read llm_windows: %w", err)
@@ -191,8 +188,7 @@ var insertBaselines = InsertStmt("llm_baselines", BaselineColumns)
 // [from, to) from llm_windows and stores them as the named baseline. It
 // returns the number of keys stored.
 func PinBaseline(ctx context.Context, conn driver.Conn, name string, seconds uint32, from, to time.Time) (int, error) {
-	rows, err := conn.Query(ctx, `SELECT tenant, app, model, variant, partial FROM llm_windows FINAL
-		WHERE window_seconds = ? AND window_start >= ? AND window_start < ?`, seconds, from.UTC(), to.UTC())
+	rows, err := conn.Query(ctx, pinWindowsQuery, seconds, from.UTC(), to.UTC())
 	if err != nil {
 		return 0, fmt.Errorf("cannot read llm_windows: %w", err)
 	}
@@ -248,8 +244,7 @@ func PinBaseline(ctx context.Context, conn driver.Conn, name string, seconds uin
 
 // LoadBaseline reads the named pinned baseline of a key (nil when absent).
 func LoadBaseline(ctx context.Context, conn driver.Conn, name string, key window.Key) (*window.Partial, error) {
-	rows, err := conn.Query(ctx, `SELECT partial FROM llm_baselines FINAL
-		WHERE name = ? AND tenant = ? AND app = ? AND model = ? AND variant = ? LIMIT 1`,
+	rows, err := conn.Query(ctx, loadBaselineQuery,
 		name, key.Tenant, key.App, key.Model, key.Variant)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read llm_baselines: %w", err)
@@ -268,3 +263,16 @@ func LoadBaseline(ctx context.Context, conn driver.Conn, name string, key window
 	}
 	return nil, rows.Err()
 }
+
+const windowsBetweenQuery = `SELECT partial FROM llm_windows FINAL
+WHERE tenant = ? AND app = ? AND model = ? AND variant = ? AND window_seconds = ? AND window_start >= ? AND window_start < ?
+ORDER BY window_start`
+
+const windowVariantsQuery = `SELECT variant, partial, computed_at FROM llm_windows FINAL
+WHERE tenant = ? AND app = ? AND model = ? AND window_seconds = ? AND window_start = ?`
+
+const pinWindowsQuery = `SELECT tenant, app, model, variant, partial FROM llm_windows FINAL
+WHERE window_seconds = ? AND window_start >= ? AND window_start < ?`
+
+const loadBaselineQuery = `SELECT partial FROM llm_baselines FINAL
+WHERE name = ? AND tenant = ? AND app = ? AND model = ? AND variant = ? LIMIT 1`

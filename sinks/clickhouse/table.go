@@ -15,7 +15,9 @@ type Column[R any] struct {
 }
 
 // Col declares a column.
-func Col[R any](name string, value func(*R) any) Column[R] { return Column[R]{Name: name, Value: value} }
+func Col[R any](name string, value func(*R) any) Column[R] {
+	return Column[R]{Name: name, Value: value}
+}
 
 // Table is the insert of one table: its columns (each with its value) in
 // the order of the explicit column list every insert carries (old servers

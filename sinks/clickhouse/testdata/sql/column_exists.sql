@@ -1,0 +1,1 @@
+SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = ? AND name = ?

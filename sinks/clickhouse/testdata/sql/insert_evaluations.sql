@@ -1,0 +1,1 @@
+INSERT INTO llm_evaluations (job_id, event_id, tenant, app, model, variant, event_ts, judge_model, valid, error, toxic, toxicity_score, hallucinated, hallucination_score, unsupported_claims, biased, bias_explanation, detector_toxicity, detector_hallucination, raw_response, attempts, latency_ms, ts, version)
