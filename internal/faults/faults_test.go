@@ -134,9 +134,11 @@ sampling:
 		case r := <-done:
 			res, done = r, nil
 		case <-tick.C:
-			g, err := metric(u.httpAddr, "sightline_score_consumer_lag_records")
-			if err == nil {
-				gauges = append(gauges, timed{time.Now(), g})
+			m, err := metrics(u.httpAddr, "sightline_score_consumer_lag_records", "sightline_score_consumer_lag_listed_timestamp_seconds")
+			g := m["sightline_score_consumer_lag_records"]
+			if listed := m["sightline_score_consumer_lag_listed_timestamp_seconds"]; err == nil && listed > 0 {
+				// The gauge is as of the listing it comes from.
+				gauges = append(gauges, timed{time.Unix(0, int64(listed*1e9)), g})
 			}
 			if done == nil && (g == 0 || time.Since(begin) > pick(5*time.Minute, 15*time.Minute)) {
 				if draining++; draining > 3 {
@@ -146,7 +148,7 @@ sampling:
 		}
 	}
 	tick.Stop()
-	reportLag(t, gauges, truth.stop(), 250*time.Millisecond)
+	reportLag(t, gauges, truth.stop())
 	elapsed := time.Since(begin)
 	kw := settle(t, conn.Conn, windows(), begin, uint64(res.Produced), pick(5*time.Minute, 15*time.Minute))
 	late, _ := metric(u.httpAddr, "sightline_aggregate_late_events_total")
@@ -209,20 +211,20 @@ func (b *backlogSampler) stop() []timed {
 	return <-b.done
 }
 
-// reportLag: each reading of the lag gauge against the true backlog over
-// the gauge's refresh interval before it (the gauge shows the last listing;
-// at tens of thousands of events a second the backlog moves in between).
-// The backlog passed through every value between two samples, so a
-// reading within the range the samples bracketing that interval span is
-// exact; otherwise its error is the distance to that range. Within 5 %
-// whenever the backlog is large enough for a percentage to mean something
-// (20,000 records).
-func reportLag(t *testing.T, gauges, truth []timed, refresh time.Duration) {
+// reportLag: each reading of the lag gauge against the true backlog at the
+// time of the offsets listing it comes from (the stage exports that time;
+// the committed offsets it subtracts are read right after the listing).
+// The backlog passed through every value between two samples, so a reading
+// within the range spanned by the samples bracketing [listed-100ms,
+// listed+250ms] is exact; otherwise its error is the distance to that
+// range. Within 5 % whenever the backlog is large enough for a percentage
+// to mean something (20,000 records).
+func reportLag(t *testing.T, gauges, truth []timed) {
 	t.Helper()
 	var worst, peak float64
 	var n int
 	for _, g := range gauges {
-		from, to := g.at.Add(-refresh-100*time.Millisecond), g.at
+		from, to := g.at.Add(-100*time.Millisecond), g.at.Add(250*time.Millisecond)
 		lo, hi := math.Inf(1), math.Inf(-1)
 		for i, s := range truth {
 			// The samples inside the interval and the two bracketing it.

@@ -150,33 +150,39 @@ func waitReady(t *testing.T, httpAddr string, timeout time.Duration) {
 	})
 }
 
-// metric sums a metric's samples on a /metrics endpoint (NaN-free; 0 when
-// absent).
+// metric sums a metric's samples on a /metrics endpoint (0 when absent).
 func metric(httpAddr, name string) (float64, error) {
+	m, err := metrics(httpAddr, name)
+	return m[name], err
+}
+
+// metrics sums the samples of each named metric in one scrape.
+func metrics(httpAddr string, names ...string) (map[string]float64, error) {
 	resp, err := http.Get("http://" + httpAddr + "/metrics")
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer resp.Body.Close()
-	var sum float64
+	out := map[string]float64{}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, name) {
-			continue
-		}
-		rest := line[len(name):]
-		if rest != "" && rest[0] != ' ' && rest[0] != '{' {
-			continue
-		}
-		f := strings.Fields(line)
-		v, err := strconv.ParseFloat(f[len(f)-1], 64)
-		if err == nil {
-			sum += v
+		for _, name := range names {
+			if !strings.HasPrefix(line, name) {
+				continue
+			}
+			rest := line[len(name):]
+			if rest != "" && rest[0] != ' ' && rest[0] != '{' {
+				continue
+			}
+			f := strings.Fields(line)
+			if v, err := strconv.ParseFloat(f[len(f)-1], 64); err == nil {
+				out[name] += v
+			}
 		}
 	}
-	return sum, sc.Err()
+	return out, sc.Err()
 }
 
 // settle waits until, for every key and window, the signals counted

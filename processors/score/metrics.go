@@ -18,6 +18,7 @@ type metrics struct {
 	aborts      prometheus.Counter
 	lag         *prometheus.GaugeVec
 	assigned    prometheus.Gauge
+	lagListed   prometheus.Gauge
 
 	detectorErrors *prometheus.CounterVec
 }
@@ -62,6 +63,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "sightline_score_consumer_lag_records",
 			Help: "Records of the events topic not yet scored and committed, per owned partition: the broker's end offset minus the committed offset, refreshed every progress_interval whether or not fetches happen.",
 		}, []string{"partition"}),
+		lagListed: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "sightline_score_consumer_lag_listed_timestamp_seconds",
+			Help: "When the end offsets behind sightline_score_consumer_lag_records were listed (Unix seconds): how old the lag figure is.",
+		}),
 		assigned: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "sightline_score_assigned_partitions",
 			Help: "Partitions of the events topic this member owns.",
@@ -79,7 +84,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.dlq.WithLabelValues(string(r))
 	}
 	if reg != nil {
-		reg.MustRegister(m.records, m.dlq, m.truncated, m.batchSize, m.insertDur, m.retries, m.fetchErrors, m.commits, m.aborts, m.detectorErrors, m.lag, m.assigned)
+		reg.MustRegister(m.records, m.dlq, m.truncated, m.batchSize, m.insertDur, m.retries, m.fetchErrors, m.commits, m.aborts, m.detectorErrors, m.lag, m.assigned, m.lagListed)
 	}
 	return m
 }

@@ -138,6 +138,7 @@ func (s *Stage) updateLag() {
 	for p := range lag {
 		s.lagParts[p] = true
 	}
+	s.m.lagListed.Set(float64(l.At.UnixNano()) / 1e9)
 }
 
 // Run consumes until ctx ends, then stores and commits what it holds and
