@@ -249,15 +249,12 @@ func Up(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	return runErr
 }
 
-// AggregateConfig turns the config file into the aggregate stage's config.
+// AggregateConfig is the config file's aggregate: section with what the
+// stage takes from the rest of the file.
 func AggregateConfig(cfg config.Config, brokers []string, log *slog.Logger) aggregate.Config {
 	a := cfg.Aggregate
-	return aggregate.Config{
-		Brokers: brokers, Group: a.Group, Window: a.Window, Rollup: a.Rollup, Lateness: a.Lateness,
-		IdleClose: a.IdleClose, MaxKeys: a.MaxKeys, BaselineWindows: a.BaselineWindows, Control: a.Control,
-		Baseline: a.Baseline, ReferenceScore: referenceScorer(cfg), CorrectionHorizon: a.CorrectionHorizon,
-		SessionTimeout: a.SessionTimeout, InstanceID: a.InstanceID, WindowConfig: cfg.Window, Logger: log,
-	}
+	a.Brokers, a.ReferenceScore, a.WindowConfig, a.Logger = brokers, referenceScorer(cfg), cfg.Window, log
+	return a
 }
 
 // alertEngine builds the alert engine when the config has rules.
@@ -383,13 +380,9 @@ func Score(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 // is set; closeEvals sends what is still queued (call it once the stage
 // has stopped).
 func scoreConfig(cfg config.Config, brokers []string, dets []detector.Detector, reg prometheus.Registerer, log *slog.Logger) (sc score.Config, closeEvals func(), err error) {
-	sc = score.Config{
-		Detectors: dets,
-		Partials:  aggregate.NewCollector(cfg.Aggregate.Window, cfg.Window),
-		Brokers:   brokers, Group: cfg.Score.Group, BatchSize: cfg.Score.BatchSize,
-		FlushInterval: cfg.Score.FlushInterval, SessionTimeout: cfg.Score.SessionTimeout, Logger: log,
-		TransactionalID: cfg.Score.TransactionalID, InstanceID: cfg.Score.InstanceID, ProgressInterval: cfg.Score.ProgressInterval,
-	}
+	sc = cfg.Score
+	sc.Detectors, sc.Brokers, sc.Logger = dets, brokers, log
+	sc.Partials = aggregate.NewCollector(cfg.Aggregate.Window, cfg.Window)
 	closeEvals = func() {}
 	e := cfg.Evaluations
 	if e.OTLPEndpoint == "" {

@@ -13,8 +13,10 @@ import (
 
 	"github.com/sightline-dev/sightline/internal/broker"
 	"github.com/sightline-dev/sightline/internal/server"
+	"github.com/sightline-dev/sightline/processors/aggregate"
 	"github.com/sightline-dev/sightline/processors/alert"
 	"github.com/sightline-dev/sightline/processors/registry"
+	"github.com/sightline-dev/sightline/processors/score"
 	"github.com/sightline-dev/sightline/processors/window"
 	"github.com/sightline-dev/sightline/sinks/otlp"
 )
@@ -25,12 +27,15 @@ type Config struct {
 	HTTPAddr   string           `yaml:"http_addr"`
 	Kafka      KafkaConfig      `yaml:"kafka"`
 	ClickHouse ClickHouseConfig `yaml:"clickhouse"`
-	Score      ScoreConfig      `yaml:"score"`
+	// Score is the score stage's section (processors/score owns its
+	// keys, defaults and validation).
+	Score score.Config `yaml:"score"`
 	// Detectors configures each detector by name (see registry.Names);
 	// every detector runs with its defaults unless disabled here.
 	Detectors map[string]registry.Settings `yaml:"detectors"`
-	// Aggregate tunes windows and baselines of the aggregate stage.
-	Aggregate AggregateConfig `yaml:"aggregate"`
+	// Aggregate tunes windows and baselines of the aggregate stage
+	// (processors/aggregate owns its keys, defaults and validation).
+	Aggregate aggregate.Config `yaml:"aggregate"`
 	// Window configures partials and signal statistics.
 	Window window.Config `yaml:"window"`
 	// Alerts holds the alert rules and their actions; the aggregate stage
@@ -71,30 +76,6 @@ type OTLPConfig struct {
 	Tenant string `yaml:"tenant"`
 }
 
-// AggregateConfig tunes the aggregate stage (aggregate.*).
-type AggregateConfig struct {
-	Group           string        `yaml:"group"`
-	Window          time.Duration `yaml:"window"`
-	Rollup          time.Duration `yaml:"rollup"`
-	Lateness        time.Duration `yaml:"lateness"`
-	IdleClose       time.Duration `yaml:"idle_close"`
-	MaxKeys         int           `yaml:"max_keys"`
-	BaselineWindows int           `yaml:"baseline_windows"`
-	// Baseline: rolling (default), pinned:NAME or file:PATH.
-	Baseline       string        `yaml:"baseline"`
-	Control        string        `yaml:"control"`
-	SessionTimeout time.Duration `yaml:"session_timeout"`
-	// CorrectionHorizon: partials arriving after their window was written
-	// are merged into a corrected version of it if the window ended less
-	// than this long before the watermark (default 6h).
-	CorrectionHorizon time.Duration `yaml:"correction_horizon"`
-	// InstanceID makes this member a static member of its consumer group
-	// (Kafka's group.instance.id): restarted within the session timeout
-	// it gets its partitions back at once instead of after a rebalance.
-	// Unique per instance; `sightline up` sets one.
-	InstanceID string `yaml:"instance_id"`
-}
-
 // KafkaConfig: empty Brokers means the embedded broker.
 type KafkaConfig struct {
 	Brokers      []string `yaml:"brokers"`
@@ -123,26 +104,6 @@ type ClickHouseConfig struct {
 	LocalHTTP int    `yaml:"local_http_port"`
 }
 
-// ScoreConfig tunes the score stage.
-type ScoreConfig struct {
-	Group         string        `yaml:"group"`
-	BatchSize     int           `yaml:"batch_size"`
-	FlushInterval time.Duration `yaml:"flush_interval"`
-	// SessionTimeout: how long a crashed stage keeps its partitions.
-	SessionTimeout time.Duration `yaml:"session_timeout"`
-	// TransactionalID names this member's Kafka transactions; a restarted
-	// member with the same id aborts its predecessor's open transaction
-	// at once instead of after the transaction timeout. Unique per
-	// instance (default: random); `sightline up` sets one.
-	TransactionalID string `yaml:"transactional_id"`
-	// InstanceID: as aggregate.instance_id, for the score stage's group.
-	InstanceID string `yaml:"instance_id"`
-	// ProgressInterval: how often the events topic's end offsets are
-	// listed (the lag gauges) and an idle stage reports its progress to
-	// the aggregate stage (default 1s).
-	ProgressInterval time.Duration `yaml:"progress_interval"`
-}
-
 // Default returns the configuration `sightline up` runs with when given
 // nothing.
 func Default() Config {
@@ -156,13 +117,10 @@ func Default() Config {
 		ClickHouse: ClickHouseConfig{
 			Database: "default", Username: "default", LocalPort: 19000, LocalHTTP: 18123,
 		},
-		Score: ScoreConfig{Group: "sightline-score", BatchSize: 5000, FlushInterval: time.Second},
-		Aggregate: AggregateConfig{
-			Group: "sightline-aggregate", Window: time.Minute, Rollup: time.Hour, Lateness: 30 * time.Second,
-			IdleClose: 10 * time.Second, MaxKeys: 10000, BaselineWindows: 10, Control: "control",
-		},
-		Window: window.DefaultConfig(),
-		OTLP:   OTLPConfig{GRPCAddr: "127.0.0.1:4317", HTTPAddr: "127.0.0.1:4318", MetricsAddr: "127.0.0.1:8889"},
+		Score:     score.DefaultConfig(),
+		Aggregate: aggregate.DefaultConfig(),
+		Window:    window.DefaultConfig(),
+		OTLP:      OTLPConfig{GRPCAddr: "127.0.0.1:4317", HTTPAddr: "127.0.0.1:4318", MetricsAddr: "127.0.0.1:8889"},
 	}
 }
 
@@ -197,18 +155,14 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: kafka.retention must be at least 1m (or negative to keep records regardless of age)")
 	case c.Kafka.RetentionBytes >= 0 && c.Kafka.RetentionBytes < 16<<20:
 		return fmt.Errorf("config: kafka.retention_bytes must be at least 16777216, the largest record batch (or negative for no size bound)")
-	case c.Score.BatchSize < 1:
-		return fmt.Errorf("config: score.batch_size must be at least 1")
-	case c.Score.FlushInterval < time.Millisecond:
-		return fmt.Errorf("config: score.flush_interval must be at least 1ms")
 	case c.OTLP.Enabled && (c.OTLP.GRPCAddr == "" || c.OTLP.HTTPAddr == "" || c.OTLP.MetricsAddr == ""):
 		return fmt.Errorf("config: otlp.grpc_addr, otlp.http_addr and otlp.metrics_addr must not be empty when otlp.enabled")
 	}
-	if c.Aggregate.Window < time.Second || c.Aggregate.Window%time.Second != 0 {
-		return fmt.Errorf("config: aggregate.window must be a whole number of seconds, at least 1s")
+	if err := c.Score.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
 	}
-	if c.Aggregate.Rollup > 0 && c.Aggregate.Rollup%c.Aggregate.Window != 0 {
-		return fmt.Errorf("config: aggregate.rollup must be a multiple of aggregate.window")
+	if err := c.Aggregate.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
 	}
 	if err := c.Window.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)

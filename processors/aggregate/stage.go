@@ -29,74 +29,84 @@ import (
 
 // Config of the aggregate stage. Zero values take the defaults.
 type Config struct {
-	Brokers []string // required
-	Group   string   // default "sightline-aggregate"
-	Topic   string   // default sightline.partials
+	Brokers []string `yaml:"-"`     // required
+	Group   string   `yaml:"group"` // default "sightline-aggregate"
+	Topic   string   `yaml:"-"`     // default sightline.partials
 	// Window is the size of the partials the score stage emits (default 1m).
-	Window time.Duration
+	Window time.Duration `yaml:"window"`
 	// Rollup is the size of the rollup windows (default 1h; negative: none).
-	Rollup time.Duration
+	Rollup time.Duration `yaml:"rollup"`
 	// Lateness is how far behind the latest event time scored an event
 	// may still arrive and be counted in its window as it is first
 	// written (default 30s): a window closes once every events partition
 	// that can still contribute to it has been scored past its end plus
 	// the lateness (see the score stage's progress reports).
-	Lateness time.Duration
+	Lateness time.Duration `yaml:"lateness"`
 	// IdleClose: once every events partition has been scored to its end
 	// with nothing appended for this long, windows close on the time of
 	// that observation (their end plus the lateness), so quiet traffic
 	// still gets its signals (default 10s). The score stage's clock
 	// decides, not this stage's, so a restarted stage closes the same
 	// windows.
-	IdleClose time.Duration
+	IdleClose time.Duration `yaml:"idle_close"`
 	// CorrectionHorizon: a partial that arrives after its window was
 	// written is merged into a corrected version of the window's rows if
 	// the window ended less than this long before the watermark; older
 	// ones are counted and dropped (default 6h).
-	CorrectionHorizon time.Duration
+	CorrectionHorizon time.Duration `yaml:"correction_horizon"`
 	// LagInterval is how often the partials topic's end offsets are listed
 	// for the lag gauges (default 1s).
-	LagInterval time.Duration
+	LagInterval time.Duration `yaml:"lag_interval"`
 	// MaxKeys caps the tracked keys (tenant/app/model/variant); beyond it
 	// new keys aggregate into one overflow key (default 10000).
-	MaxKeys int
+	MaxKeys int `yaml:"max_keys"`
 	// KeyIdle forgets a key with no open window after this long (default 1h).
-	KeyIdle time.Duration
+	KeyIdle time.Duration `yaml:"key_idle"`
 	// BaselineWindows is K of the rolling baseline: windows are grouped in
 	// tumbling blocks of K aligned to K·window, and drift compares a window
 	// with the previous complete block of its key (default 10).
-	BaselineWindows int
+	BaselineWindows int `yaml:"baseline_windows"`
 	// Baseline selects what drift compares a window with: "rolling" (the
 	// previous BaselineWindows windows of the key; default), "pinned:NAME"
 	// (a baseline stored with `sightline baseline pin`), or "file:PATH" (a
 	// reference file of events in their JSON form, per key when the file
 	// has the key's events, else all of it).
-	Baseline string
+	Baseline string `yaml:"baseline"`
 	// ReferenceScore scores the events of a reference file (nil: as given).
-	ReferenceScore window.ScoreFunc
+	ReferenceScore window.ScoreFunc `yaml:"-"`
 	// Control names the control variant of A/B comparisons (default
 	// "control").
-	Control string
+	Control string `yaml:"control"`
 	// WindowConfig configures partials and signals.
-	WindowConfig window.Config
+	WindowConfig window.Config `yaml:"-"`
 	// RetryMin and RetryMax bound the ClickHouse retry backoff.
-	RetryMin, RetryMax time.Duration
-	SessionTimeout     time.Duration
+	RetryMin       time.Duration `yaml:"retry_min"`
+	RetryMax       time.Duration `yaml:"retry_max"`
+	SessionTimeout time.Duration `yaml:"session_timeout"`
 	// InstanceID, when set, makes the member a static group member
 	// (group.instance.id): restarted within SessionTimeout it keeps its
 	// partitions without a rebalance. Unique per instance.
-	InstanceID string
-	KafkaOpts  []kgo.Opt
-	Logger     *slog.Logger
+	InstanceID string       `yaml:"instance_id"`
+	KafkaOpts  []kgo.Opt    `yaml:"-"`
+	Logger     *slog.Logger `yaml:"-"`
 	// OnSignals, when set, is called after each batch of closed windows is
 	// stored (the alert engine evaluates there).
-	OnSignals func(ctx context.Context, rows []chsink.SignalRow)
+	OnSignals func(ctx context.Context, rows []chsink.SignalRow) `yaml:"-"`
 	// Now is the wall clock (tests).
-	Now func() time.Time
+	Now func() time.Time `yaml:"-"`
 }
 
 // OverflowKey receives the partials of keys beyond MaxKeys.
 var OverflowKey = window.Key{Tenant: "__overflow__", App: "__overflow__", Model: "__overflow__", Variant: "__overflow__"}
+
+// DefaultConfig is the aggregate stage's configuration with every default
+// filled in (what `aggregate:` in the config file starts from).
+func DefaultConfig() Config {
+	var c Config
+	c.setDefaults()
+	c.Logger, c.Now = nil, nil
+	return c
+}
 
 func (c *Config) setDefaults() {
 	if c.Group == "" {
@@ -156,9 +166,19 @@ func (c *Config) setDefaults() {
 }
 
 func (c *Config) validate() error {
-	switch {
-	case len(c.Brokers) == 0:
+	if len(c.Brokers) == 0 {
 		return errors.New("invalid aggregate config: kafka.brokers is empty")
+	}
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	return c.WindowConfig.Validate()
+}
+
+// Validate checks the settings of the config file's aggregate: section
+// (after defaults), naming the key of anything wrong.
+func (c *Config) Validate() error {
+	switch {
 	case c.Window < time.Second || c.Window%time.Second != 0:
 		return errors.New("invalid aggregate config: aggregate.window must be a whole number of seconds, at least 1s")
 	case c.Rollup > 0 && (c.Rollup%c.Window != 0 || c.Rollup <= c.Window):
@@ -176,7 +196,7 @@ func (c *Config) validate() error {
 	case c.Baseline != "rolling" && !strings.HasPrefix(c.Baseline, "pinned:") && !strings.HasPrefix(c.Baseline, "file:"):
 		return fmt.Errorf("invalid aggregate config: aggregate.baseline must be rolling, pinned:NAME or file:PATH, got %q", c.Baseline)
 	}
-	return c.WindowConfig.Validate()
+	return nil
 }
 
 type winID struct {
@@ -219,6 +239,8 @@ type Stage struct {
 	reference *window.Dataset                // file baseline
 	lagParts  map[int32]bool
 	dirty     bool
+
+	ab abState // A/B experiments (experiment.go), used by Run's goroutine only
 }
 
 // New creates the stage.
@@ -700,10 +722,11 @@ func (s *Stage) signalRows(ctx context.Context, parts, group []*window.Partial, 
 	for _, p := range parts {
 		mine[p] = true
 	}
-	for _, r := range s.compareVariants(group, mine) {
-		r.Corrected = corrected
-		rows = append(rows, r)
+	ab, err := s.compareVariants(ctx, group, mine, corrected)
+	if err != nil {
+		return nil, err
 	}
+	rows = append(rows, ab...)
 	s.m.signalDuration.Observe(time.Since(start).Seconds())
 	return rows, nil
 }
@@ -844,43 +867,6 @@ func (s *Stage) baseline(ctx context.Context, p *window.Partial) (*window.Partia
 		return nil, "", nil
 	}
 	return base, fmt.Sprintf("rolling:%d", s.cfg.BaselineWindows), nil
-}
-
-// compareVariants runs the A/B comparison of every variant against the
-// control for each (tenant, app, model, window) among parts, keeping the
-// comparisons that involve a window of mine.
-func (s *Stage) compareVariants(parts []*window.Partial, mine map[*window.Partial]bool) []chsink.SignalRow {
-	type group struct {
-		tenant, app, model string
-		start              int64
-		secs               uint32
-	}
-	groups := map[group][]*window.Partial{}
-	for _, p := range parts {
-		g := group{p.Key.Tenant, p.Key.App, p.Key.Model, p.WindowStart, p.WindowSeconds}
-		groups[g] = append(groups[g], p)
-	}
-	var rows []chsink.SignalRow
-	for _, ps := range groups {
-		var control *window.Partial
-		for _, p := range ps {
-			if p.Key.Variant == s.cfg.Control {
-				control = p
-			}
-		}
-		if control == nil {
-			continue
-		}
-		for _, p := range ps {
-			if p == control || (!mine[p] && !mine[control]) {
-				continue
-			}
-			for _, sig := range window.Compare(control, p, s.cfg.WindowConfig) {
-				rows = append(rows, chsink.SignalRow{Key: p.Key, WindowStart: p.WindowStart, WindowSeconds: p.WindowSeconds, Signal: sig})
-			}
-		}
-	}
-	return rows
 }
 
 func (s *Stage) forgetIdleKeysLocked() {

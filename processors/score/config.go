@@ -1,8 +1,6 @@
 package score
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"time"
@@ -16,58 +14,68 @@ import (
 
 // Config of the score stage. Zero values take the defaults.
 type Config struct {
-	Brokers  []string // required
-	Group    string   // consumer group, default "sightline-score"
-	Topic    string   // default sightline.events
-	DLQTopic string   // default sightline.dlq
+	Brokers  []string `yaml:"-"`     // required
+	Group    string   `yaml:"group"` // consumer group, default "sightline-score"
+	Topic    string   `yaml:"-"`     // default sightline.events
+	DLQTopic string   `yaml:"-"`     // default sightline.dlq
 	// BatchSize is the most events inserted in one ClickHouse batch
 	// (default 5000).
-	BatchSize int
+	BatchSize int `yaml:"batch_size"`
 	// FlushInterval is the longest an event waits in a batch (default 1s).
-	FlushInterval time.Duration
+	FlushInterval time.Duration `yaml:"flush_interval"`
 	// RetryMin and RetryMax bound the exponential backoff of ClickHouse and
 	// DLQ retries (defaults 100ms and 10s). Retries never give up while the
 	// stage runs: skipping would lose events.
-	RetryMin, RetryMax time.Duration
+	RetryMin time.Duration `yaml:"retry_min"`
+	RetryMax time.Duration `yaml:"retry_max"`
 	// SessionTimeout is the consumer group session timeout (default 45s):
 	// how long a crashed member keeps its partitions before the group
 	// rebalances them to the others.
-	SessionTimeout time.Duration
+	SessionTimeout time.Duration `yaml:"session_timeout"`
 	// TransactionalID identifies this member's Kafka transactions (default
 	// the group name plus a random suffix; KIP-447 fencing by group
 	// generation keeps zombies out).
-	TransactionalID string
+	TransactionalID string `yaml:"transactional_id"`
 	// InstanceID, when set, makes the member a static group member
 	// (group.instance.id): restarted within SessionTimeout it keeps its
 	// partitions without a rebalance. Unique per instance.
-	InstanceID string
+	InstanceID string `yaml:"instance_id"`
 	// TransactionTimeout bounds a transaction (default 60s); it must cover
 	// a batch's ClickHouse insert including retries, else the broker
 	// aborts it and the batch is consumed again.
-	TransactionTimeout time.Duration
+	TransactionTimeout time.Duration `yaml:"transaction_timeout"`
 	// Partials, when set, collects per-window partial aggregates of the
 	// scored events; they are produced in the batch's transaction,
 	// followed by a progress report (window.Progress) to every partition
 	// of ProgressTopic.
-	Partials Partials
+	Partials Partials `yaml:"-"`
 	// ProgressTopic receives the progress reports (default
 	// sightline.partials, where the partials go).
-	ProgressTopic string
+	ProgressTopic string `yaml:"-"`
 	// ProgressInterval is how often the end offsets of the events topic
 	// are listed (lag metrics, progress reports) and how often an idle
 	// stage reports progress (default 1s).
-	ProgressInterval time.Duration
+	ProgressInterval time.Duration `yaml:"progress_interval"`
 	// Detectors score every event (processors/registry builds the list);
 	// none means features only.
-	Detectors []detector.Detector
+	Detectors []detector.Detector `yaml:"-"`
 	// OnCommitted, when set, is given each batch's stored events and their
 	// scores after the batch's transaction committed (so never twice for
 	// a replayed batch). It must not block or keep rows: the stage reuses
 	// them (sinks/otlp's Exporter.Add converts and queues).
-	OnCommitted func(rows []chsink.EventRow)
+	OnCommitted func(rows []chsink.EventRow) `yaml:"-"`
 	// KafkaOpts are extra franz-go options (TLS, SASL, ...).
-	KafkaOpts []kgo.Opt
-	Logger    *slog.Logger
+	KafkaOpts []kgo.Opt    `yaml:"-"`
+	Logger    *slog.Logger `yaml:"-"`
+}
+
+// DefaultConfig is the score stage's configuration with every default
+// filled in (what `score:` in the config file starts from).
+func DefaultConfig() Config {
+	var c Config
+	c.setDefaults()
+	c.Logger = nil
+	return c
 }
 
 func (c *Config) setDefaults() {
@@ -98,11 +106,6 @@ func (c *Config) setDefaults() {
 	if c.RetryMax == 0 {
 		c.RetryMax = 10 * time.Second
 	}
-	if c.TransactionalID == "" {
-		var b [6]byte
-		_, _ = rand.Read(b[:])
-		c.TransactionalID = c.Group + "-" + hex.EncodeToString(b[:])
-	}
 	if c.TransactionTimeout == 0 {
 		c.TransactionTimeout = 60 * time.Second
 	}
@@ -114,18 +117,28 @@ func (c *Config) setDefaults() {
 	}
 }
 
-func (c *Config) validate() error {
+// Validate checks the settings of the config file's score: section
+// (defaults filled in, as DefaultConfig has them), naming the key of
+// anything wrong.
+func (c *Config) Validate() error {
 	switch {
-	case len(c.Brokers) == 0:
-		return fmt.Errorf("invalid score config: kafka.brokers is empty")
 	case c.BatchSize < 1 || c.BatchSize > 1_000_000:
 		return fmt.Errorf("invalid score config: score.batch_size must be in [1, 1000000], got %d", c.BatchSize)
 	case c.FlushInterval < time.Millisecond:
 		return fmt.Errorf("invalid score config: score.flush_interval must be at least 1ms")
-	case c.RetryMax < c.RetryMin:
-		return fmt.Errorf("invalid score config: score.retry_max must not be below score.retry_min")
+	case c.RetryMin <= 0 || c.RetryMax < c.RetryMin:
+		return fmt.Errorf("invalid score config: score.retry_min must be positive and score.retry_max not below it")
+	case c.SessionTimeout <= 0 || c.TransactionTimeout <= 0 || c.ProgressInterval <= 0:
+		return fmt.Errorf("invalid score config: score.session_timeout, score.transaction_timeout and score.progress_interval must be positive")
 	}
 	return nil
+}
+
+func (c *Config) validate() error {
+	if len(c.Brokers) == 0 {
+		return fmt.Errorf("invalid score config: kafka.brokers is empty")
+	}
+	return c.Validate()
 }
 
 // Partials collects the window partial aggregates of a batch. The stage is

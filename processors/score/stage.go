@@ -2,6 +2,8 @@ package score
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -58,6 +60,11 @@ func New(cfg Config, conn driver.Conn, reg prometheus.Registerer) (*Stage, error
 	cfg.setDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
+	}
+	if cfg.TransactionalID == "" {
+		var b [6]byte
+		_, _ = rand.Read(b[:])
+		cfg.TransactionalID = cfg.Group + "-" + hex.EncodeToString(b[:])
 	}
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
