@@ -23,6 +23,7 @@ import (
 	"github.com/sightline-dev/sightline/internal/broker"
 	"github.com/sightline-dev/sightline/internal/chlocal"
 	"github.com/sightline-dev/sightline/internal/config"
+	"github.com/sightline-dev/sightline/internal/redact"
 	"github.com/sightline-dev/sightline/internal/server"
 	"github.com/sightline-dev/sightline/processors/aggregate"
 	"github.com/sightline-dev/sightline/processors/alert"
@@ -385,15 +386,16 @@ func scoreConfig(cfg config.Config, brokers []string, dets []detector.Detector, 
 	sc.Partials = aggregate.NewCollector(cfg.Aggregate.Window, cfg.Window)
 	closeEvals = func() {}
 	e := cfg.Evaluations
-	if e.OTLPEndpoint == "" {
+	if e.Endpoint == "" {
 		return sc, closeEvals, nil
 	}
-	ex, err := otlp.New(otlp.Config{Endpoint: e.OTLPEndpoint, Headers: e.Headers, Timeout: e.Timeout, Logger: log}, reg)
+	e.Logger = log
+	ex, err := otlp.New(e, reg)
 	if err != nil {
 		return sc, closeEvals, err
 	}
 	sc.OnCommitted = ex.Add
-	log.Info("exporting scores as gen_ai.evaluation.result events", "endpoint", e.OTLPEndpoint)
+	log.Info("exporting scores as gen_ai.evaluation.result events", "endpoint", redact.URL(e.Endpoint))
 	return sc, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

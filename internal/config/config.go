@@ -47,20 +47,11 @@ type Config struct {
 	// Evaluations sends every scored event's scores back to
 	// OpenTelemetry as gen_ai.evaluation.result log events (off unless
 	// otlp_endpoint is set).
-	Evaluations EvaluationsConfig `yaml:"evaluations"`
+	Evaluations otlp.Config `yaml:"evaluations"`
 	// Ingest bounds POST /v1/events (body size, events per request,
 	// requests and bytes in flight); zero keys take the defaults in
 	// server.DefaultIngestConfig.
 	Ingest server.IngestConfig `yaml:"ingest"`
-}
-
-// EvaluationsConfig: where the score stage sends gen_ai.evaluation.result
-// events (OTLP/HTTP logs, e.g. http://127.0.0.1:4318/v1/logs of a
-// collector in front of the tracing backend).
-type EvaluationsConfig struct {
-	OTLPEndpoint string            `yaml:"otlp_endpoint"`
-	Headers      map[string]string `yaml:"headers"`
-	Timeout      time.Duration     `yaml:"timeout"`
 }
 
 // OTLPConfig: where `sightline up --otlp` accepts OTLP, as
@@ -178,8 +169,8 @@ func (c *Config) Validate() error {
 	if err := registry.Validate(c.Detectors); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	if e := c.Evaluations; e.OTLPEndpoint != "" {
-		if err := (otlp.Config{Endpoint: e.OTLPEndpoint, Timeout: e.Timeout}).Validate(); err != nil {
+	if c.Evaluations.Endpoint != "" {
+		if err := c.Evaluations.Validate(); err != nil {
 			return fmt.Errorf("config: %w", err)
 		}
 	}

@@ -49,19 +49,20 @@ const LabelThreshold = 0.5
 // Config of the exporter.
 type Config struct {
 	// Endpoint is the OTLP/HTTP logs URL, e.g.
-	// http://127.0.0.1:4318/v1/logs (required).
-	Endpoint string
+	// http://127.0.0.1:4318/v1/logs (required; empty in the config file
+	// turns the export off).
+	Endpoint string `yaml:"otlp_endpoint"`
 	// Headers are sent with every request (e.g. an API key).
-	Headers map[string]string
+	Headers map[string]string `yaml:"headers"`
 	// Timeout bounds one request (default 10s).
-	Timeout time.Duration
+	Timeout time.Duration `yaml:"timeout"`
 	// QueueBatches bounds the batches waiting to be sent (default 64);
 	// one score-stage batch is one queued batch.
-	QueueBatches int
+	QueueBatches int `yaml:"queue_batches"`
 	// Retries of a request that failed with a network error, 429 or 5xx
 	// (default 3, with backoff from 200ms).
-	Retries int
-	Logger  *slog.Logger
+	Retries int          `yaml:"retries"`
+	Logger  *slog.Logger `yaml:"-"`
 }
 
 // Validate names the first invalid field as in the YAML config.
