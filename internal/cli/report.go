@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -37,6 +38,11 @@ func reportScorer(g *globals) (window.ScoreFunc, error) {
 	if err != nil {
 		return nil, err
 	}
+	return configScorer(cfg)
+}
+
+// configScorer is reportScorer for a loaded config.
+func configScorer(cfg config.Config) (window.ScoreFunc, error) {
 	dets, err := registry.Build(cfg.Detectors)
 	if err != nil {
 		return nil, err
@@ -277,64 +283,110 @@ func diffOf(m map[string]window.Signal, metric string) string {
 
 func newReportAB(g *globals) *cobra.Command {
 	var in, control string
-	var asJSON bool
+	var size time.Duration
+	var asJSON, looks bool
 	cmd := &cobra.Command{
 		Use:   "ab --in EVENTS.jsonl",
-		Short: "A/B comparison of variants (or prompt-template versions) against a control: rates, continuous metrics, mSPRT",
-		Long: "Groups events by variant (or prompt_template id@version when an event has no variant) and compares each\n" +
-			"group with the control: rates by the two-proportion z-test, continuous metrics by Welch's t-test (and\n" +
-			"Mann-Whitney U for latency), each with the mSPRT always-valid p-value. The decision default is the mSPRT:\n" +
-			"it stays valid however often the results are looked at.",
+		Short: "A/B comparison of variants (or prompt-template versions) against a control: sequential mSPRT across windows, fixed-horizon tests",
+		Long: "Groups events by variant (or prompt_template id@version when an event has no variant) and by event-time\n" +
+			"window (--window, as the stream's aggregate.window) and runs the aggregate stage's A/B experiment of each\n" +
+			"group against the control: the mSPRT accumulated over the windows where both have events, from the first\n" +
+			"one (or window.ab.start / window.ab.starts of the config file) on, with its always-valid p-value and\n" +
+			"confidence sequence, which stay valid however often the results are looked at; that is the decision\n" +
+			"default. Beside it, the fixed-horizon tests over the whole file (two-proportion z-test for rates, Welch's\n" +
+			"t-test and Mann-Whitney U for latency), valid only if the file is the one pre-planned look.",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			score, err := reportScorer(g)
+			cfg, err := config.Load(g.configPath)
 			if err != nil {
 				return err
 			}
-			cfg := window.DefaultConfig()
-			d, err := loadFile(in, "in", cfg, score, window.LoadOptions{Split: window.VariantOf}, cmd.ErrOrStderr())
+			score, err := configScorer(cfg)
 			if err != nil {
 				return err
 			}
-			ctl, rows, err := window.ABReport(d, control, cfg)
+			if size < time.Second || size%time.Second != 0 {
+				return fmt.Errorf("--window must be a whole number of seconds, at least 1s, got %v", size)
+			}
+			wcfg := cfg.Window
+			d, err := loadFile(in, "in", wcfg, score, window.LoadOptions{Split: window.ABWindowSplit(size)}, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			res, err := window.ABExperimentReport(d, control, size, wcfg)
 			if err != nil {
 				return err
 			}
 			if asJSON {
-				return writeJSON(g.out, map[string]any{"control": ctl, "signals": rows})
+				if !looks {
+					res.Looks = nil
+				}
+				return writeJSON(g.out, res)
 			}
-			fmt.Fprintf(g.out, "control %q (%d events); decision default: %s (alpha %v)\n", ctl, d.Partials[ctl].Count(), cfg.AB.Decision, cfg.AB.Alpha)
-			tw := tabwriter.NewWriter(g.out, 0, 0, 2, ' ', tabwriter.AlignRight)
-			fmt.Fprintln(tw, "variant\tmetric\ttest\tn\tcontrol\ttreatment\tdiff\t95% CI\tp\tsignificant\t")
-			for _, s := range rows {
-				if s.Metric == "events" || s.Name == "events" {
-					continue
-				}
-				ctlV, trtV := s.Details["control_rate"], s.Details["treatment_rate"]
-				if ctlV == nil {
-					ctlV, trtV = s.Details["control_mean"], s.Details["treatment_mean"]
-				}
-				test := strings.TrimPrefix(s.Metric, "ab_")
-				if s.Details["default"] == true {
-					test += "*"
-				}
-				ci := "-"
-				if !math.IsNaN(s.Lo) {
-					ci = "[" + f(s.Lo, 4) + ", " + f(s.Hi, 4) + "]"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", s.Group, s.Name, test, s.N,
-					f(ctlV, 4), f(trtV, 4), f(s.Value, 4), ci, f(s.PValue, 4), yesNo(s.Decision))
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			fmt.Fprintln(g.out, "* the decision default; mannwhitney diff is P(treatment > control)")
-			return nil
+			return printAB(g.out, res, wcfg, looks)
 		},
 	}
 	cmd.Flags().StringVar(&in, "in", "", "events, JSON lines (- for stdin)")
 	cmd.Flags().StringVar(&control, "control", "", `control group (default: "control" if present, else the largest group)`)
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the signal rows as JSON")
+	cmd.Flags().DurationVar(&size, "window", time.Minute, "window size: the looks of the sequential test (the stream's aggregate.window)")
+	cmd.Flags().BoolVar(&looks, "looks", false, "also print the sequential rows after every look")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
+}
+
+func printAB(w io.Writer, res *window.ABExperimentResult, cfg window.Config, looks bool) error {
+	fmt.Fprintf(w, "control %q (%d events); %d windows of %ds; decision default: %s (alpha %v)\n",
+		res.Control, res.ControlEvents, res.Windows, res.WindowSeconds, cfg.AB.Decision, cfg.AB.Alpha)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "variant\tmetric\ttest\tn\tcontrol\ttreatment\tdiff\tinterval\tp\tsignificant\tlooks\tdecided at\t")
+	line := func(s window.Signal) {
+		ctlV, trtV := s.Details["control_rate"], s.Details["treatment_rate"]
+		if ctlV == nil {
+			ctlV, trtV = s.Details["control_mean"], s.Details["treatment_mean"]
+		}
+		test := strings.TrimPrefix(s.Metric, "ab_")
+		if s.Details["default"] == true {
+			test += "*"
+		}
+		ci := "-"
+		if !math.IsNaN(s.Lo) {
+			ci = "[" + f(s.Lo, 4) + ", " + f(s.Hi, 4) + "]"
+		}
+		nLooks, decided := "-", "-"
+		if s.Details["sequential"] == true {
+			nLooks = fmt.Sprint(s.Details["metric_looks"])
+			if at, ok := s.Details["decided_at"].(int64); ok {
+				decided = time.Unix(at, 0).UTC().Format(time.RFC3339)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", s.Group, s.Name, test, s.N,
+			f(ctlV, 4), f(trtV, 4), f(s.Value, 4), ci, f(s.PValue, 4), yesNo(s.Decision), nLooks, decided)
+	}
+	for _, s := range res.Sequential {
+		line(s)
+	}
+	for _, s := range res.Fixed {
+		if s.Metric != "count" {
+			line(s)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "* the decision default. msprt: sequential over the windows, p always valid, interval a %.0f%% confidence sequence;\n"+
+		"diff, welch, mannwhitney: fixed-horizon over the whole file (mannwhitney diff is P(treatment > control))\n", 100*(1-cfg.AB.Alpha))
+	if !looks {
+		return nil
+	}
+	fmt.Fprintln(w, "\nlooks:")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "window\tvariant\tmetric\tn\tdiff\tinterval\tp\tsignificant\t")
+	for _, l := range res.Looks {
+		for _, s := range l.Signals {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t[%s, %s]\t%s\t%s\t\n", time.Unix(l.Window, 0).UTC().Format(time.RFC3339), l.Variant, s.Name,
+				s.N, f(s.Value, 4), f(s.Lo, 4), f(s.Hi, 4), f(s.PValue, 4), yesNo(s.Decision))
+		}
+	}
+	return tw.Flush()
 }
 
 func newReportQuality(g *globals) *cobra.Command {

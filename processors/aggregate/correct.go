@@ -89,6 +89,9 @@ func (s *Stage) correct(ctx context.Context) error {
 		rows = append(rows, r...)
 		parts = append(parts, mine...)
 	}
+	// Replays of an experiment from two corrected windows both rewrite its
+	// later looks; the second one holds both corrections.
+	rows = dedupeSignalRows(rows)
 	// DateTime has whole seconds: a correction in the same second as the
 	// version it replaces must still sort above it.
 	now := time.Now().UTC().Truncate(time.Second)

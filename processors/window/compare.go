@@ -6,39 +6,51 @@ import (
 	"github.com/sightline-dev/sightline/processors/stats"
 )
 
-// abContinuous are the numeric features compared in A/B tests.
-var abContinuous = []int{numLatency, numTTFT, numInputTokens, numOutputTokens, numTotalTokens, numCost,
+// abContinuous are the numeric features compared in A/B tests (an array:
+// experiments keep a fixed-size state per feature).
+var abContinuous = [...]int{numLatency, numTTFT, numInputTokens, numOutputTokens, numTotalTokens, numCost,
 	numCompletionChars, numCompletionToxicity, numHallucination}
 
-// Compare is the A/B comparison of a treatment against a control (both
-// cumulative partials of the experiment so far, typically one variant or
-// prompt-template version each). Differences are treatment − control.
-// Rows (Group is the treatment's variant):
+// Compare is the A/B comparison of a treatment against a control at one
+// look (both partials hold all the data compared, e.g. one window, or all
+// of an experiment's events). Differences are treatment − control. It
+// returns the rows of CompareFixed and the ab_msprt rows of an Experiment
+// with this single look: its p-value is 1/Λ and its interval the one-look
+// always-valid interval. Across windows, the aggregate stage and `sightline
+// report ab` run the sequential test instead: CompareFixed per window and
+// an Experiment that accumulates its looks (Advance).
+func Compare(control, treatment *Partial, cfg Config) []Signal {
+	out := CompareFixed(control, treatment, cfg)
+	if out == nil {
+		return nil
+	}
+	ctl, trt := control.ABStats(), treatment.ABStats()
+	e := NewExperiment(control.Key.Variant, treatment.Key.Variant, treatment.WindowStart)
+	e.Look(treatment.WindowStart, &ctl, &trt, cfg)
+	return append(out, e.Signals(cfg)...)
+}
+
+// CompareFixed is the fixed-horizon part of the A/B comparison of a
+// treatment against a control (Group is the treatment's variant):
 //
 //   - events/count of the treatment (Details: control count).
 //   - for each outcome with trials on both sides and positives on either:
-//     <outcome>/ab_diff, the
-//     difference of rates with its Wald interval and the pooled
-//     two-proportion z-test p-value (stats.TwoProportionZTest), and
-//     <outcome>/ab_msprt, the mixture SPRT p-value (stats.MSPRTProportions).
+//     <outcome>/ab_diff, the difference of rates with its Wald interval
+//     and the pooled two-proportion z-test p-value
+//     (stats.TwoProportionZTest).
 //   - for each continuous metric (latency_ms, ttft_ms, tokens, cost_usd,
 //     completion_chars, completion_toxicity, hallucination_risk):
 //     <metric>/ab_welch, the difference of means with its interval and
-//     Welch's p-value from the exact moments (stats.WelchTTestMoments), and
-//     <metric>/ab_msprt (stats.MSPRTMeans); for latency_ms also
-//     ab_mannwhitney on the bottom-k samples (Value: the probability that a
-//     treatment latency exceeds a control one, U/(n_t·n_c)).
+//     Welch's p-value from the exact moments (stats.WelchTTestMoments);
+//     for latency_ms also ab_mannwhitney on the bottom-k samples (Value:
+//     the probability that a treatment latency exceeds a control one,
+//     U/(n_t·n_c)).
 //
-// Each row's Decision is its own p-value < window.ab.alpha. The decision
-// default is the mSPRT (Details["decision_test"] = "msprt" and
-// Details["default"] = true on the ab_msprt rows): dashboards show A/B
-// results continuously, and only the mSPRT p-value stays valid however
-// often one looks. Its p-value here is the one-look value 1/Λ on the
-// cumulative data; the always-valid p-value is the running minimum across
-// looks (stats.AlwaysValidP), kept by the caller with the experiment's
-// state. window.ab.decision = "fixed" makes the fixed-horizon tests
-// (ab_diff, ab_welch) the default instead.
-func Compare(control, treatment *Partial, cfg Config) []Signal {
+// Each row's Decision is its own p-value < window.ab.alpha. These tests
+// are valid at one pre-planned look only; the decision default is the
+// sequential mSPRT (Experiment; Details["default"] = false here), unless
+// window.ab.decision = "fixed" makes these the default.
+func CompareFixed(control, treatment *Partial, cfg Config) []Signal {
 	if control == nil || treatment == nil || control.lay == nil || treatment.lay == nil {
 		return nil
 	}
@@ -81,11 +93,7 @@ func Compare(control, treatment *Partial, cfg Config) []Signal {
 		d.Lo, d.Hi = z.Lo, z.Hi
 		d.Details = details(!msprtDefault, info)
 		d.Details["test"], d.Details["z"] = "two_proportion_z", num(z.Z)
-		pb := (xt + xc) / (nt + nc)
-		m := test(outcomeNames[i], "ab_msprt", z.Diff, t.trials, stats.MSPRTProportions(xc, nc, xt, nt, c.AB.MixingSD*c.AB.MixingSD*pb*(1-pb)))
-		m.Details = details(msprtDefault, info)
-		m.Details["test"], m.Details["mixing_sd"] = "msprt", c.AB.MixingSD
-		out = append(out, d, m)
+		out = append(out, d)
 	}
 
 	for _, i := range abContinuous {
@@ -102,12 +110,7 @@ func Compare(control, treatment *Partial, cfg Config) []Signal {
 		ws.Lo, ws.Hi = w.Lo, w.Hi
 		ws.Details = details(!msprtDefault, info)
 		ws.Details["test"], ws.Details["t"], ws.Details["dof"] = "welch", num(w.T), num(w.DoF)
-		va, vb := mc.Variance(), mt.Variance()
-		tau2 := c.AB.MixingSD * c.AB.MixingSD * (va + vb) / 2
-		ms := test(name, "ab_msprt", mt.Mean-mc.Mean, uint64(mt.N), stats.MSPRTMeans(mc, mt, tau2))
-		ms.Details = details(msprtDefault, info)
-		ms.Details["test"], ms.Details["mixing_sd"] = "msprt", c.AB.MixingSD
-		out = append(out, ws, ms)
+		out = append(out, ws)
 		if i == numLatency && len(treatment.latSample.values) > 0 && len(control.latSample.values) > 0 {
 			u := stats.MannWhitneyU(treatment.latSample.values, control.latSample.values)
 			nt, nc := float64(len(treatment.latSample.values)), float64(len(control.latSample.values))

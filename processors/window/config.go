@@ -114,6 +114,15 @@ type ABConfig struct {
 	// MixingSD is the mSPRT mixing standard deviation in units of the
 	// per-observation standard deviation (window.ab.mixing_sd, default 0.1).
 	MixingSD float64 `yaml:"mixing_sd"`
+	// Start restarts every experiment (window.ab.start, an RFC 3339 time;
+	// default none): windows before it are in no experiment, and an
+	// experiment that began before it starts again at its first window
+	// from then on in which both variants have events. See Experiment.
+	Start string `yaml:"start"`
+	// Starts does the same per experiment (window.ab.starts: a list of
+	// tenant, app, model, variant and start; empty fields match any, the
+	// variant is the treatment). The latest matching start applies.
+	Starts []ABStart `yaml:"starts"`
 }
 
 // AB decision tests.
@@ -228,6 +237,9 @@ func (c *Config) Validate() error {
 	}
 	if !(c.AB.MixingSD > 0) || math.IsInf(c.AB.MixingSD, 0) {
 		return fmt.Errorf("window.ab.mixing_sd must be positive, got %v", c.AB.MixingSD)
+	}
+	if err := c.AB.validateStarts(); err != nil {
+		return err
 	}
 	names := make([]string, 0, len(c.Edges))
 	for name := range c.Edges {
