@@ -23,6 +23,7 @@ import (
 	"github.com/sightline-dev/sightline/internal/broker"
 	"github.com/sightline-dev/sightline/internal/chlocal"
 	"github.com/sightline-dev/sightline/internal/config"
+	"github.com/sightline-dev/sightline/internal/console"
 	"github.com/sightline-dev/sightline/internal/redact"
 	"github.com/sightline-dev/sightline/internal/server"
 	"github.com/sightline-dev/sightline/processors/aggregate"
@@ -166,10 +167,16 @@ func Up(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		pinged := chReady
 		chReady = func() bool { return chLocal.Running() && pinged() }
 	}
+	ui, err := console.Handler(console.Options{Conn: conn, Config: cfg.Console, ListenAddr: cfg.HTTPAddr, Rules: cfg.Alerts.Rules,
+		Window: &cfg.Window, Registerer: reg, Logger: log})
+	if err != nil {
+		return err
+	}
 	srv, err := server.Start(server.Config{
 		Addr:     cfg.HTTPAddr,
 		Gatherer: reg,
 		Ingest:   cfg.Ingest,
+		Console:  ui,
 		Checks: []server.Check{
 			{Name: "broker", Ready: probes.add(producer.Ping)},
 			{Name: "clickhouse", Ready: chReady},
@@ -183,7 +190,8 @@ func Up(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	log.Info("http server listening", "addr", srv.Addr(), "endpoints", "/metrics /healthz /readyz POST /v1/events GET /v1/signals /v1/alerts /v1/summary")
+	log.Info("http server listening", "addr", srv.Addr(), "endpoints", "/metrics /healthz /readyz POST /v1/events GET /v1/signals /v1/alerts /v1/summary",
+		"console", cfg.Console.Enabled)
 
 	var (
 		col      *distribution.Running

@@ -155,6 +155,7 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 		newReeval(g),
 		newWebhook(g),
 		newAlerts(g),
+		newConsole(g),
 	)
 	return root
 }

@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/sightline-dev/sightline/internal/broker"
+	"github.com/sightline-dev/sightline/internal/console"
 	"github.com/sightline-dev/sightline/internal/server"
 	"github.com/sightline-dev/sightline/processors/aggregate"
 	"github.com/sightline-dev/sightline/processors/alert"
@@ -52,6 +53,8 @@ type Config struct {
 	// requests and bytes in flight); zero keys take the defaults in
 	// server.DefaultIngestConfig.
 	Ingest server.IngestConfig `yaml:"ingest"`
+	// Console is the web UI served at / (internal/console).
+	Console console.Config `yaml:"console"`
 }
 
 // OTLPConfig: where `sightline up --otlp` accepts OTLP, as
@@ -112,6 +115,7 @@ func Default() Config {
 		Aggregate: aggregate.DefaultConfig(),
 		Window:    window.DefaultConfig(),
 		OTLP:      OTLPConfig{GRPCAddr: "127.0.0.1:4317", HTTPAddr: "127.0.0.1:4318", MetricsAddr: "127.0.0.1:8889"},
+		Console:   console.DefaultConfig(),
 	}
 }
 
@@ -159,6 +163,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: %w", err)
 	}
 	if err := c.Ingest.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if err := c.Console.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	if len(c.Alerts.Rules) > 0 || len(c.Alerts.Actions) > 0 {

@@ -53,6 +53,8 @@ type Config struct {
 	Ingest IngestConfig
 	// Query, when set, is the ClickHouse the read API answers from.
 	Query driver.Conn
+	// Console, when set, serves the web UI at / (internal/console).
+	Console http.Handler
 }
 
 // Server is a running HTTP server.
@@ -100,6 +102,9 @@ func Start(cfg Config) (*Server, error) {
 		w.Header().Set("Content-Type", "application/schema+json")
 		w.Write(schemas.EventJSONSchema)
 	})
+	if cfg.Console != nil {
+		mux.Handle("/", cfg.Console)
+	}
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go s.srv.Serve(ln)
 	return s, nil

@@ -195,15 +195,19 @@ const (
 	ViewQuantiles ConsoleView = "quantiles"
 	ViewDrift     ConsoleView = "drift"
 	ViewBias      ConsoleView = "bias"
-	ViewAB        ConsoleView = "ab"
+	// ViewBiasSummary is the bias view's one row per attribute and
+	// outcome (the finding), for finding the windows worth showing.
+	ViewBiasSummary ConsoleView = "bias_summary"
+	ViewAB          ConsoleView = "ab"
 )
 
 var viewConds = map[ConsoleView]string{
-	ViewRates:     `signal IN ('toxicity', 'hallucination', 'refusal', 'pii', 'prompt_injection', 'error') AND metric = 'rate' AND grp = ''`,
-	ViewQuantiles: `signal IN ('latency_ms', 'ttft_ms', 'total_tokens', 'cost_usd') AND metric IN ('p50', 'p90', 'p99', 'mean') AND grp = ''`,
-	ViewDrift:     `metric = 'drift' AND grp = ''`,
-	ViewBias:      `metric IN ('bias_rate', 'bias_rate_diff', 'bias_di_ratio', 'bias')`,
-	ViewAB:        `metric IN ('ab_diff', 'ab_welch', 'ab_msprt', 'ab_mannwhitney')`,
+	ViewRates:       `signal IN ('toxicity', 'hallucination', 'refusal', 'pii', 'prompt_injection', 'error') AND metric = 'rate' AND grp = ''`,
+	ViewQuantiles:   `signal IN ('latency_ms', 'ttft_ms', 'total_tokens', 'cost_usd') AND metric IN ('p50', 'p90', 'p99', 'mean') AND grp = ''`,
+	ViewDrift:       `metric = 'drift' AND grp = ''`,
+	ViewBias:        `metric IN ('bias_rate', 'bias_rate_diff', 'bias_di_ratio', 'bias')`,
+	ViewBiasSummary: `metric = 'bias'`,
+	ViewAB:          `metric IN ('ab_diff', 'ab_welch', 'ab_msprt', 'ab_mannwhitney')`,
 }
 
 // KeySignal is one llm_signals row of a key (deduplicated).
@@ -597,4 +601,43 @@ func LiveStamp(ctx context.Context, conn driver.Conn) (string, error) {
 		return "", fmt.Errorf("cannot read the live stamp: %w", err)
 	}
 	return fmt.Sprintf("%d.%d.%d.%d.%d", calls, signals, alerts, jobs, runs), nil
+}
+
+// AlertThreshold is a rule's threshold on one signal of a key, as the
+// alert engine recorded it (Condition is e.g. "> 0.15", or "drifted").
+type AlertThreshold struct {
+	Rule, Signal, Metric, Condition string
+	Threshold                       float64
+	WindowSeconds                   uint32
+}
+
+// AlertThresholdsStmt reads the thresholds alert rules applied to a key:
+// what a Console that was not given the config file draws on its charts.
+func AlertThresholdsStmt(tenant, app, model, variant string) ConsoleStmt {
+	return ConsoleStmt{Name: "alert_thresholds", SQL: `SELECT rule, signal, metric, argMax(condition, seq) AS cond, argMax(threshold, seq) AS th,
+	argMax(window_seconds, seq) AS secs
+FROM llm_alerts
+WHERE tenant = ? AND app = ? AND model = ? AND variant = ? AND kind = 'state'
+GROUP BY rule, signal, metric
+ORDER BY rule, signal, metric
+LIMIT 50`, Args: []any{tenant, app, model, variant}}
+}
+
+// AlertThresholds runs AlertThresholdsStmt.
+func AlertThresholds(ctx context.Context, conn driver.Conn, tenant, app, model, variant string) ([]AlertThreshold, error) {
+	st := AlertThresholdsStmt(tenant, app, model, variant)
+	rows, err := conn.Query(ctx, st.SQL, st.Args...)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read alert thresholds from llm_alerts: %w", err)
+	}
+	defer rows.Close()
+	var out []AlertThreshold
+	for rows.Next() {
+		var a AlertThreshold
+		if err := rows.Scan(&a.Rule, &a.Signal, &a.Metric, &a.Condition, &a.Threshold, &a.WindowSeconds); err != nil {
+			return nil, fmt.Errorf("cannot read alert thresholds from llm_alerts: %w", err)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
 }

@@ -57,11 +57,12 @@ func consoleStatements() []clickhouse.ConsoleStmt {
 	add("", clickhouse.JobAttemptsStmt(full, 12345, 100))
 	add("_bare", clickhouse.JobAttemptsStmt(bare, 0, 100))
 	both(func(s clickhouse.ConsoleScope) clickhouse.ConsoleStmt { return clickhouse.EvalRunsStmt(s, 100) })
-	for _, v := range []clickhouse.ConsoleView{clickhouse.ViewRates, clickhouse.ViewQuantiles, clickhouse.ViewDrift, clickhouse.ViewBias, clickhouse.ViewAB} {
+	for _, v := range []clickhouse.ConsoleView{clickhouse.ViewRates, clickhouse.ViewQuantiles, clickhouse.ViewDrift, clickhouse.ViewBias, clickhouse.ViewBiasSummary, clickhouse.ViewAB} {
 		add("", clickhouse.KeySignalsStmt(full, 60, v, now.Add(-time.Minute), 1000))
 		add("_range", clickhouse.KeySignalsStmt(full, 60, v, time.Time{}, 1000))
 	}
 	add("", clickhouse.LiveStampStmt())
+	add("", clickhouse.AlertThresholdsStmt("t", "a", "m", "v"))
 	for _, s := range clickhouse.CallSorts() {
 		for _, asc := range []bool{false, true} {
 			add("", clickhouse.ListCallsStmt(fullCallQuery(s, asc)))

@@ -1,0 +1,5 @@
+SELECT variant, window_start, signal, metric, grp, value, n, lo, hi, p_value, threshold, decision, baseline, details
+FROM llm_signals FINAL
+WHERE tenant = ? AND app = ? AND model = ? AND variant = ? AND window_seconds = ? AND window_start >= toDateTime(?) AND window_start < toDateTime(?) AND window_start = toDateTime(?) AND metric = 'bias'
+ORDER BY window_start, variant, signal, metric, grp
+LIMIT ?
