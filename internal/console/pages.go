@@ -1219,10 +1219,16 @@ func fmtSignedPct(v float64) string {
 
 // ---- A/B ----
 
+// abMetric is one metric of a treatment: the window's fixed-horizon
+// test (Win*) and the experiment's sequential test (Seq*: the mSPRT on
+// everything since the experiment started, with its always-valid
+// interval), which makes the decision.
 type abMetric struct {
-	Metric, Control, Treatment, Diff, Interval, FixedP, SeqP string
-	Decided, Fixed                                           bool
-	Chart                                                    template.HTML
+	Metric, Control, Treatment string
+	WinDiff, WinCI, FixedP     string
+	SeqDiff, SeqCI, SeqP       string
+	Decided                    bool
+	Chart                      template.HTML
 }
 
 type abTreatment struct {
@@ -1295,13 +1301,33 @@ func (c *Console) ab(r *http.Request, p params, d *pageData) error {
 				continue
 			}
 			t.At = at
-			am := abMetric{Metric: m, Control: "–", Treatment: "–", Diff: "–", Interval: "–", FixedP: "–", SeqP: "–"}
+			am := abMetric{Metric: m, Control: "–", Treatment: "–", WinDiff: "–", WinCI: "–", FixedP: "–", SeqDiff: "–", SeqCI: "–", SeqP: "–"}
+			isRate := slices.Contains(window.OutcomeNames(), m)
+			format := func(x float64) string {
+				if isRate {
+					return fmtPct(x)
+				}
+				return fmtNum(x)
+			}
+			diff := func(x float64) string {
+				if isRate {
+					return fmtSignedPct(x)
+				}
+				return fmt.Sprintf("%+.4g", x)
+			}
+			ci := func(lo, hi *float64) string {
+				if lo == nil || hi == nil || !isFinite(*lo) || !isFinite(*hi) {
+					return "–"
+				}
+				if isRate {
+					return fmtSignedPct(*lo) + " – " + fmtSignedPct(*hi)
+				}
+				return fmt.Sprintf("%.4g – %.4g", *lo, *hi)
+			}
 			var pts []point
 			var marks []point
 			for _, row := range hist {
-				mm := details(row.Details)
-				switch row.Metric {
-				case "ab_msprt":
+				if row.Metric == "ab_msprt" {
 					pt := point{T: row.WindowStart.Unix(), V: row.Value, Lo: nanOr(row.Lo), Hi: nanOr(row.Hi)}
 					pts = append(pts, pt)
 					if row.Decision {
@@ -1311,16 +1337,9 @@ func (c *Console) ab(r *http.Request, p params, d *pageData) error {
 				if !row.WindowStart.Equal(at) {
 					continue
 				}
+				mm := details(row.Details)
 				switch row.Metric {
 				case "ab_welch", "ab_diff":
-					am.Fixed = true
-					pctMetric := row.Metric == "ab_diff"
-					format := func(x float64) string {
-						if pctMetric {
-							return fmtPct(x)
-						}
-						return fmtNum(x)
-					}
 					for _, kk := range []struct {
 						key string
 						dst *string
@@ -1329,15 +1348,7 @@ func (c *Console) ab(r *http.Request, p params, d *pageData) error {
 							*kk.dst = format(x)
 						}
 					}
-					if pctMetric {
-						am.Diff = fmtSignedPct(row.Value)
-					} else {
-						am.Diff = fmt.Sprintf("%+.4g", row.Value)
-					}
-					if row.Lo != nil && row.Hi != nil {
-						am.Interval = format(*row.Lo) + " – " + format(*row.Hi)
-					}
-					am.FixedP = fmtP(row.PValue)
+					am.WinDiff, am.WinCI, am.FixedP = diff(row.Value), ci(row.Lo, row.Hi), fmtP(row.PValue)
 					if x, ok := mm["control"].(string); ok {
 						t.Control = x
 					}
@@ -1346,7 +1357,7 @@ func (c *Console) ab(r *http.Request, p params, d *pageData) error {
 					}
 					t.N = trimNum(float64(row.N))
 				case "ab_msprt":
-					am.SeqP, am.Decided = fmtP(row.PValue), row.Decision
+					am.SeqDiff, am.SeqCI, am.SeqP, am.Decided = diff(row.Value), ci(row.Lo, row.Hi), fmtP(row.PValue), row.Decision
 				}
 			}
 			if len(pts) == 0 {
@@ -1359,11 +1370,11 @@ func (c *Console) ab(r *http.Request, p params, d *pageData) error {
 			}
 			if charts < 6 && (m == "latency_ms" || len(marks) > 0) && len(pts) > 0 {
 				format := "num"
-				if slices.Contains(window.OutcomeNames(), m) {
+				if isRate {
 					format = "pct"
 				}
 				lc := lineChart{Title: m + ": treatment − control", Format: format, From: from, To: to, Step: step,
-					Series: []series{{Name: "difference", Pts: pts}}, Lines: []hline{{V: 0, Label: "no difference"}}, Marks: marks}
+					Series: []series{{Name: "difference", Pts: pts}}, Lines: []hline{{V: 0, Label: "no difference"}}, Marks: marks, ClipBands: true}
 				am.Chart = lc.svg()
 				charts++
 			}

@@ -327,7 +327,7 @@ func (p *params) parseTime(rng, from, to string, now time.Time) error {
 	for _, b := range []struct {
 		name string
 		t    time.Time
-	}{{"from", p.From}, {"to", p.To}} {
+	}{{"to", p.To}, {"from", p.From}} {
 		if b.t.Before(earliest) || b.t.After(now.Add(maxAhead)) {
 			return bad("%s: must be between %s and a day from now", b.name, earliest.Format("2006-01-02"))
 		}

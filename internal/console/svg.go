@@ -49,6 +49,10 @@ type lineChart struct {
 	Lines    []hline
 	Marks    []point // drawn as dots (e.g. windows where a test decided)
 	ZeroMin  bool    // the y axis starts at 0 (counts, rates)
+	// ClipBands scales the y axis to the values and lines only, cutting
+	// bands at the plot's edge (an early always-valid interval is wide
+	// enough to flatten everything else).
+	ClipBands bool
 }
 
 func f1(b *strings.Builder, x float64) {
@@ -110,8 +114,10 @@ func (c lineChart) svg() template.HTML {
 	for _, s := range c.Series {
 		for _, p := range s.Pts {
 			upd(p.V)
-			upd(p.Lo)
-			upd(p.Hi)
+			if !c.ClipBands {
+				upd(p.Lo)
+				upd(p.Hi)
+			}
 		}
 	}
 	for _, l := range c.Lines {
@@ -137,21 +143,23 @@ func (c lineChart) svg() template.HTML {
 	from, to := c.From, c.To
 	// Zoom to the data when it covers only the end of the range (a
 	// system started minutes ago, viewed over the last hour).
-	first := int64(math.MaxInt64)
+	first, last := int64(math.MaxInt64), int64(math.MinInt64)
 	for _, s := range c.Series {
-		if len(s.Pts) > 0 && s.Pts[0].T < first {
-			first = s.Pts[0].T
+		if len(s.Pts) > 0 {
+			first, last = min(first, s.Pts[0].T), max(last, s.Pts[len(s.Pts)-1].T)
 		}
 	}
-	if first != math.MaxInt64 && first-c.Step > from && (to-from) > 4*(to-first+c.Step) {
-		from = first - c.Step
+	if first != math.MaxInt64 && (to-from) > 4*(last-first+2*c.Step) {
+		from, to = max(from, first-c.Step), min(to, last+c.Step)
 	}
 	if to <= from {
 		to = from + 1
 	}
 	pw, ph := chartW-padL-padR, chartH-padT-padB
 	x := func(t int64) float64 { return padL + pw*float64(t-from)/float64(to-from) }
-	y := func(v float64) float64 { return padT + ph*(1-(v-ymin)/(ymax-ymin)) }
+	y := func(v float64) float64 {
+		return math.Max(padT, math.Min(padT+ph, padT+ph*(1-(v-ymin)/(ymax-ymin))))
+	}
 
 	var b strings.Builder
 	b.Grow(1024 + 16*len(c.Series)*64)
@@ -577,8 +585,8 @@ func intervalPlot(rows []interval) template.HTML {
 		b.WriteString(`</g>`)
 	}
 	yy := rh*float64(len(rows)) + 16
-	for _, v := range []float64{0, maxV / 2, maxV} {
-		b.WriteString(`<text class="ax" text-anchor="middle" y="`)
+	for i, v := range []float64{0, maxV / 2, maxV} {
+		b.WriteString(`<text class="ax" text-anchor="` + []string{"start", "middle", "end"}[i] + `" y="`)
 		f1(&b, yy)
 		b.WriteString(`" x="`)
 		f1(&b, x(v))

@@ -171,9 +171,9 @@ func startSystem(t *testing.T) *system {
 	return s
 }
 
-// scenarioCall is one tenant's traffic: the scenario, which app's calls
-// it keeps and the key they are pinned to (one key per app, so every
-// window holds enough events for the statistics).
+// scenarioCall is one tenant's traffic: the scenario and the calls it
+// keeps, of one key per app (model and variant; "" keeps every variant),
+// so that every window holds enough events for the statistics.
 type scenarioCall struct {
 	tenant, scenario string
 	apps             map[string][2]string // app -> model, variant ("" keeps the call's)
@@ -220,12 +220,8 @@ func (s *system) fill(t *testing.T) {
 				for {
 					app, call := sc.gen.NextIn(now, sc.scenario, sc.phase(f))
 					pin, ok := sc.apps[app]
-					if !ok {
-						continue
-					}
-					call.Model, call.RequestModel = pin[0], pin[0]
-					if pin[1] != "" {
-						call.Variant = pin[1]
+					if !ok || call.Model != pin[0] || (pin[1] != "" && call.Variant != pin[1]) {
+						continue // another key: drawn again
 					}
 					testenv.Must(t, client(sc.tenant, app).RecordWait(ctx, &call), "record")
 					sent++
