@@ -58,6 +58,29 @@ echo "== alerts (llm_alerts) and what the receiver got"
 "$BIN" alerts --config deploy/demo/sightline.yaml --data-dir "$DATA" || true
 count_in_log() { grep -c "$1" "$DATA/receiver.log" 2>/dev/null || true; }
 echo "receiver: $(count_in_log '"path":"/hooks/alerts"') webhook deliveries ($(count_in_log '"signature":"valid"') with a valid signature), $(count_in_log '"path":"/jobs/reeval"') job requests"
+# One line per delivery: a webhook per incident state, listing its series;
+# a job request per incident.
+python3 - "$DATA/receiver.log" <<'PY' || true
+import json, sys
+for line in open(sys.argv[1]):
+    try:
+        d = json.loads(line)
+    except ValueError:
+        continue
+    b = d.get("body") or {}
+    if d.get("path") == "/hooks/alerts":
+        st = "repeat" if b.get("repeat") else b.get("state")
+        print("  webhook %-8s %s incident %s: %s of %s series firing" % (st, b.get("rule"), str(b.get("alert_id"))[:8],
+              b.get("members_firing"), b.get("members_total")))
+        for m in b.get("members") or []:
+            s, v = m["scope"], m.get("value")
+            print("      %-8s %s/%s  %s  n %s" % (m["state"], s["model"], s["variant"],
+                  "rate %.3f" % v if v is not None else "no data", m["n"]))
+    elif d.get("path") == "/jobs/reeval":
+        args = b.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [{}])[0].get("args", [])
+        print("  job      %s key %s%s: %s" % (b.get("metadata", {}).get("name"), d.get("idempotency_key"),
+              " (duplicate)" if d.get("duplicate") else "", " ".join(a or "''" for a in args[:13])))
+PY
 echo
 echo "== the same over the read API: support-bot's toxicity rate per window"
 echo "   curl 'http://$HTTP/v1/signals?app=support-bot&signal=toxicity&metric=rate&limit=50'"

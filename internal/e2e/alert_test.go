@@ -25,12 +25,24 @@ type delivery struct {
 	alertID string
 	window  time.Time
 	seconds uint32
+	total   int
+	firing  int
+	members []member
 }
 
-// `sightline up` with an alert rule, loadgen --scenario toxicity-incident, a
-// webhook receiver that verifies the signature and a job endpoint: the alert
-// fires once, the job is requested once with its idempotency key, the alert
-// resolves after the incident, and llm_alerts / llm_jobs hold the history.
+type member struct {
+	AlertID string            `json:"alert_id"`
+	State   string            `json:"state"`
+	Scope   map[string]string `json:"scope"`
+}
+
+// `sightline up` with an alert rule over support-bot (two models, two
+// variants: four series, grouped by tenant and app), loadgen --scenario
+// toxicity-incident, a webhook receiver that verifies the signature and a
+// job endpoint: the incident fires once listing its series, the job is
+// requested once with its idempotency key, the incident resolves once
+// after all four series resolved, and llm_alerts / llm_jobs hold the
+// history.
 func TestAlertFiresOnceJobOnceAndResolves(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
@@ -54,10 +66,13 @@ func TestAlertFiresOnceJobOnceAndResolves(t *testing.T) {
 				Start   time.Time `json:"start"`
 				Seconds uint32    `json:"seconds"`
 			} `json:"window"`
+			Total   int      `json:"members_total"`
+			Firing  int      `json:"members_firing"`
+			Members []member `json:"members"`
 		}
 		json.Unmarshal(body, &n)
 		mu.Lock()
-		hooks = append(hooks, delivery{time.Now(), n.State, n.AlertID, n.Window.Start, n.Window.Seconds})
+		hooks = append(hooks, delivery{time.Now(), n.State, n.AlertID, n.Window.Start, n.Window.Seconds, n.Total, n.Firing, n.Members})
 		mu.Unlock()
 	}))
 	defer hook.Close()
@@ -98,7 +113,7 @@ alerts:
   rules:
     - name: toxic-support
       signal: toxicity/rate
-      match: {app: support-bot, model: gpt-4o-mini, variant: control}
+      match: {app: support-bot}
       operator: ">"
       threshold: 0.15
       for: 1
@@ -139,10 +154,13 @@ alerts:
 		return false, fmt.Sprintf("%d deliveries", len(hooks))
 	})
 	mu.Lock()
-	var firing []delivery
+	var firing, resolved []delivery
 	for _, d := range hooks {
-		if d.state == "firing" {
+		switch d.state {
+		case "firing":
 			firing = append(firing, d)
+		case "resolved":
+			resolved = append(resolved, d)
 		}
 	}
 	keys, sigErrors := len(jobKeys), badSig
@@ -151,28 +169,53 @@ alerts:
 		jobCalls += n
 	}
 	mu.Unlock()
-	if len(firing) != 1 || sigErrors != 0 {
-		t.Fatalf("want exactly one firing notification with a valid signature, got %d (bad signatures %d)", len(firing), sigErrors)
+	if len(firing) != 1 || len(resolved) != 1 || sigErrors != 0 {
+		t.Fatalf("want exactly one firing and one resolved notification with a valid signature, got %d and %d (bad signatures %d)",
+			len(firing), len(resolved), sigErrors)
 	}
 	if keys != 1 || jobCalls != 1 {
 		t.Fatalf("want the job requested once with one idempotency key, got %d keys, %d requests", keys, jobCalls)
 	}
-	f := firing[0]
+	f, r := firing[0], resolved[0]
+	// The firing notification lists the series that fired in its window
+	// (all firing); the resolved one every series of the incident, all four
+	// of support-bot's, all resolved.
+	series := func(d delivery, state string) map[string]bool {
+		out := map[string]bool{}
+		for _, m := range d.members {
+			if m.State != state || m.Scope["app"] != "support-bot" {
+				t.Fatalf("%s notification lists %v", d.state, m)
+			}
+			out[m.Scope["model"]+"/"+m.Scope["variant"]] = true
+		}
+		return out
+	}
+	fs, rs := series(f, "firing"), series(r, "resolved")
+	if r.alertID != f.alertID || len(fs) == 0 || f.firing != len(fs) || f.total != len(fs) || len(rs) != 4 || r.total != 4 || r.firing != 0 {
+		t.Fatalf("incident %s: firing lists %v (%d/%d), resolved (incident %s) lists %v (%d/%d); want the same incident, all of support-bot's 4 series at the end",
+			f.alertID, fs, f.firing, f.total, r.alertID, rs, r.firing, r.total)
+	}
 	latency := f.at.Sub(f.window.Add(time.Duration(f.seconds) * time.Second))
-	t.Logf("alert %s fired once; webhook delivered %.1f s after the end of the offending window (lateness 5 s + idle/poll); job requested once; resolved",
-		f.alertID, latency.Seconds())
+	t.Logf("incident %s fired once listing %d series; webhook delivered %.1f s after the end of the offending window (lateness 5 s + idle/poll); "+
+		"job requested once; resolved once listing %d series", f.alertID, len(fs), latency.Seconds(), len(rs))
 
 	conn, err := clickhouse.Open(context.Background(), clickhouse.Options{Addrs: []string{fmt.Sprintf("127.0.0.1:%d", chport)}})
 	testenv.Must(t, err, "clickhouse")
 	defer conn.Close()
-	var states string
+	// llm_alerts: the incident's rows, and the per-series history with
+	// the firing and resolved rows of its four series naming it.
+	var incident string
+	var seriesFired, seriesResolved uint64
 	testenv.Must(t, conn.QueryRow(context.Background(), `SELECT arrayStringConcat(groupArray(state), ',') FROM
-		(SELECT state FROM llm_alerts WHERE kind = 'state' AND rule = 'toxic-support' ORDER BY seq)`).Scan(&states), "states")
+		(SELECT state FROM llm_alerts WHERE kind = 'incident' AND alert_id = ? ORDER BY seq)`, f.alertID).Scan(&incident), "incident rows")
+	testenv.Must(t, conn.QueryRow(context.Background(), `SELECT uniqExactIf(fingerprint, state = 'firing'), uniqExactIf(fingerprint, state = 'resolved')
+		FROM llm_alerts WHERE kind = 'state' AND incident_id = ?`, f.alertID).Scan(&seriesFired, &seriesResolved), "series rows")
 	var jobs uint64
-	testenv.Must(t, conn.QueryRow(context.Background(), `SELECT count() FROM llm_jobs WHERE outcome = 'ok' OR status_code = 201`).Scan(&jobs), "jobs")
-	t.Logf("llm_alerts states: %s; llm_jobs successful requests: %d", states, jobs)
-	if states == "" || jobs != 1 {
-		t.Fatalf("history: states %q, jobs %d", states, jobs)
+	testenv.Must(t, conn.QueryRow(context.Background(), `SELECT count() FROM llm_jobs WHERE (outcome = 'ok' OR status_code = 201) AND alert_id = ?`,
+		f.alertID).Scan(&jobs), "jobs")
+	t.Logf("llm_alerts: incident %s, %d series fired and %d resolved in it; llm_jobs successful requests: %d", incident, seriesFired, seriesResolved, jobs)
+	if incident != "firing,resolved" || seriesFired != 4 || seriesResolved != 4 || jobs != 1 {
+		t.Fatalf("history: incident rows %q, series fired %d resolved %d, jobs %d", incident, seriesFired, seriesResolved, jobs)
 	}
 }
 

@@ -73,7 +73,8 @@ func TestWebhookSignedDelivery(t *testing.T) {
 	}
 	scope := d.n["scope"].(map[string]any)
 	links := d.n["links"].(map[string]any)
-	if scope["tenant"] != "acme-eu" || !strings.Contains(links["events_sql"].(string), "FROM llm_events FINAL WHERE tenant = 'acme-eu'") {
+	if scope["tenant"] != "acme-eu" || !strings.Contains(links["events_sql"].(string), "FROM llm_events FINAL WHERE ts >= toDateTime(1760000000)") ||
+		!strings.Contains(links["events_sql"].(string), "(tenant = 'acme-eu' AND app = 'support'") {
 		t.Fatalf("payload scope/links: %v %v", scope, links)
 	}
 	// The link is a query ClickHouse accepts.

@@ -2,12 +2,14 @@ package alert
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -63,7 +65,19 @@ type Rule struct {
 	// Renotify repeats the firing notification this often while the
 	// alert fires (default 0: never).
 	Renotify time.Duration `yaml:"renotify"`
+	// GroupBy makes one incident of the series that share these scope keys
+	// (tenant, app, model, variant, group, signal): one notification when
+	// the first of them fires, one resolved when the last resolves, one
+	// job (default [tenant, app]; [] makes one incident of all the rule's
+	// series; listing every key makes one per series, as Alertmanager's
+	// actions always get).
+	GroupBy []string `yaml:"group_by"`
 }
+
+// DefaultGroupBy is a rule's group_by when it sets none: an incident is
+// about one application of one tenant, whichever of its models and
+// variants it shows in.
+var DefaultGroupBy = []string{"tenant", "app"}
 
 // Match is a rule's scope; each field is a path.Match pattern.
 type Match struct {
@@ -199,6 +213,16 @@ func (r *Rule) validate(actions map[string]bool) error {
 	if r.Renotify < 0 {
 		return bad("renotify", "must not be negative")
 	}
+	grouped := map[string]bool{}
+	for i, k := range r.GroupBy {
+		if !slices.Contains(notify.GroupKeys, k) {
+			return bad(fmt.Sprintf("group_by[%d]", i), "unknown key %q (want %s)", k, strings.Join(notify.GroupKeys, ", "))
+		}
+		if grouped[k] {
+			return bad(fmt.Sprintf("group_by[%d]", i), "%q listed twice", k)
+		}
+		grouped[k] = true
+	}
 	for k := range r.Labels {
 		if !labelName.MatchString(k) {
 			return bad("labels", "%q is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*)", k)
@@ -239,6 +263,14 @@ type rule struct {
 	windowSec                                        uint32
 	noData, severity, condition                      string
 	op                                               func(v, t float64) bool
+	// groupBy is GroupBy (or the default) in notify.GroupKeys order, so
+	// [app, tenant] and [tenant, app] are the same groups.
+	groupBy []string
+	// perSeries: one of the rule's actions is an Alertmanager, which gets
+	// every series' notifications (it groups alerts itself).
+	perSeries bool
+	// labelsJSON is Labels as stored in llm_alerts.labels.
+	labelsJSON string
 }
 
 func compileRule(r Rule) *rule {
@@ -254,6 +286,22 @@ func compileRule(r Rule) *rule {
 	}
 	if c.severity == "" {
 		c.severity = "warning"
+	}
+	c.labelsJSON = "{}"
+	if len(r.Labels) > 0 {
+		if j, err := json.Marshal(r.Labels); err == nil {
+			c.labelsJSON = string(j)
+		}
+	}
+	want := r.GroupBy
+	if want == nil {
+		want = DefaultGroupBy
+	}
+	c.groupBy = []string{}
+	for _, k := range notify.GroupKeys {
+		if slices.Contains(want, k) {
+			c.groupBy = append(c.groupBy, k)
+		}
 	}
 	if r.Condition != "" {
 		c.condition = r.Condition

@@ -29,6 +29,8 @@ func TestInvalidRulesRejected(t *testing.T) {
 		`alerts.rules[9] "bad-condition": condition: must be "drifted" or "significant"`,
 		`alerts.rules[10] "bad-window": window: must be a whole number of seconds`,
 		`alerts.rules[11] "toxic-support": name: duplicate rule name`,
+		`alerts.rules[12] "bad-group-by": group_by[1]: unknown key "region" (want tenant, app, model, variant, group, signal)`,
+		`alerts.rules[13] "twice-grouped": group_by[1]: "app" listed twice`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not contain %q", want)

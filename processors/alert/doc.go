@@ -20,11 +20,22 @@
 // States: a matching observation makes an inactive series pending; `for`
 // consecutive matching windows make it firing (for: 1 fires in the same
 // Evaluate call as the window that crossed the threshold); a
-// non-matching one resolves a firing series or clears a pending one. One
-// firing notification is sent per episode, repeated every renotify
-// interval while it fires (0: never), and one resolved notification.
+// non-matching one resolves a firing series or clears a pending one.
 // Replayed windows (window start not after the last one evaluated for the
-// series) are ignored, so a replay after a restart does not count twice.
+// series) are ignored, so a replay after a restart does not count twice;
+// corrected windows are judged again in their place.
+//
+// Notifications are per incident, as Alertmanager groups alerts: the
+// series of a rule that share its group_by keys (default tenant and app)
+// form a group, and an incident is one firing of a group (see incident in
+// incident.go): one firing notification (version 2, listing the series
+// that fired in that Evaluate) when the first fires, silence when others
+// join, a re-notification listing every member each renotify interval (0:
+// never), one resolved notification when the last resolves, and one job
+// request. Alertmanager actions still get every series' own notifications
+// (version 1). llm_alerts keeps each series' history, the incident's rows
+// and the incident id on its members' rows, so a restarted engine carries
+// on with the same incident and notifies nothing again.
 //
 // The engine must never block the pipeline on a receiver: Evaluate writes
 // the state changes to ClickHouse (one batch) and queues the notifications

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math"
@@ -31,6 +30,8 @@ const forgetAfter = 100
 type series struct {
 	rule        *rule
 	fp          string
+	gfp         string // fingerprint of its group (the rule's group_by)
+	incidentID  string // incident of its current or last firing episode
 	scope       notify.Scope
 	sig         notify.SignalRef
 	seconds     uint32
@@ -103,12 +104,19 @@ type Engine struct {
 	m       *metrics
 	// Now is the clock (tests may replace it before the first Evaluate).
 	Now func() time.Time
-	// observe, when set (tests), sees every notification Evaluate queues.
+	// observe, when set (tests), sees every incident notification
+	// Evaluate queues.
 	observe func(notify.Notification)
+
+	// observeSeries, when set (tests), sees every per-series notification
+	// (those Alertmanager actions get).
+	observeSeries func(notify.Notification)
 
 	mu        sync.Mutex
 	series    map[string]*series
-	watermark map[uint32]int64 // newest window start seen per window size
+	incidents map[string]*incident // firing incidents by group fingerprint
+	recheck   []*incident          // loaded firing without a firing member: settled by the next Evaluate
+	watermark map[uint32]int64     // newest window start seen per window size
 }
 
 type action struct {
@@ -118,16 +126,19 @@ type action struct {
 }
 
 type metrics struct {
-	state   *prometheus.GaugeVec
-	actions *prometheus.CounterVec
-	dropped prometheus.Counter
-	store   prometheus.Counter
+	state     *prometheus.GaugeVec
+	incidents *prometheus.GaugeVec
+	actions   *prometheus.CounterVec
+	dropped   prometheus.Counter
+	store     prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		state: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sightline_alert_state",
 			Help: "Alert series per rule in each state (pending, firing)."}, []string{"rule", "state"}),
+		incidents: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sightline_alert_incidents",
+			Help: "Firing incidents (groups of a rule's series, see group_by) per rule."}, []string{"rule"}),
 		actions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sightline_alert_actions_total",
 			Help: "Action attempts by action and outcome (ok, retry, failed, dropped)."}, []string{"action", "outcome"}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "sightline_alert_action_queue_dropped_total",
@@ -136,7 +147,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Writes to llm_alerts/llm_jobs that failed or were dropped."}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.state, m.actions, m.dropped, m.store} {
+		for _, c := range []prometheus.Collector{m.state, m.incidents, m.actions, m.dropped, m.store} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("cannot register alert metrics: %w", err)
 			}
@@ -155,14 +166,14 @@ func New(cfg Config, conn driver.Conn, reg prometheus.Registerer, logger *slog.L
 		logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.EventsLimit == 0 {
-		cfg.EventsLimit = 1000
+		cfg.EventsLimit = notify.DefaultEventsLimit
 	}
 	m, err := newMetrics(reg)
 	if err != nil {
 		return nil, err
 	}
 	e := &Engine{cfg: cfg, conn: conn, log: logger, byName: map[string]*rule{}, actions: map[string]*action{},
-		m: m, Now: time.Now, series: map[string]*series{}, watermark: map[uint32]int64{}}
+		m: m, Now: time.Now, series: map[string]*series{}, incidents: map[string]*incident{}, watermark: map[uint32]int64{}}
 	for _, r := range cfg.Rules {
 		c := compileRule(r)
 		e.rules = append(e.rules, c)
@@ -175,6 +186,11 @@ func New(cfg Config, conn driver.Conn, reg prometheus.Registerer, logger *slog.L
 			return nil, redact.Error(fmt.Errorf("alerts.actions[%d] %q: %w", i, ac.Name, err))
 		}
 		e.actions[ac.Name] = &action{cfg: ac, target: t, policy: ac.Policy()}
+	}
+	for _, r := range e.rules {
+		for _, name := range r.Actions {
+			r.perSeries = r.perSeries || e.actions[name].cfg.Type == notify.TypeAlertmanager
+		}
 	}
 	if err := e.load(context.Background()); err != nil {
 		e.closeActions()
@@ -203,30 +219,43 @@ func (e *Engine) Close(ctx context.Context) error {
 	return err
 }
 
-// load rebuilds the series from their newest state rows.
+// load rebuilds the series and the firing incidents from their newest
+// state rows (see loadIncidents for the incidents).
 func (e *Engine) load(ctx context.Context) error {
-	rows, err := loadStates(ctx, e.conn)
+	rows, err := chsink.LoadAlertStates(ctx, e.conn)
 	if err != nil {
 		return err
 	}
+	var incidents []chsink.AlertRow
 	for _, r := range rows {
 		ru := e.byName[r.Rule]
 		if ru == nil {
 			if r.State == stateFiring {
-				e.log.Warn("firing alert of a rule no longer configured is left as is", "rule", r.Rule, "alert_id", r.AlertID)
+				e.log.Warn("firing alert of a rule no longer configured is left as is", "rule", r.Rule, "alert_id", r.AlertID, "kind", r.Kind)
 			}
 			continue
 		}
-		s := &series{rule: ru, fp: r.Fingerprint, scope: notify.Scope{Tenant: r.Tenant, App: r.App, Model: r.Model, Variant: r.Variant, Group: r.Group},
-			sig: notify.SignalRef{Name: r.Signal, Metric: r.Metric}, seconds: r.WindowSeconds, state: r.State, alertID: r.AlertID,
-			consecutive: int(r.Consecutive), last: r.WindowStart.Unix(), episode: r.StartedAt.Unix(), notifiedAt: r.NotifiedAt,
-			value: r.Value, threshold: r.Threshold, n: r.N}
+		if r.Kind == chsink.AlertKindIncident || r.Kind == chsink.AlertKindIncidentRenotify {
+			incidents = append(incidents, r)
+			continue
+		}
+		s := e.newSeries(ru, notify.Scope{Tenant: r.Tenant, App: r.App, Model: r.Model, Variant: r.Variant, Group: r.Group},
+			notify.SignalRef{Name: r.Signal, Metric: r.Metric}, r.WindowSeconds)
+		s.fp, s.state, s.alertID, s.incidentID = r.Fingerprint, r.State, r.AlertID, r.IncidentID
+		s.consecutive, s.last, s.episode, s.notifiedAt = int(r.Consecutive), r.WindowStart.Unix(), r.StartedAt.Unix(), r.NotifiedAt
+		s.value, s.threshold, s.n = r.Value, r.Threshold, r.N
 		if s.state != statePending && s.state != stateFiring {
 			s.state, s.consecutive = stateInactive, 0
 		}
 		e.series[s.fp] = s
 	}
+	e.loadIncidents(incidents)
 	return nil
+}
+
+func (e *Engine) newSeries(r *rule, scope notify.Scope, sig notify.SignalRef, seconds uint32) *series {
+	return &series{rule: r, fp: Fingerprint(r.Name, scope, sig, seconds), gfp: GroupFingerprint(r.Name, r.groupBy, scope, sig),
+		scope: scope, sig: sig, seconds: seconds, state: stateInactive, last: math.MinInt64}
 }
 
 // Fingerprint identifies a series: a stable hash of the rule name, the
@@ -285,12 +314,29 @@ func (r *rule) matches(row *chsink.SignalRow) bool {
 // batch collects what one Evaluate call changes.
 type batch struct {
 	now   time.Time
-	rows  []alertRow
+	rows  []chsink.AlertRow
 	notes []note
+	// incidents a series joined, left or had a matching window in, in
+	// the order they were first touched: settled at the end of Evaluate.
+	incidents []*incident
+	touched   map[*incident]bool
 }
 
+func (b *batch) touch(inc *incident) {
+	if b.touched == nil {
+		b.touched = map[*incident]bool{}
+	}
+	if !b.touched[inc] {
+		b.touched[inc] = true
+		b.incidents = append(b.incidents, inc)
+	}
+}
+
+// note is a notification to queue: about an incident (inc set: for every
+// action but Alertmanager) or about one series (for Alertmanager).
 type note struct {
-	s      *series
+	rule   *rule
+	inc    *incident
 	n      notify.Notification
 	repeat bool
 }
@@ -301,6 +347,10 @@ type note struct {
 func (e *Engine) Evaluate(ctx context.Context, rows []chsink.SignalRow) {
 	b := &batch{now: e.Now()}
 	e.mu.Lock()
+	for _, inc := range e.recheck {
+		b.touch(inc)
+	}
+	e.recheck = nil
 	for i := range rows {
 		row := &rows[i]
 		if row.WindowStart > e.watermark[row.WindowSeconds] {
@@ -315,7 +365,7 @@ func (e *Engine) Evaluate(ctx context.Context, rows []chsink.SignalRow) {
 			fp := Fingerprint(r.Name, scope, sig, row.WindowSeconds)
 			s := e.series[fp]
 			if s == nil {
-				s = &series{rule: r, fp: fp, scope: scope, sig: sig, seconds: row.WindowSeconds, state: stateInactive, last: math.MinInt64}
+				s = e.newSeries(r, scope, sig, row.WindowSeconds)
 				e.series[fp] = s
 			}
 			if row.WindowStart <= s.last {
@@ -354,9 +404,13 @@ func (e *Engine) Evaluate(ctx context.Context, rows []chsink.SignalRow) {
 		}
 		e.step(s, noData, b)
 	}
+	e.settle(b)
 	e.mu.Unlock()
 
-	if err := writeAlerts(ctx, e.conn, b.rows); err != nil {
+	// The state rows are written before any notification is queued: a
+	// crash in between re-judges the windows after the restart (same
+	// incident id, same idempotency keys) rather than forgetting them.
+	if err := chsink.Alerts.Insert(ctx, e.conn, b.rows); err != nil {
 		e.m.store.Inc()
 		e.log.Error("cannot store alert state changes; a restart may repeat them", "rows", len(b.rows), "err", redact.Error(err))
 	}
@@ -391,10 +445,11 @@ func (e *Engine) correct(s *series, row *chsink.SignalRow, b *batch) {
 		s.last = row.WindowStart // the notification names the corrected window
 		s.value, s.threshold, s.n = row.Signal.Value, th, row.Signal.N
 		s.consecutive, s.episode = n, first
-		s.alertID = uuid.NewSHA1(uuid.NameSpaceOID, []byte(s.fp+"/"+strconv.FormatInt(s.episode, 10))).String()
+		s.alertID = seriesAlertID(s.fp, s.episode)
 		s.state, s.notifiedAt = stateFiring, b.now
-		b.rows = append(b.rows, e.stateRow(s, kindState, stateFiring, b.now))
-		b.notes = append(b.notes, note{s: s, n: e.notification(s, notify.StateFiring, b.now)})
+		e.join(s, b)
+		b.rows = append(b.rows, e.stateRow(s, chsink.AlertKindState, stateFiring, b.now))
+		e.seriesNote(s, notify.StateFiring, b, false)
 		s.last = last
 		e.log.Info("alert firing on a corrected window", "rule", s.rule.Name, "alert_id", s.alertID, "scope", s.scope.String(),
 			"signal", s.sig.String(), "window_start", row.WindowStart, "value", s.value)
@@ -403,7 +458,7 @@ func (e *Engine) correct(s *series, row *chsink.SignalRow, b *batch) {
 	if s.state == statePending {
 		if n, _ := s.run(s.last); n == 0 {
 			s.state, s.consecutive = stateInactive, 0
-			b.rows = append(b.rows, e.stateRow(s, kindState, stateInactive, b.now))
+			b.rows = append(b.rows, e.stateRow(s, chsink.AlertKindState, stateInactive, b.now))
 		} else {
 			s.consecutive = n
 		}
@@ -426,12 +481,13 @@ func (e *Engine) step(s *series, v verdict, b *batch) {
 		switch s.state {
 		case statePending:
 			s.state, s.consecutive = stateInactive, 0
-			b.rows = append(b.rows, e.stateRow(s, kindState, stateInactive, b.now))
+			b.rows = append(b.rows, e.stateRow(s, chsink.AlertKindState, stateInactive, b.now))
 		case stateFiring:
 			s.state, s.consecutive = stateInactive, 0
-			b.rows = append(b.rows, e.stateRow(s, kindState, stateResolved, b.now))
-			b.notes = append(b.notes, note{s: s, n: e.notification(s, notify.StateResolved, b.now)})
-			e.log.Info("alert resolved", "rule", s.rule.Name, "alert_id", s.alertID, "scope", s.scope.String())
+			e.leave(s, b)
+			b.rows = append(b.rows, e.stateRow(s, chsink.AlertKindState, stateResolved, b.now))
+			e.seriesNote(s, notify.StateResolved, b, false)
+			e.log.Info("alert series resolved", "rule", s.rule.Name, "alert_id", s.alertID, "incident_id", s.incidentID, "scope", s.scope.String())
 		}
 		return
 	}
@@ -439,48 +495,73 @@ func (e *Engine) step(s *series, v verdict, b *batch) {
 	case stateInactive:
 		s.consecutive = 1
 		s.episode = s.last
-		s.alertID = uuid.NewSHA1(uuid.NameSpaceOID, []byte(s.fp+"/"+strconv.FormatInt(s.episode, 10))).String()
+		s.alertID = seriesAlertID(s.fp, s.episode)
 	case statePending:
 		s.consecutive++
 	case stateFiring:
-		if s.rule.Renotify > 0 && b.now.Sub(s.notifiedAt) >= s.rule.Renotify {
+		if inc := e.incidents[s.gfp]; inc != nil && inc.id == s.incidentID {
+			inc.matched = true // the incident may be due for re-notification
+			b.touch(inc)
+		}
+		// Series re-notifications only feed Alertmanager, which resolves an
+		// alert it is not sent again.
+		if s.rule.perSeries && s.rule.Renotify > 0 && b.now.Sub(s.notifiedAt) >= s.rule.Renotify {
 			s.notifiedAt = b.now
-			b.rows = append(b.rows, e.stateRow(s, kindRenotify, stateFiring, b.now))
-			b.notes = append(b.notes, note{s: s, n: e.notification(s, notify.StateFiring, b.now), repeat: true})
+			b.rows = append(b.rows, e.stateRow(s, chsink.AlertKindRenotify, stateFiring, b.now))
+			e.seriesNote(s, notify.StateFiring, b, true)
 		}
 		return
 	}
 	if s.consecutive >= s.rule.forN {
 		s.state, s.notifiedAt = stateFiring, b.now
-		b.rows = append(b.rows, e.stateRow(s, kindState, stateFiring, b.now))
-		b.notes = append(b.notes, note{s: s, n: e.notification(s, notify.StateFiring, b.now)})
-		e.log.Info("alert firing", "rule", s.rule.Name, "alert_id", s.alertID, "scope", s.scope.String(), "signal", s.sig.String(), "value", s.value)
+		e.join(s, b)
+		b.rows = append(b.rows, e.stateRow(s, chsink.AlertKindState, stateFiring, b.now))
+		e.seriesNote(s, notify.StateFiring, b, false)
+		e.log.Info("alert series firing", "rule", s.rule.Name, "alert_id", s.alertID, "incident_id", s.incidentID, "scope", s.scope.String(),
+			"signal", s.sig.String(), "value", s.value)
 		return
 	}
 	s.state = statePending
-	b.rows = append(b.rows, e.stateRow(s, kindState, statePending, b.now))
+	b.rows = append(b.rows, e.stateRow(s, chsink.AlertKindState, statePending, b.now))
 }
 
-func (e *Engine) stateRow(s *series, kind, state string, now time.Time) alertRow {
-	labels := "{}"
-	if len(s.rule.Labels) > 0 {
-		if j, err := json.Marshal(s.rule.Labels); err == nil {
-			labels = string(j)
-		}
+// seriesAlertID is a series' firing episode id: stable for a series and
+// the start of the episode's first window.
+func seriesAlertID(fp string, episode int64) string {
+	return uuid.NewSHA1(uuid.NameSpaceOID, []byte(fp+"/"+strconv.FormatInt(episode, 10))).String()
+}
+
+// seriesNote queues a series' own notification when one of its rule's
+// actions is an Alertmanager (the others get the incident's).
+func (e *Engine) seriesNote(s *series, state string, b *batch, repeat bool) {
+	if s.rule.perSeries {
+		b.notes = append(b.notes, note{rule: s.rule, n: e.notification(s, state, b.now), repeat: repeat})
 	}
-	return alertRow{AlertID: s.alertID, Rule: s.rule.Name, Fingerprint: s.fp, Kind: kind, State: state, Severity: s.rule.severity,
-		Tenant: s.scope.Tenant, App: s.scope.App, Model: s.scope.Model, Variant: s.scope.Variant, Group: s.scope.Group,
-		Signal: s.sig.Name, Metric: s.sig.Metric, Value: s.value, Threshold: s.threshold, Condition: s.rule.condition, N: s.n,
-		Consecutive: uint32(s.consecutive), WindowStart: time.Unix(s.last, 0), WindowSeconds: s.seconds,
-		StartedAt: time.Unix(s.episode, 0), NotifiedAt: s.notifiedAt, Labels: labels, TS: now, Seq: nextSeq()}
+}
+
+func (e *Engine) stateRow(s *series, kind, state string, now time.Time) chsink.AlertRow {
+	incident := ""
+	if state == stateFiring || state == stateResolved {
+		incident = s.incidentID // pending and cleared rows belong to no incident
+	}
+	return chsink.AlertRow{AlertID: s.alertID, IncidentID: incident, Rule: s.rule.Name, Fingerprint: s.fp, Kind: kind, State: state,
+		Severity: s.rule.severity, Tenant: s.scope.Tenant, App: s.scope.App, Model: s.scope.Model, Variant: s.scope.Variant,
+		Group: s.scope.Group, Signal: s.sig.Name, Metric: s.sig.Metric, Value: s.value, Threshold: s.threshold, Condition: s.rule.condition,
+		N: s.n, Consecutive: uint32(s.consecutive), WindowStart: time.Unix(s.last, 0), WindowSeconds: s.seconds,
+		StartedAt: time.Unix(s.episode, 0), NotifiedAt: s.notifiedAt, Labels: s.rule.labelsJSON, TS: now, Seq: nextSeq()}
+}
+
+func (s *series) window() notify.Window {
+	return notify.Window{Start: time.Unix(s.last, 0).UTC(), End: time.Unix(s.last+int64(s.seconds), 0).UTC(), Seconds: s.seconds}
 }
 
 func (e *Engine) notification(s *series, state string, now time.Time) notify.Notification {
-	w := notify.Window{Start: time.Unix(s.last, 0).UTC(), End: time.Unix(s.last+int64(s.seconds), 0).UTC(), Seconds: s.seconds}
-	n := notify.Notification{Version: 1, AlertID: s.alertID, Rule: s.rule.Name, Fingerprint: s.fp, State: state,
+	w := s.window()
+	n := notify.Notification{Version: notify.Version1, AlertID: s.alertID, Rule: s.rule.Name, Fingerprint: s.fp, State: state,
 		Severity: s.rule.severity, Signal: s.sig, Value: s.value, Threshold: s.threshold, Condition: s.rule.condition, N: s.n,
 		Window: w, Scope: s.scope, Labels: s.rule.Labels, StartsAt: time.Unix(s.episode, 0).UTC(),
-		Links: notify.Links{EventsSQL: notify.EventsSQL(s.scope, w, e.cfg.EventsLimit)}}
+		Links: notify.Links{EventsSQL: notify.EventsSQL(s.scope, w, e.cfg.EventsLimit)},
+		Span:  notify.Span{Start: time.Unix(s.episode, 0).UTC(), End: w.End}}
 	if state == notify.StateResolved {
 		n.EndsAt = now.UTC()
 	}
@@ -489,14 +570,22 @@ func (e *Engine) notification(s *series, state string, now time.Time) notify.Not
 }
 
 // dispatch queues a notification for each of the rule's actions that
-// wants it.
+// wants it: an incident's for every action but Alertmanager, a series'
+// for Alertmanager (which groups alerts itself and resolves each on its
+// own).
 func (e *Engine) dispatch(nt note) {
 	nt.n.Repeat = nt.repeat
-	if e.observe != nil {
+	switch {
+	case nt.inc != nil && e.observe != nil:
 		e.observe(nt.n)
+	case nt.inc == nil && e.observeSeries != nil:
+		e.observeSeries(nt.n)
 	}
-	for _, name := range nt.s.rule.Actions {
+	for _, name := range nt.rule.Actions {
 		a := e.actions[name]
+		if (a.cfg.Type == notify.TypeAlertmanager) != (nt.inc == nil) {
+			continue
+		}
 		if (nt.n.State == notify.StateResolved && !a.policy.SendResolved) || (nt.repeat && !a.policy.Repeat) {
 			continue
 		}
@@ -525,14 +614,19 @@ func (e *Engine) record(a notify.Attempt) {
 				"state", n.State, "attempts", a.Attempt, "status", a.Result.StatusCode, "err", errText)
 		}
 	}
-	e.rec.add(alertRow{AlertID: n.AlertID, Rule: n.Rule, Fingerprint: n.Fingerprint, Kind: kindAction, State: n.State, Severity: n.Severity,
+	incident := ""
+	if n.Version >= notify.Version2 {
+		incident = n.AlertID
+	}
+	e.rec.add(chsink.AlertRow{AlertID: n.AlertID, IncidentID: incident, Rule: n.Rule, Fingerprint: n.Fingerprint, Kind: chsink.AlertKindAction,
+		State: n.State, Severity: n.Severity,
 		Tenant: n.Scope.Tenant, App: n.Scope.App, Model: n.Scope.Model, Variant: n.Scope.Variant, Group: n.Scope.Group,
 		Signal: n.Signal.Name, Metric: n.Signal.Metric, Value: n.Value, Threshold: n.Threshold, Condition: n.Condition, N: n.N,
 		WindowStart: n.Window.Start, WindowSeconds: n.Window.Seconds, StartedAt: n.StartsAt, Action: t.Action, ActionType: t.Type,
 		Attempt: uint32(a.Attempt), Outcome: a.Outcome, StatusCode: int32(a.Result.StatusCode), Error: errText,
 		DurationMS: float64(a.Duration.Microseconds()) / 1000, Labels: "{}", TS: a.At, Seq: nextSeq()}, nil)
 	if t.Type == notify.TypeJob {
-		j := jobRow{IdempotencyKey: n.IdempotencyKey, AlertID: n.AlertID, Rule: n.Rule, Fingerprint: n.Fingerprint, Action: t.Action,
+		j := chsink.JobRow{IdempotencyKey: n.IdempotencyKey, AlertID: n.AlertID, Rule: n.Rule, Fingerprint: n.Fingerprint, Action: t.Action,
 			Tenant: n.Scope.Tenant, App: n.Scope.App, Model: n.Scope.Model, Variant: n.Scope.Variant, Group: n.Scope.Group,
 			WindowStart: n.Window.Start, WindowSeconds: n.Window.Seconds, Attempt: uint32(a.Attempt), Outcome: a.Outcome,
 			StatusCode: int32(a.Result.StatusCode), Response: a.Result.Body, Error: errText,
@@ -540,14 +634,14 @@ func (e *Engine) record(a notify.Attempt) {
 		if jb, ok := t.Target.(*notify.Job); ok {
 			j.Method, j.URL = jb.Method(), jb.URL()
 		}
-		e.rec.add(alertRow{}, &j)
+		e.rec.add(chsink.AlertRow{}, &j)
 	}
 }
 
 func (e *Engine) updateGauges() {
-	counts := map[string]*[2]int{}
+	counts := map[string]*[3]int{}
 	for _, r := range e.rules {
-		counts[r.Name] = &[2]int{}
+		counts[r.Name] = &[3]int{}
 	}
 	e.mu.Lock()
 	for _, s := range e.series {
@@ -558,10 +652,14 @@ func (e *Engine) updateGauges() {
 			counts[s.rule.Name][1]++
 		}
 	}
+	for _, inc := range e.incidents {
+		counts[inc.rule.Name][2]++
+	}
 	e.mu.Unlock()
 	for name, c := range counts {
 		e.m.state.WithLabelValues(name, statePending).Set(float64(c[0]))
 		e.m.state.WithLabelValues(name, stateFiring).Set(float64(c[1]))
+		e.m.incidents.WithLabelValues(name).Set(float64(c[2]))
 	}
 }
 

@@ -18,7 +18,10 @@ import (
 
 const t0 = int64(1_760_000_000) // a window start (UTC, minute aligned)
 
-var keyA = window.Key{Tenant: "acme-eu", App: "support", Model: "gpt-x", Variant: "control"}
+var (
+	keyA  = window.Key{Tenant: "acme-eu", App: "support", Model: "gpt-x", Variant: "control"}
+	keyA2 = window.Key{Tenant: "acme-eu", App: "support", Model: "gpt-y", Variant: "control"} // keyA's group (tenant and app)
+)
 
 func sig(key window.Key, start int64, name, metric string, value float64, n uint64) chsink.SignalRow {
 	return chsink.SignalRow{Key: key, WindowStart: start, WindowSeconds: 60,
@@ -181,6 +184,15 @@ func TestStateMachine(t *testing.T) {
 		{"a replay of a written window (not a correction) is ignored even above the threshold", toxic("c4", nil), []step{
 			{rows: []chsink.SignalRow{sig(keyA, t0, "toxicity", "rate", 0.05, 100)}, state: "acme-eu:inactive"},
 			{rows: []chsink.SignalRow{sig(keyA, t0, "toxicity", "rate", 0.3, 100)}, state: "acme-eu:inactive"},
+		}},
+		{"a corrected window of a second series joins the firing incident without a notification", toxic("c5", nil), []step{
+			{rows: []chsink.SignalRow{sig(keyA, t0, "toxicity", "rate", 0.3, 100), sig(keyA2, t0, "toxicity", "rate", 0.05, 100)},
+				want: "firing", state: "acme-eu:firing,acme-eu:inactive"},
+			{rows: []chsink.SignalRow{corrected(sig(keyA2, t0, "toxicity", "rate", 0.3, 200))}, state: "acme-eu:firing,acme-eu:firing"},
+			{rows: []chsink.SignalRow{sig(keyA, t0+60, "toxicity", "rate", 0.0, 100), sig(keyA2, t0+60, "toxicity", "rate", 0.3, 100)},
+				state: "acme-eu:firing,acme-eu:inactive"},
+			{rows: []chsink.SignalRow{sig(keyA, t0+120, "toxicity", "rate", 0.0, 100), sig(keyA2, t0+120, "toxicity", "rate", 0.0, 100)},
+				want: "resolved", state: "acme-eu:inactive,acme-eu:inactive"},
 		}},
 		{"replayed window is ignored", toxic("p1", func(r *Rule) { r.For = i(2) }), []step{
 			{rows: []chsink.SignalRow{sig(keyA, t0, "toxicity", "rate", 0.3, 100)}, state: "acme-eu:pending"},

@@ -4,11 +4,13 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/sightline-dev/sightline/internal/redact"
+	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 )
 
 // recorder writes action attempts to llm_alerts and llm_jobs in batches,
@@ -27,8 +29,8 @@ type recorder struct {
 }
 
 type recItem struct {
-	alert alertRow
-	job   *jobRow
+	alert chsink.AlertRow
+	job   *chsink.JobRow
 }
 
 const (
@@ -44,7 +46,7 @@ func newRecorder(conn driver.Conn, m *metrics, log *slog.Logger) *recorder {
 }
 
 // add queues a row of llm_alerts (when job is nil) or llm_jobs.
-func (r *recorder) add(a alertRow, job *jobRow) {
+func (r *recorder) add(a chsink.AlertRow, job *chsink.JobRow) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if r.closed {
@@ -70,16 +72,16 @@ func (r *recorder) close() {
 
 func (r *recorder) run() {
 	defer close(r.done)
-	var alerts []alertRow
-	var jobs []jobRow
+	var alerts []chsink.AlertRow
+	var jobs []chsink.JobRow
 	flush := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := writeAlerts(ctx, r.conn, alerts); err != nil {
+		if err := chsink.Alerts.Insert(ctx, r.conn, alerts); err != nil {
 			r.m.store.Inc()
 			r.log.Error("cannot record alert action attempts", "rows", len(alerts), "err", redact.Error(err))
 		}
-		if err := writeJobs(ctx, r.conn, jobs); err != nil {
+		if err := chsink.Jobs.Insert(ctx, r.conn, jobs); err != nil {
 			r.m.store.Inc()
 			r.log.Error("cannot record job requests", "rows", len(jobs), "err", redact.Error(err))
 		}
@@ -106,6 +108,21 @@ func (r *recorder) run() {
 			if len(alerts)+len(jobs) > 0 {
 				flush()
 			}
+		}
+	}
+}
+
+// seqClock orders rows written by this process (ts has second
+// resolution): nanoseconds since the epoch, strictly increasing.
+var seqClock atomic.Uint64
+
+func nextSeq() uint64 {
+	now := uint64(time.Now().UnixNano())
+	for {
+		last := seqClock.Load()
+		next := max(now, last+1)
+		if seqClock.CompareAndSwap(last, next) {
+			return next
 		}
 	}
 }

@@ -97,7 +97,7 @@ type ActionConfig struct {
 	// job actions, which act on firing only).
 	SendResolved *bool `yaml:"send_resolved"`
 	// Repeat sends re-notifications of a firing alert (default true,
-	// except for job actions: one job per firing episode).
+	// except for job actions: one job per incident).
 	Repeat *bool `yaml:"repeat"`
 	// Timeout of one attempt (default 10s).
 	Timeout time.Duration `yaml:"timeout"`

@@ -31,8 +31,32 @@ type AlertmanagerAlert struct {
 	GeneratorURL string            `json:"generatorURL,omitempty"`
 }
 
-// AlertmanagerPayload converts a notification.
+// AlertmanagerPayload converts a notification: a series (version 1) to one
+// alert, an incident (version 2) to one alert per listed member, since
+// Alertmanager groups alerts itself and resolves each on its own.
 func AlertmanagerPayload(n Notification, generatorURL string) []AlertmanagerAlert {
+	if n.Version < Version2 {
+		return []AlertmanagerAlert{alertmanagerAlert(n, generatorURL)}
+	}
+	out := make([]AlertmanagerAlert, 0, len(n.Members))
+	for _, m := range n.Members {
+		s := n
+		s.Version, s.Members, s.GroupBy, s.MembersTotal, s.MembersFiring = Version1, nil, nil, 0, 0
+		s.AlertID, s.Fingerprint, s.State, s.Scope, s.Signal = m.AlertID, m.Fingerprint, m.State, m.Scope, m.Signal
+		s.Value, s.Threshold, s.N, s.Window, s.StartsAt, s.EndsAt = m.Value, m.Threshold, m.N, m.Window, m.StartsAt, m.EndsAt
+		if s.State == StateResolved && s.EndsAt.IsZero() {
+			s.EndsAt = n.EndsAt
+		}
+		s.Text, s.Links.EventsSQL = "", EventsSQL(m.Scope, m.Window, DefaultEventsLimit)
+		s.Text = s.Summary()
+		a := alertmanagerAlert(s, generatorURL)
+		a.Annotations["incident_id"] = n.AlertID
+		out = append(out, a)
+	}
+	return out
+}
+
+func alertmanagerAlert(n Notification, generatorURL string) AlertmanagerAlert {
 	labels := map[string]string{}
 	for k, v := range n.Labels {
 		labels[k] = v
@@ -70,7 +94,7 @@ func AlertmanagerPayload(n Notification, generatorURL string) []AlertmanagerAler
 			a.EndsAt = time.Now().UTC()
 		}
 	}
-	return []AlertmanagerAlert{a}
+	return a
 }
 
 // Notify sends one attempt.

@@ -199,7 +199,7 @@ func Backoff(base, max time.Duration, n int) time.Duration {
 	return half + rand.N(d-half+1)
 }
 
-// IdempotencyKey is the key of one firing episode (alertID) for one
+// IdempotencyKey is the key of one incident or series episode (alertID) for one
 // action: the same for every attempt and re-notification.
 func IdempotencyKey(alertID, action string) string {
 	h := sha256.Sum256([]byte(alertID + "\x00" + action))

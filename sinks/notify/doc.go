@@ -6,6 +6,13 @@
 // a bounded queue, per-action timeouts and retries with exponential backoff
 // and jitter.
 //
+// The alert engine sends each action what suits it: incidents (version 2
+// notifications, one per firing of a rule's group, listing its series) to
+// webhook, Slack, job and Kafka actions, and every series' own
+// notification (version 1) to Alertmanager, which groups alerts itself.
+// Version 2 keeps every version 1 field, describing the incident's worst
+// series, so a receiver written for version 1 keeps working.
+//
 // It must never block its caller: Dispatcher.TryEnqueue returns at once,
 // and a full queue drops the notification and reports it (the alert engine
 // counts and records drops). A receiver that hangs costs a worker for at
@@ -40,6 +47,6 @@
 //
 // Retries resend the same body with a fresh timestamp and signature. Job
 // requests also carry an Idempotency-Key header that is the same for every
-// attempt and every notification of one firing episode, so a job API that
-// deduplicates on it starts one job per alert.
+// attempt and every notification of one incident, so a job API that
+// deduplicates on it starts one job per incident.
 package notify

@@ -125,6 +125,24 @@ func TestAlertmanagerReal(t *testing.T) {
 	})
 }
 
+// TestAlertmanagerRealIncident: an incident posted to a real Alertmanager
+// becomes one alert per series; the resolved member is not active.
+func TestAlertmanagerRealIncident(t *testing.T) {
+	url := startAlertmanager(t)
+	n := testIncident()
+	if out, err := (&Alertmanager{URL: url}).Notify(context.Background(), n); err != nil || out.StatusCode != 200 {
+		t.Fatalf("post incident: %+v %v", out, err)
+	}
+	got := listAlerts(t, url)
+	ids := map[string]string{}
+	for _, a := range got {
+		ids[a.Annotations["alert_id"]] = a.Labels["model"] + "/" + a.Labels["variant"] + " " + a.Annotations["incident_id"]
+	}
+	if len(got) != 2 || ids["s1"] != "gpt-x/control "+n.AlertID || ids["s2"] != "gpt-y/control "+n.AlertID {
+		t.Fatalf("alertmanager holds %v, want the two firing series of incident %s", ids, n.AlertID)
+	}
+}
+
 // TestKafkaAction produces alert events to the in-process broker.
 func TestKafkaAction(t *testing.T) {
 	b := testenv.Broker(t, "")

@@ -28,11 +28,11 @@ type JobConfig struct {
 // Job sends a templated HTTP request to a job API (a Kubernetes Job
 // manifest to the API server, an Argo workflow submission, an Airflow DAG
 // run, a CI dispatch). The body template sees the Notification's fields
-// ({{.AlertID}}, {{.Rule}}, {{.Scope.Tenant}}, {{.Window.Start}},
-// {{.IdempotencyKey}}, ...) and the functions json (a JSON literal of any
+// ({{.AlertID}}, {{.Rule}}, {{.Scope.Tenant}}, {{.Span.Start}},
+// {{.IdempotencyKey}}, {{range .Members}}, ...) and the functions json (a JSON literal of any
 // value), k8sname (a DNS-1123 name of at most 63 characters), short (the
 // first 8 characters), unix and rfc3339 (times). Every attempt carries the
-// episode's Idempotency-Key header, so a receiver that deduplicates on it
+// incident's Idempotency-Key header, so a receiver that deduplicates on it
 // (or a template that puts it in the job's name) starts one job however
 // often the request is retried.
 type Job struct {

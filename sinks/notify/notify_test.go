@@ -27,6 +27,116 @@ func testNotification() Notification {
 	return n
 }
 
+// testIncident is a version 2 notification: three series of one app, one
+// of them resolved with no data.
+func testIncident() Notification {
+	start := time.Unix(1_760_000_000, 0).UTC()
+	w := func(d time.Duration) Window {
+		return Window{Start: start.Add(d), End: start.Add(d + time.Minute), Seconds: 60}
+	}
+	member := func(id, model, variant, state string, v float64, d time.Duration) Member {
+		return Member{AlertID: id, Fingerprint: "fp-" + id, State: state, Scope: Scope{Tenant: "acme", App: "support", Model: model, Variant: variant},
+			Signal: SignalRef{"toxicity", "rate"}, Value: v, Threshold: 0.1, N: 200, Window: w(d), StartsAt: start}
+	}
+	ms := []Member{member("s1", "gpt-x", "control", StateFiring, 0.42, time.Minute), member("s2", "gpt-y", "control", StateFiring, 0.2, time.Minute),
+		member("s3", "gpt-x", "treat", StateResolved, math.NaN(), time.Minute)}
+	ms[2].EndsAt = start.Add(2 * time.Minute)
+	span := Span{Start: start, End: start.Add(2 * time.Minute)}
+	n := Notification{Version: Version2, AlertID: "9d1e6c1f-0c9a-5b3e-8d4f-3a2b1c0d9e8f", Rule: "toxic-support", Fingerprint: "g00d",
+		State: StateFiring, Severity: "critical", Signal: ms[0].Signal, Value: ms[0].Value, Threshold: 0.1, Condition: "> 0.1", N: 200,
+		Window: ms[0].Window, Scope: Scope{Tenant: "acme", App: "support"}, StartsAt: start, Span: span,
+		Links: Links{EventsSQL: IncidentEventsSQL(ms, span, 1000)}, GroupBy: []string{"tenant", "app"}, Members: ms,
+		MembersTotal: 3, MembersFiring: 2, IdempotencyKey: IdempotencyKey("9d1e6c1f", "reeval")}
+	n.Text = n.Summary()
+	return n
+}
+
+// TestIncidentPayload: the version 2 fields in the webhook payload, its
+// summary and the events query of all its series.
+func TestIncidentPayload(t *testing.T) {
+	n := testIncident()
+	b, err := json.Marshal(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Version       int               `json:"version"`
+		AlertID       string            `json:"alert_id"`
+		Value         *float64          `json:"value"`
+		Scope         map[string]string `json:"scope"`
+		GroupBy       []string          `json:"group_by"`
+		MembersTotal  int               `json:"members_total"`
+		MembersFiring int               `json:"members_firing"`
+		Span          map[string]string `json:"span"`
+		Summary       string            `json:"summary"`
+		Members       []map[string]any  `json:"members"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Version != 2 || m.Value == nil || *m.Value != 0.42 || m.Scope["model"] != "" || m.Scope["app"] != "support" ||
+		strings.Join(m.GroupBy, ",") != "tenant,app" || m.MembersTotal != 3 || m.MembersFiring != 2 ||
+		m.Span["start"] != "2025-10-09T08:53:20Z" || m.Span["end"] != "2025-10-09T08:55:20Z" || len(m.Members) != 3 {
+		t.Fatalf("payload: %s", b)
+	}
+	if m.Members[0]["alert_id"] != "s1" || m.Members[0]["value"] != 0.42 || m.Members[2]["value"] != nil ||
+		m.Members[2]["ends_at"] != "2025-10-09T08:55:20Z" || m.Members[0]["ends_at"] != nil || m.Members[1]["state"] != "firing" {
+		t.Fatalf("members: %v", m.Members)
+	}
+	if want := "[CRITICAL] toxic-support: toxicity/rate > 0.1 firing in 2 of 3 series of tenant=acme app=support; worst 0.42 (gpt-x/control)"; m.Summary != want {
+		t.Fatalf("summary %q\nwant    %q", m.Summary, want)
+	}
+	r := n
+	r.State, r.Text = StateResolved, ""
+	if got, want := r.Summary(), "[RESOLVED] toxic-support: toxicity/rate > 0.1 resolved in all 3 series of tenant=acme app=support"; got != want {
+		t.Fatalf("resolved summary %q", got)
+	}
+	// One condition per distinct scope, over the incident's span.
+	want := "SELECT * FROM llm_events FINAL WHERE ts >= toDateTime(1760000000) AND ts < toDateTime(1760000120) AND (" +
+		"(tenant = 'acme' AND app = 'support' AND model = 'gpt-x' AND variant = 'control') OR " +
+		"(tenant = 'acme' AND app = 'support' AND model = 'gpt-y' AND variant = 'control') OR " +
+		"(tenant = 'acme' AND app = 'support' AND model = 'gpt-x' AND variant = 'treat')) ORDER BY ts, ts_us LIMIT 1000"
+	if n.Links.EventsSQL != want {
+		t.Fatalf("events SQL:\n%s\nwant\n%s", n.Links.EventsSQL, want)
+	}
+	// The member label names the signal only when the members' differ.
+	n.Members[1].Signal = SignalRef{"refusal", "rate"}
+	if l := n.MemberLabel(n.Members[0]); l != "gpt-x/control toxicity/rate" {
+		t.Fatalf("label %q", l)
+	}
+	if v, ok := GroupValue(Scope{}, SignalRef{"a", "b"}, "signal"); v != "a/b" || !ok {
+		t.Fatalf("group value of signal: %q", v)
+	}
+	if (Notification{Version: 2, GroupBy: nil}).GroupLabel() != "all series" {
+		t.Fatal("a rule grouped by nothing")
+	}
+}
+
+// TestAlertmanagerIncident: an incident reaches Alertmanager as one alert
+// per series (it groups them itself), each resolved on its own.
+func TestAlertmanagerIncident(t *testing.T) {
+	n := testIncident()
+	n.EndsAt = time.Unix(1_760_000_200, 0).UTC()
+	got := AlertmanagerPayload(n, "")
+	if len(got) != 3 {
+		t.Fatalf("%d alerts", len(got))
+	}
+	for i, a := range got {
+		m := n.Members[i]
+		if a.Annotations["alert_id"] != m.AlertID || a.Annotations["incident_id"] != n.AlertID || a.Labels["model"] != m.Scope.Model ||
+			a.Labels["variant"] != m.Scope.Variant || a.Annotations["value"] != FormatValue(m.Value) ||
+			!strings.Contains(a.Annotations["events_sql"], "model = '"+m.Scope.Model+"'") {
+			t.Fatalf("alert %d: %+v", i, a)
+		}
+		if resolved := !a.EndsAt.IsZero(); resolved != (m.State == StateResolved) {
+			t.Fatalf("alert %d: endsAt %v for a %s member", i, a.EndsAt, m.State)
+		}
+	}
+	if one := AlertmanagerPayload(testNotification(), ""); len(one) != 1 || one[0].Annotations["incident_id"] != "" {
+		t.Fatalf("version 1: %+v", one)
+	}
+}
+
 func TestVerifySignature(t *testing.T) {
 	secret, body := []byte("k"), []byte(`{"a":1}`)
 	now := time.Now().Unix()
@@ -131,6 +241,19 @@ func TestSlackMessage(t *testing.T) {
 	if blocks[0].(map[string]any)["type"] != "header" {
 		t.Fatalf("first block: %v", blocks[0])
 	}
+	// An incident lists its series, at most slackListed of them.
+	inc := testIncident()
+	for len(inc.Members) < 14 {
+		inc.Members = append(inc.Members, inc.Members[1])
+	}
+	inc.MembersTotal = 20
+	msg, _ := json.Marshal(SlackMessage(inc))
+	for _, want := range []string{`2 of 20 series firing`, "`gpt-x/control` 0.42 (n 200) firing", "`gpt-x/treat` no data (n 200) resolved", `… and 10 more`,
+		`tenant=acme app=support`} {
+		if !strings.Contains(string(msg), want) {
+			t.Fatalf("slack message lacks %q: %s", want, msg)
+		}
+	}
 }
 
 // TestStatusClassification: 4xx is permanent, 429/5xx retryable.
@@ -153,7 +276,8 @@ func TestShippedJobTemplates(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatal("no templates in deploy/jobs")
 	}
-	n := testNotification()
+	// Job actions get incidents (version 2).
+	n := testIncident()
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -173,8 +297,10 @@ func TestShippedJobTemplates(t *testing.T) {
 				t.Fatalf("%s renders invalid JSON: %v\n%s", f, err, out)
 			}
 		}
-		if strings.HasSuffix(f, "reeval-gpu.k8s.json.tmpl") && (!strings.Contains(string(out), `"nvidia.com/gpu"`) || !strings.Contains(string(out), n.AlertID)) {
-			t.Fatalf("%s: no GPU request or alert id:\n%s", f, out)
+		if strings.HasSuffix(f, "reeval-gpu.k8s.json.tmpl") && (!strings.Contains(string(out), `"nvidia.com/gpu"`) || !strings.Contains(string(out), n.AlertID) ||
+			!strings.Contains(string(out), `"--app", "support",`) || !strings.Contains(string(out), `"--model", "",`) ||
+			!strings.Contains(string(out), `"--from", "2025-10-09T08:53:20Z",`) || !strings.Contains(string(out), `"--to", "2025-10-09T08:55:20Z",`)) {
+			t.Fatalf("%s: no GPU request, alert id, or the incident's scope and span for reeval:\n%s", f, out)
 		}
 	}
 }

@@ -22,11 +22,16 @@ func SlackMessage(n Notification) map[string]any {
 		emoji = ":white_check_mark:"
 	}
 	title := fmt.Sprintf("%s %s %s", emoji, strings.ToUpper(n.State), n.Rule)
+	scope, value := n.Scope.String(), FormatValue(n.Value)+" ("+n.Condition+")"
+	if n.Version >= Version2 {
+		title += fmt.Sprintf(" · %d of %d series firing", n.MembersFiring, n.MembersTotal)
+		scope, value = n.GroupLabel(), "worst "+value
+	}
 	field := func(k, v string) map[string]any { return map[string]any{"type": "mrkdwn", "text": "*" + k + "*\n" + v} }
 	fields := []any{
 		field("Signal", "`"+n.Signal.String()+"`"),
-		field("Value", FormatValue(n.Value)+" ("+n.Condition+")"),
-		field("Scope", n.Scope.String()),
+		field("Value", value),
+		field("Scope", scope),
 		field("Window", n.Window.Start.UTC().Format("2006-01-02 15:04:05")+fmt.Sprintf(" UTC, %ds", n.Window.Seconds)),
 		field("Severity", n.Severity),
 		field("Samples", fmt.Sprint(n.N)),
@@ -35,6 +40,10 @@ func SlackMessage(n Notification) map[string]any {
 		map[string]any{"type": "header", "text": map[string]any{"type": "plain_text", "text": trunc(title, 150)}},
 		map[string]any{"type": "section", "fields": fields},
 	}
+	if len(n.Members) > 0 {
+		blocks = append(blocks, map[string]any{"type": "section", "text": map[string]any{"type": "mrkdwn",
+			"text": trunc(slackMembers(n), 2900)}})
+	}
 	if n.Links.EventsSQL != "" {
 		blocks = append(blocks, map[string]any{"type": "section", "text": map[string]any{"type": "mrkdwn",
 			"text": "Affected events:\n```" + trunc(n.Links.EventsSQL, 2900) + "```"}})
@@ -42,6 +51,25 @@ func SlackMessage(n Notification) map[string]any {
 	blocks = append(blocks, map[string]any{"type": "context", "elements": []any{
 		map[string]any{"type": "mrkdwn", "text": "alert `" + n.AlertID + "` · fingerprint `" + n.Fingerprint + "`"}}})
 	return map[string]any{"text": n.Summary(), "blocks": blocks}
+}
+
+// slackListed bounds the members a Slack message lists (its blocks are
+// read by people; the webhook payload has them all).
+const slackListed = 10
+
+func slackMembers(n Notification) string {
+	var b strings.Builder
+	b.WriteString("*Series*")
+	for i, m := range n.Members {
+		if i == slackListed {
+			break
+		}
+		fmt.Fprintf(&b, "\n• `%s` %s (n %d) %s", n.MemberLabel(m), FormatValue(m.Value), m.N, m.State)
+	}
+	if more := n.MembersTotal - min(len(n.Members), slackListed); more > 0 {
+		fmt.Fprintf(&b, "\n… and %d more", more)
+	}
+	return b.String()
 }
 
 func trunc(s string, n int) string {

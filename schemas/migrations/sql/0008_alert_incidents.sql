@@ -1,0 +1,11 @@
+-- Alert grouping: a rule's group_by makes one incident per group, notified
+-- once however many of its series fire. incident_id ties the rows of an
+-- incident together: its own rows (kind 'incident' when it starts firing
+-- and when it resolves, 'incident_renotify' per re-notification, with the
+-- group's fingerprint), the state rows of its member series (whose
+-- alert_id stays the series' firing episode), and the attempts of its
+-- notifications. Empty on rows written before grouping. The engine reloads
+-- an incident, and which series belong to it, from here on restart.
+-- ClickHouse 18.16 has no ADD COLUMN IF NOT EXISTS: the runner skips an
+-- ADD COLUMN whose column already exists.
+ALTER TABLE llm_alerts ADD COLUMN incident_id String;

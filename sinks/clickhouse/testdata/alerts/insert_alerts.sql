@@ -1,0 +1,1 @@
+INSERT INTO llm_alerts (alert_id, rule, fingerprint, kind, state, severity, tenant, app, model, variant, grp, signal, metric, value, threshold, condition, n, consecutive, window_start, window_seconds, started_at, notified_at, action, action_type, attempt, outcome, status_code, error, duration_ms, labels, ts, seq, incident_id)

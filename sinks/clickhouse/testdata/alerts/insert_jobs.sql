@@ -1,0 +1,1 @@
+INSERT INTO llm_jobs (idempotency_key, alert_id, rule, fingerprint, action, method, url, tenant, app, model, variant, grp, window_start, window_seconds, attempt, outcome, status_code, response, error, duration_ms, ts, seq)
