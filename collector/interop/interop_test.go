@@ -84,26 +84,28 @@ func fakeOpenAI(t *testing.T) string {
 	return "http://" + l.Addr().String() + "/v1"
 }
 
-// TestInteropOpenLLMetry runs a real Node.js application (the openai
-// package instrumented by OpenLLMetry) against a fake OpenAI server,
-// exporting OTLP to this collector distribution, and finds both calls
-// (plain and streaming) in ClickHouse through the score stage.
-func TestInteropOpenLLMetry(t *testing.T) {
+// needNode returns the paths of npm and node, skipping the test without
+// them.
+func needNode(t *testing.T) (npm, node string) {
+	t.Helper()
 	npm, err := exec.LookPath("npm")
 	if err != nil {
-		t.Skip("npm is not installed: the OpenLLMetry interop test needs Node.js 20 and npm")
+		t.Skip("npm is not installed: the interop tests need Node.js 20 and npm")
 	}
-	node, err := exec.LookPath("node")
+	node, err = exec.LookPath("node")
 	if err != nil {
-		t.Skip("node is not installed: the OpenLLMetry interop test needs Node.js 20 and npm")
+		t.Skip("node is not installed: the interop tests need Node.js 20 and npm")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
+	return npm, node
+}
 
-	// The application, installed from the committed lock file.
+// installApp copies the Node.js applications to a temporary directory and
+// installs their packages from the committed lock file.
+func installApp(t *testing.T, ctx context.Context, npm string) string {
+	t.Helper()
 	app := t.TempDir()
 	src := filepath.Join("..", "sightlineexporter", "testdata", "interop")
-	for _, f := range []string{"package.json", "package-lock.json", "app.js"} {
+	for _, f := range []string{"package.json", "package-lock.json", "app.js", "genai.js"} {
 		b, err := os.ReadFile(filepath.Join(src, f))
 		testenv.Must(t, err, "read "+f)
 		testenv.Must(t, os.WriteFile(filepath.Join(app, f), b, 0o644), "write "+f)
@@ -116,6 +118,20 @@ func TestInteropOpenLLMetry(t *testing.T) {
 	if out, err := install.CombinedOutput(); err != nil {
 		t.Fatalf("npm ci: %v\n%s", err, out)
 	}
+	return app
+}
+
+// TestInteropOpenLLMetry runs a real Node.js application (the openai
+// package instrumented by OpenLLMetry) against a fake OpenAI server,
+// exporting OTLP to this collector distribution, and finds both calls
+// (plain and streaming) in ClickHouse through the score stage.
+func TestInteropOpenLLMetry(t *testing.T) {
+	npm, node := needNode(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	// The application, installed from the committed lock file.
+	app := installApp(t, ctx, npm)
 
 	// Kafka, ClickHouse and the score stage.
 	b := testenv.Broker(t, "")

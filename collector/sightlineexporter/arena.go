@@ -2,6 +2,7 @@ package sightlineexporter
 
 import (
 	"encoding/hex"
+	"math"
 	"strconv"
 	"unsafe"
 
@@ -31,6 +32,7 @@ type arena struct {
 	text  slab[byte]
 	calls []pendingCall
 	out   []*eventpb.Event
+	keys  []callKey           // calls a push produced through the joiner
 	maps  []map[string]string // attribute maps, cleared and reused
 	nMaps int                 // how many of maps are handed out
 	// Scratch lists for indexed messages (translator.secondPass).
@@ -96,6 +98,8 @@ func (a *arena) reset() {
 	a.calls = a.calls[:0]
 	clear(a.out[:cap(a.out)])
 	a.out = a.out[:0]
+	clear(a.keys[:cap(a.keys)])
+	a.keys = a.keys[:0]
 	for _, m := range a.maps[:a.nMaps] {
 		clear(m)
 	}
@@ -178,6 +182,18 @@ func (a *arena) asString(v pcommon.Value) string {
 		if a != nil {
 			var buf [20]byte
 			b := strconv.AppendInt(buf[:0], v.Int(), 10)
+			out := a.bytes(len(b))
+			copy(out, b)
+			return str(out)
+		}
+	case pcommon.ValueTypeDouble:
+		// Sampling parameters (gen_ai.request.temperature, top_p) are
+		// doubles on most spans. Written as pcommon writes them (ES6
+		// number form) where that is plain decimal; the rare exponent
+		// form is left to pcommon.
+		if f := v.Double(); a != nil && f == f && (f == 0 || math.Abs(f) >= 1e-6 && math.Abs(f) < 1e21) {
+			var buf [32]byte
+			b := strconv.AppendFloat(buf[:0], f, 'f', -1, 64)
 			out := a.bytes(len(b))
 			copy(out, b)
 			return str(out)

@@ -1,6 +1,9 @@
 package sightlineexporter
 
 import (
+	"context"
+	"encoding/json"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -372,7 +375,9 @@ func TestManyUnknownAttributes(t *testing.T) {
 			}
 			m.PutStr("llm.invocation_parameters", `{"temperature":0}`)
 		}), nil)[0]
-		if len(ev.Attributes) != n+1 {
+		// The unknown keys, the invocation parameters as sent and the
+		// temperature read from them.
+		if len(ev.Attributes) != n+2 || ev.Attributes["gen_ai.request.temperature"] != "0" {
 			t.Errorf("%d unknown keys: %d attributes kept: %v", n, len(ev.Attributes), ev.Attributes)
 		}
 		if ev.Attributes["gen_ai.request.extra_"+strconv.Itoa(n-1)] != strconv.Itoa(n-1) {
@@ -403,5 +408,125 @@ func TestEvaluationEventsAreNotCalls(t *testing.T) {
 	}
 	if s := tel.stats(); len(s.Dropped) != 0 || len(s.Issues) != 0 {
 		t.Fatalf("evaluation records counted: %+v", s)
+	}
+}
+
+// fuzzValue is s as a structured value when it is JSON (as log events
+// carry messages), else as a string.
+func fuzzValue(s string, structured bool) pcommon.Value {
+	v := pcommon.NewValueEmpty()
+	var raw any
+	if structured && json.Unmarshal([]byte(s), &raw) == nil {
+		if err := v.FromRaw(raw); err == nil {
+			return v
+		}
+	}
+	v.SetStr(s)
+	return v
+}
+
+var fuzzEventNames = [8]string{detailsEvent, "gen_ai.user.message", "gen_ai.system.message", "gen_ai.assistant.message",
+	"gen_ai.tool.message", "gen_ai.choice", "gen_ai.content.prompt", "gen_ai.content.completion"}
+
+// fuzzLogs makes two records of one call from a, b and the bits of sel:
+// which event (and whether named by event_name or an event.name
+// attribute), content as JSON text or structured values, body as a map or
+// text.
+func fuzzLogs(a, b string, sel uint8) plog.Logs {
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	rl.Resource().Attributes().PutStr("service.name", b)
+	sl := rl.ScopeLogs().AppendEmpty()
+	sl.Scope().SetName(a)
+	structured := sel&0x10 != 0
+	for i, name := range []string{fuzzEventNames[sel>>1&7], fuzzEventNames[(sel>>1+3)&7]} {
+		lr := sl.LogRecords().AppendEmpty()
+		lr.SetTraceID(pcommon.TraceID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16})
+		lr.SetSpanID(pcommon.SpanID{1, 2, 3, 4, 5, 6, 7, 8})
+		lr.SetTimestamp(pcommon.Timestamp(1760000000000000000 + uint64(i)*1e6))
+		if sel&1 == 0 {
+			lr.SetEventName(name)
+		} else {
+			lr.Attributes().PutStr("event.name", name)
+		}
+		at := lr.Attributes()
+		fuzzValue(a, structured).CopyTo(at.PutEmpty("gen_ai.input.messages"))
+		fuzzValue(b, structured).CopyTo(at.PutEmpty("gen_ai.output.messages"))
+		fuzzValue(b, structured).CopyTo(at.PutEmpty("gen_ai.system_instructions"))
+		fuzzValue(a, structured).CopyTo(at.PutEmpty("gen_ai.prompt"))
+		at.PutStr("gen_ai.request.model", b)
+		at.PutStr("gen_ai.system", a)
+		fuzzValue(a, true).CopyTo(at.PutEmpty("gen_ai.response.finish_reasons"))
+		if sel&0x20 != 0 {
+			lr.Body().SetStr(b)
+			continue
+		}
+		body := lr.Body().SetEmptyMap()
+		fuzzValue(a, structured).CopyTo(body.PutEmpty("content"))
+		fuzzValue(b, true).CopyTo(body.PutEmpty("message"))
+		fuzzValue(a, true).CopyTo(body.PutEmpty("tool_calls"))
+		body.PutStr("role", b)
+		body.PutStr("finish_reason", a)
+	}
+	return ld
+}
+
+// FuzzLogs puts arbitrary text, as JSON text and as structured values,
+// into GenAI log records of every kind the exporter reads, alone and
+// joined with their span in both orders. Nothing may panic, and whatever
+// is produced must pass the full contract check and encode to itself
+// (the join harness's recorder checks both).
+func FuzzLogs(f *testing.F) {
+	for _, s := range [][2]string{
+		{`[{"role":"user","parts":[{"type":"text","content":"hi \u00e9"}]}]`, `[{"role":"assistant","parts":[{"type":"tool_call","name":"f","arguments":{"a":1}}],"finish_reason":"stop"}]`},
+		{`{"content":"x","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]}`, `{"index":0,"message":{"content":"y"}}`},
+		{"\xff\xfe bad \xc3", `[{"role":"\xff","parts":[{"type":"text","content":"\xc3("}]}]`},
+		{`[[[[[[[[{"parts":[[{"content":[{"type":"text"}]}]]}]]]]]]]]`, `null`},
+		{`[`, ``},
+	} {
+		for _, sel := range []uint8{0, 0x11, 0x13, 0x25, 0x3f} {
+			f.Add(s[0], s[1], sel)
+		}
+	}
+	tel, _ := newTelemetry(nil)
+	tr := translator{tel: tel}
+	ctx := context.Background()
+	f.Fuzz(func(t *testing.T, a, b string, sel uint8) {
+		ld := fuzzLogs(a, b, sel)
+		for _, ev := range tr.logs(ld, nil) {
+			if err := schemas.Validate(ev); err != nil {
+				t.Fatalf("translated event fails the contract: %v", err)
+			}
+		}
+		span := oneSpan(chatAttrs)
+		for _, logsFirst := range []bool{true, false} {
+			h := newJoinHarness(t, JoinConfig{Wait: time.Second, MaxPending: 2})
+			if logsFirst {
+				must(t, h.e.pushLogs(ctx, ld), "logs")
+			}
+			must(t, h.e.pushTraces(ctx, span), "traces")
+			if !logsFirst {
+				must(t, h.e.pushLogs(ctx, ld), "logs")
+			}
+			h.now = h.now.Add(2 * time.Second)
+			must(t, h.flush(), "flush")
+			must(t, h.e.flushPending(ctx), "shutdown")
+			if len(h.produced) != 1 {
+				t.Fatalf("the span and its log events made %d calls, want 1", len(h.produced))
+			}
+		}
+	})
+}
+
+// TestArenaDoubleAsString: doubles written into the arena read as
+// pcommon writes them.
+func TestArenaDoubleAsString(t *testing.T) {
+	var a arena
+	for _, f := range []float64{0, 0.2, -0.5, 1, 512, 0.1 + 0.2, 1e-6, 9.99e-7, 1e20, 1e21, 123456789.125, -0.0,
+		math.Inf(1), math.Inf(-1), math.NaN(), math.SmallestNonzeroFloat64, math.MaxFloat64} {
+		v := pcommon.NewValueDouble(f)
+		if got, want := a.asString(v), v.AsString(); got != want {
+			t.Errorf("%v: arena writes %q, pcommon %q", f, got, want)
+		}
 	}
 }

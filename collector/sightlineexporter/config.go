@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/configopaque"
@@ -23,6 +24,12 @@ const (
 	DefaultClientID      = "sightline-collector"
 	DefaultCompression   = "lz4"
 	DefaultMaxEventBytes = 1_000_000 // Kafka's default message.max.bytes is ~1 MiB
+	// DefaultJoinWait: the OpenTelemetry SDKs export spans every 5 s by
+	// default (BatchSpanProcessor) and log records every 1 s, and the
+	// collector's batch processor adds up to 1 s to each: a call's span
+	// and its log events commonly arrive several seconds apart.
+	DefaultJoinWait       = 10 * time.Second
+	DefaultJoinMaxPending = 10_000
 )
 
 // Config of the sightline exporter.
@@ -54,6 +61,25 @@ type Config struct {
 	// default Kafka broker accepts). Content of a larger event is cut until
 	// it fits and the event is flagged truncated.
 	MaxEventBytes int `mapstructure:"max_event_bytes"`
+	// Join merges the GenAI log events of a call (content recorded as
+	// gen_ai.client.inference.operation.details or per-message events)
+	// into the call's span. It needs this exporter in both the traces and
+	// the logs pipeline.
+	Join JoinConfig `mapstructure:"join"`
+}
+
+// JoinConfig bounds how long and how many calls wait for their other
+// half: a span for its log events, log events for their span.
+type JoinConfig struct {
+	// Wait is how long a call waits for its span or log events before it
+	// is produced with what came (default 10s). 0 turns joining off:
+	// spans and log events become calls of their own, as they arrive.
+	Wait time.Duration `mapstructure:"wait"`
+	// MaxPending bounds the calls waiting at once (default 10000); each
+	// holds its content in memory. When it is reached, the call that has
+	// waited longest is produced at once, and counted
+	// (sightline_collector_join_pending_full).
+	MaxPending int `mapstructure:"max_pending"`
 }
 
 // SASLConfig is Kafka SASL authentication.
@@ -79,6 +105,7 @@ func createDefaultConfig() component.Config {
 		ClientID:         DefaultClientID,
 		Compression:      DefaultCompression,
 		MaxEventBytes:    DefaultMaxEventBytes,
+		Join:             JoinConfig{Wait: DefaultJoinWait, MaxPending: DefaultJoinMaxPending},
 	}
 }
 
@@ -125,11 +152,24 @@ func (c *Config) Validate() error {
 			errs = append(errs, errors.New("sasl::password: is required with sasl"))
 		}
 	}
+	if c.Join.Wait < 0 || c.Join.Wait > maxJoinWait {
+		errs = append(errs, fmt.Errorf("join::wait: %s is outside [0, %s]", c.Join.Wait, maxJoinWait))
+	}
+	if c.Join.Wait > 0 && (c.Join.MaxPending < 1 || c.Join.MaxPending > maxJoinPending) {
+		errs = append(errs, fmt.Errorf("join::max_pending: %d is outside [1, %d]", c.Join.MaxPending, maxJoinPending))
+	}
 	if c.Timeout < 0 {
 		errs = append(errs, errors.New("timeout: must not be negative"))
 	}
 	return errors.Join(errs...)
 }
+
+// Bounds of the join settings: a wait of minutes would hold every call's
+// content that long, and a million pending calls is gigabytes.
+const (
+	maxJoinWait    = 5 * time.Minute
+	maxJoinPending = 1_000_000
+)
 
 // validTopic applies Kafka's topic name rules.
 func validTopic(t string) error {

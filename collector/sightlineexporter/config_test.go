@@ -35,7 +35,8 @@ func TestConfigMinimal(t *testing.T) {
 		t.Fatalf("minimal config is invalid: %v", err)
 	}
 	if cfg.Topic != "sightline.events" || cfg.Compression != "lz4" || cfg.ClientID != "sightline-collector" ||
-		cfg.MaxEventBytes != DefaultMaxEventBytes || cfg.TLS != nil || cfg.SASL != nil || !cfg.QueueBatchConfig.HasValue() {
+		cfg.MaxEventBytes != DefaultMaxEventBytes || cfg.TLS != nil || cfg.SASL != nil || !cfg.QueueBatchConfig.HasValue() ||
+		cfg.Join.Wait != DefaultJoinWait || cfg.Join.MaxPending != DefaultJoinMaxPending {
 		t.Errorf("defaults not applied: %+v", cfg)
 	}
 }
@@ -55,6 +56,8 @@ func TestConfigFull(t *testing.T) {
 		t.Errorf("sasl not read: %+v", cfg.SASL)
 	case cfg.QueueBatchConfig.Get().QueueSize != 5000 || cfg.BackOffConfig.MaxInterval != 30*time.Second:
 		t.Errorf("queue or retry not read")
+	case cfg.Join.Wait != 3*time.Second || cfg.Join.MaxPending != 500:
+		t.Errorf("join not read: %+v", cfg.Join)
 	}
 }
 
@@ -70,6 +73,21 @@ func TestConfigInvalid(t *testing.T) {
 	}
 	if _, err := loadConfig(t, "invalid_broker"); err == nil || !strings.Contains(err.Error(), "brokers[0]") {
 		t.Errorf("broker without port: got %v", err)
+	}
+	_, err = loadConfig(t, "invalid_join")
+	for _, key := range []string{"join::wait:", "join::max_pending:"} {
+		if err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("join settings out of bounds: error does not name %s: %v", key, err)
+		}
+	}
+	if _, err := loadConfig(t, "invalid_join_wait"); err == nil || !strings.Contains(err.Error(), "join::wait:") {
+		t.Errorf("negative join wait: got %v", err)
+	}
+	if _, err := loadConfig(t, "invalid_join_pending"); err == nil || !strings.Contains(err.Error(), "join::max_pending:") {
+		t.Errorf("join max_pending beyond the bound: got %v", err)
+	}
+	if cfg, err := loadConfig(t, "join_off"); err != nil || cfg.Join.Wait != 0 {
+		t.Errorf("join off: %+v, %v", cfg, err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -27,6 +28,12 @@ import (
 // returns once every record is acknowledged; an error makes exporterhelper
 // retry the whole batch, which is safe because event ids are derived from
 // trace and span ids.
+//
+// One sightlineExporter serves both pipelines (traces and logs) an
+// exporter of one component ID is in: the collector creates one exporter
+// per pipeline type, and the two share this value (see sharedExporters)
+// so a call's span and log events can be joined. It starts with the first
+// of them and shuts down with the last.
 type sightlineExporter struct {
 	cfg    *Config
 	logger *zap.Logger
@@ -35,6 +42,22 @@ type sightlineExporter struct {
 	kcl    *kgo.Client
 	bufs   sync.Pool // *encodeBuf
 	arenas sync.Pool // *arena
+	// send produces events; produce, or a recorder in tests.
+	send func(context.Context, []*eventpb.Event) error
+
+	mu             sync.Mutex // guards the lifecycle fields below
+	refs           int        // exporterhelper instances not shut down
+	closing        bool       // the last of them is shutting down
+	started        bool
+	traces, logs   bool   // the pipelines it is in
+	unshare        func() // forgets it in the factory's shared map
+	join           *joiner
+	flushDone      chan struct{}
+	joinRun        context.Context // cancelled at shutdown
+	joinRunCancel  context.CancelFunc
+	unobserve      func()
+	flushTimeout   time.Duration
+	flushErrLogged time.Time
 }
 
 func newExporter(cfg *Config, set exporter.Settings) (*sightlineExporter, error) {
@@ -42,18 +65,26 @@ func newExporter(cfg *Config, set exporter.Settings) (*sightlineExporter, error)
 	if err != nil {
 		return nil, err
 	}
-	return &sightlineExporter{
+	e := &sightlineExporter{
 		cfg:    cfg,
 		logger: set.Logger,
 		tel:    tel,
 		tr:     translator{tenant: cfg.Tenant, tel: tel},
-	}, nil
+	}
+	e.send = e.produce
+	return e, nil
 }
 
 // Stats returns the exporter's counters.
 func (e *sightlineExporter) Stats() Stats { return e.tel.stats() }
 
+// start starts the exporter with the first of its pipelines.
 func (e *sightlineExporter) start(ctx context.Context, _ component.Host) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.started {
+		return nil
+	}
 	opts, err := kafkaOpts(ctx, e.cfg, e.logger)
 	if err != nil {
 		return err
@@ -63,14 +94,150 @@ func (e *sightlineExporter) start(ctx context.Context, _ component.Host) error {
 		return fmt.Errorf("cannot create kafka client for brokers %v: %w", e.cfg.Brokers, err)
 	}
 	e.kcl = kcl
+	e.started = true
+	if e.cfg.Join.Wait > 0 && e.traces && e.logs {
+		if err := e.startJoin(); err != nil {
+			kcl.Close()
+			e.kcl, e.started = nil, false
+			return err
+		}
+	}
 	return nil
 }
 
-func (e *sightlineExporter) shutdown(context.Context) error {
+// startJoin turns joining on and starts the flusher, which produces the
+// calls whose wait ended. Callers hold e.mu, before any push.
+func (e *sightlineExporter) startJoin() error {
+	e.enableJoin()
+	unobserve, err := e.tel.observeJoin(e.join.pending)
+	if err != nil {
+		e.join, e.tr.keepFinish = nil, false
+		return err
+	}
+	e.unobserve = unobserve
+	e.joinRun, e.joinRunCancel = context.WithCancel(context.Background())
+	e.flushDone = make(chan struct{})
+	go e.flushLoop()
+	return nil
+}
+
+// enableJoin makes pushes go through a joiner; the caller produces its
+// ready calls (flushReady).
+func (e *sightlineExporter) enableJoin() {
+	e.join = newJoiner(e.cfg.Join, e.tel, e.cfg.Tenant)
+	e.tr.keepFinish = true
+	e.flushTimeout = e.cfg.Timeout
+	if e.flushTimeout <= 0 {
+		e.flushTimeout = 5 * time.Second
+	}
+}
+
+// shutdown shuts the exporter down with the last of its pipelines: calls
+// still waiting to be joined are produced first, then the client closes.
+func (e *sightlineExporter) shutdown(ctx context.Context) error {
+	e.mu.Lock()
+	e.refs--
+	last := e.refs == 0
+	e.closing = last
+	e.mu.Unlock()
+	if !last {
+		return nil
+	}
+	// Without e.mu: acquire takes the factory's lock, then e.mu.
+	if e.unshare != nil {
+		e.unshare()
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var err error
+	if e.join != nil {
+		e.joinRunCancel()
+		<-e.flushDone
+		err = e.flushPending(ctx)
+		e.unobserve()
+	}
 	if e.kcl != nil {
 		e.kcl.Close() // every push waited for its records: nothing is buffered
 	}
-	return nil
+	return err
+}
+
+// flushLoop produces the joiner's ready calls: when it signals some, and
+// every tick for those whose wait ended. It returns when joinRun is
+// cancelled.
+func (e *sightlineExporter) flushLoop() {
+	defer close(e.flushDone)
+	t := time.NewTicker(e.join.tick())
+	defer t.Stop()
+	for {
+		select {
+		case <-e.joinRun.Done():
+			return
+		case <-t.C:
+		case <-e.join.wake:
+		}
+		if err := e.flushReady(e.joinRun); err != nil && e.joinRun.Err() == nil &&
+			time.Since(e.flushErrLogged) > 30*time.Second && e.logger != nil {
+			// The calls stay ready and are retried at the next tick.
+			e.flushErrLogged = time.Now()
+			e.logger.Warn("cannot produce joined calls; retrying", zap.Error(err))
+		}
+	}
+}
+
+// flushBatch is how many joined calls one produce carries.
+const flushBatch = 512
+
+// flushReady produces the calls whose wait ended, until none is left or
+// producing fails (they are then retried).
+func (e *sightlineExporter) flushReady(ctx context.Context) error {
+	e.join.expire()
+	var evs []*eventpb.Event
+	for {
+		batch := e.join.take(flushBatch)
+		if len(batch) == 0 {
+			return nil
+		}
+		evs = evs[:0]
+		for _, je := range batch {
+			if ev := e.join.finalize(je); ev != nil {
+				evs = append(evs, ev)
+			}
+		}
+		sctx, cancel := context.WithTimeout(ctx, e.flushTimeout)
+		err := e.send(sctx, evs)
+		cancel()
+		e.join.settle(batch, err == nil)
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// flushPending produces every call still waiting or ready, at shutdown.
+// What the brokers refuse until ctx ends (or twice the exporter's timeout,
+// at least 10s: the collector shuts down without a deadline) is dropped
+// and counted.
+func (e *sightlineExporter) flushPending(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, max(2*e.flushTimeout, 10*time.Second))
+	defer cancel()
+	e.join.flushAll()
+	for {
+		err := e.flushReady(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			waiting, ready := e.join.pending()
+			e.tel.dropMany(dropShutdown, waiting+ready)
+			return fmt.Errorf("cannot produce %d calls held for joining at shutdown (check that brokers %v are reachable): %w",
+				waiting+ready, e.cfg.Brokers, err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // kafkaOpts turns the configuration into franz-go options.
@@ -118,14 +285,48 @@ func (e *sightlineExporter) pushTraces(ctx context.Context, td ptrace.Traces) er
 	a := e.arena()
 	defer e.release(a)
 	a.out = e.tr.tracesIn(a, td, a.out[:0])
-	return e.produce(ctx, a.out)
+	if e.join == nil {
+		return e.send(ctx, a.out)
+	}
+	// Filtered in place: offerSpans reads each event before it may write
+	// its slot.
+	var direct []*eventpb.Event
+	direct, a.keys = e.join.offerSpans(a.out, a.out[:0], a.keys[:0])
+	err := e.send(ctx, direct)
+	if err != nil {
+		e.join.forget(a.keys)
+	}
+	return err
 }
 
 func (e *sightlineExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	a := e.arena()
 	defer e.release(a)
-	a.out = e.tr.logsIn(a, ld, a.out[:0])
-	return e.produce(ctx, a.out)
+	if e.join == nil {
+		a.out = e.tr.logsIn(a, ld, a.out[:0])
+		return e.send(ctx, a.out)
+	}
+	t := e.tr.withArena(a)
+	out := a.out[:0]
+	var parts []*logPart
+	for _, g := range t.logGroups(ld) {
+		ev, promptSrc, complSrc := t.logEvent(g)
+		if g.traceID.IsEmpty() || g.spanID.IsEmpty() {
+			// Nothing ties these records to a span: a call of their own.
+			if t.finish(ev) {
+				out = append(out, ev)
+			}
+			continue
+		}
+		parts = append(parts, &logPart{ev: own(ev), promptSrc: promptSrc, complSrc: complSrc,
+			first: g.first, last: g.last, traceID: g.traceID, spanID: g.spanID, records: g.records})
+	}
+	a.out, a.keys = e.join.offerLogs(parts, out, a.keys[:0])
+	err := e.send(ctx, a.out)
+	if err != nil {
+		e.join.forget(a.keys)
+	}
+	return err
 }
 
 // arena returns an arena for one push.

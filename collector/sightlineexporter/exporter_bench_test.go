@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/sightline-dev/sightline/schemas/eventpb"
@@ -373,4 +374,142 @@ func BenchmarkProduceRecords(b *testing.B) {
 			})
 		}
 	}
+}
+
+// benchJoinExporter is an exporter with joining on (or off) whose
+// produce only counts, for BenchmarkJoin.
+func benchJoinExporter(b *testing.B, join bool) (*sightlineExporter, *int) {
+	cfg := NewFactory().CreateDefaultConfig().(*Config)
+	cfg.Brokers = []string{"127.0.0.1:1"}
+	tel, _ := newTelemetry(nil)
+	e := &sightlineExporter{cfg: cfg, tel: tel, tr: translator{tel: tel}}
+	n := new(int)
+	e.send = func(_ context.Context, evs []*eventpb.Event) error {
+		*n += len(evs)
+		return nil
+	}
+	if join {
+		e.enableJoin()
+	}
+	return e, n
+}
+
+// BenchmarkJoin is a push of spansPerBatch calls through the exporter with
+// a produce that only counts: "genai" the spans with their content (they
+// pass the joiner at once; "off" is the same without joining), "otel_js"
+// each call as @opentelemetry/instrumentation-openai sends it, a span
+// without content and three log records (system, user, choice), logs
+// first, merged and produced by the flusher's work. Ids differ per push,
+// as a stream of calls has them.
+func BenchmarkJoin(b *testing.B) {
+	ctx := context.Background()
+	setIDs := func(td ptrace.Traces, push int) {
+		spans := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans()
+		for i := 0; i < spans.Len(); i++ {
+			spans.At(i).SetSpanID(pcommon.SpanID{byte(push >> 16), byte(push >> 8), byte(push), byte(i), 1})
+		}
+	}
+	for _, join := range []bool{false, true} {
+		name := "genai/off"
+		if join {
+			name = "genai/on"
+		}
+		b.Run(name, func(b *testing.B) {
+			e, n := benchJoinExporter(b, join)
+			td := benchTraces("genai")
+			b.ReportAllocs()
+			push := 0
+			for b.Loop() {
+				setIDs(td, push)
+				push++
+				if err := e.pushTraces(ctx, td); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if *n != push*spansPerBatch {
+				b.Fatalf("%d events from %d pushes", *n, push)
+			}
+			reportSpans(b)
+		})
+	}
+	b.Run("otel_js/on", func(b *testing.B) {
+		e, n := benchJoinExporter(b, true)
+		td, ld := benchOtelJS()
+		b.ReportAllocs()
+		push := 0
+		for b.Loop() {
+			setIDs(td, push)
+			recs := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
+			for i := 0; i < recs.Len(); i++ {
+				recs.At(i).SetSpanID(pcommon.SpanID{byte(push >> 16), byte(push >> 8), byte(push), byte(i / 3), 1})
+			}
+			push++
+			if err := e.pushLogs(ctx, ld); err != nil {
+				b.Fatal(err)
+			}
+			if err := e.pushTraces(ctx, td); err != nil {
+				b.Fatal(err)
+			}
+			if err := e.flushReady(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if *n != push*spansPerBatch {
+			b.Fatalf("%d events from %d pushes", *n, push)
+		}
+		reportSpans(b)
+	})
+}
+
+// benchOtelJS is spansPerBatch calls as @opentelemetry/instrumentation-openai
+// sends them: spans without content, and per call three log records.
+func benchOtelJS() (ptrace.Traces, plog.Logs) {
+	td := ptrace.NewTraces()
+	ld := plog.NewLogs()
+	rs := td.ResourceSpans().AppendEmpty()
+	rs.Resource().Attributes().PutStr("service.name", "support-bot")
+	rl := ld.ResourceLogs().AppendEmpty()
+	rl.Resource().Attributes().PutStr("service.name", "support-bot")
+	ss := rs.ScopeSpans().AppendEmpty()
+	ss.Scope().SetName("@opentelemetry/instrumentation-openai")
+	sl := rl.ScopeLogs().AppendEmpty()
+	sl.Scope().SetName("@opentelemetry/instrumentation-openai")
+	rnd := rand.New(rand.NewPCG(1, 2))
+	start := time.Date(2025, 10, 1, 12, 0, 0, 0, time.UTC)
+	for i := 0; i < spansPerBatch; i++ {
+		var tid pcommon.TraceID
+		copy(tid[:], fmt.Sprintf("%016d", i))
+		s := ss.Spans().AppendEmpty()
+		s.SetTraceID(tid)
+		t0 := start.Add(time.Duration(i) * time.Second)
+		s.SetStartTimestamp(pcommon.NewTimestampFromTime(t0))
+		s.SetEndTimestamp(pcommon.NewTimestampFromTime(t0.Add(1800 * time.Millisecond)))
+		a := s.Attributes()
+		a.PutStr("gen_ai.operation.name", "chat")
+		a.PutStr("gen_ai.system", "openai")
+		a.PutStr("gen_ai.request.model", "gpt-4o-mini")
+		a.PutStr("gen_ai.response.model", "gpt-4o-mini-2024-07-18")
+		a.PutInt("gen_ai.usage.input_tokens", 412)
+		a.PutInt("gen_ai.usage.output_tokens", 48)
+		a.PutEmptySlice("gen_ai.response.finish_reasons").AppendEmpty().SetStr("stop")
+		for j, ev := range []string{"gen_ai.system.message", "gen_ai.user.message", "gen_ai.choice"} {
+			lr := sl.LogRecords().AppendEmpty()
+			lr.SetTraceID(tid)
+			lr.SetTimestamp(pcommon.NewTimestampFromTime(t0.Add(time.Duration(j) * time.Millisecond)))
+			lr.Attributes().PutStr("event.name", ev)
+			lr.Attributes().PutStr("gen_ai.system", "openai")
+			body := lr.Body().SetEmptyMap()
+			switch j {
+			case 0:
+				body.PutStr("content", "You are a support assistant for an online electronics shop.")
+			case 1:
+				body.PutStr("content", "Policy excerpts:\n"+prose(rnd, 200)+"\n\nCan I return opened headphones?")
+			case 2:
+				body.PutStr("finish_reason", "stop")
+				body.PutInt("index", 0)
+				body.PutEmptyMap("message").PutStr("content", prose(rnd, 45))
+			}
+		}
+	}
+	return td, ld
 }

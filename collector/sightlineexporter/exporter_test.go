@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -95,10 +97,14 @@ func TestExportToBroker(t *testing.T) {
 		want = append(want, ev.EventId)
 	}
 	must(t, le.ConsumeLogs(ctx, ld), "export logs")
-	// A retried batch produces the same ids again.
-	must(t, te.ConsumeTraces(ctx, readTraces(t, "genai_current.json")), "export again")
+	// A batch sent again (a client's retry) is recognized: its calls were
+	// produced, and are not produced twice.
+	again := readTraces(t, "genai_current.json")
+	must(t, te.ConsumeTraces(ctx, again), "export again")
 
 	must(t, te.Shutdown(ctx), "shutdown traces exporter")
+	// The details record's span never came: the logs exporter's shutdown
+	// produces it as a call of its own.
 	must(t, le.Shutdown(ctx), "shutdown logs exporter")
 
 	kcl, err := kgo.NewClient(kgo.SeedBrokers(b.Addrs()...), kgo.ConsumeTopics(broker.TopicEvents),
@@ -106,10 +112,10 @@ func TestExportToBroker(t *testing.T) {
 	must(t, err, "consumer")
 	defer kcl.Close()
 	var got []string
-	for len(got) < len(want)+1 {
+	for len(got) < len(want) {
 		fetches := kcl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
-			t.Fatalf("got %d of %d records: %v", len(got), len(want)+1, err)
+			t.Fatalf("got %d of %d records: %v", len(got), len(want), err)
 		}
 		fetches.EachRecord(func(r *kgo.Record) {
 			if r.Key != nil {
@@ -126,6 +132,13 @@ func TestExportToBroker(t *testing.T) {
 			got = append(got, ev.EventId)
 		})
 	}
+	// Nothing more: the batch sent again was not produced again.
+	pctx, pcancel := context.WithTimeout(ctx, time.Second)
+	defer pcancel()
+	kcl.PollFetches(pctx).EachRecord(func(r *kgo.Record) {
+		ev, _ := schemas.Decode(r.Value)
+		got = append(got, ev.GetEventId())
+	})
 	seen := map[string]int{}
 	for _, id := range got {
 		seen[id]++
@@ -135,9 +148,9 @@ func TestExportToBroker(t *testing.T) {
 			t.Errorf("event %s not produced", id)
 		}
 	}
-	if len(seen) != len(want) {
+	if len(seen) != len(want) || len(got) != len(want) {
 		sort.Strings(got)
-		t.Errorf("%d distinct ids, want %d (retry must reuse ids): %v", len(seen), len(want), got)
+		t.Errorf("%d records, %d distinct ids, want %d: %v", len(got), len(seen), len(want), got)
 	}
 }
 
@@ -310,6 +323,138 @@ func TestConcurrentPushes(t *testing.T) {
 				t.Fatalf("event %s differs from a fresh translation:\ngot  %v\nwant %v", ev.EventId, ev, w)
 			}
 			seen++
+		}
+	}
+}
+
+// readEvents reads n events from the broker's events topic.
+func readEvents(t *testing.T, ctx context.Context, brokers []string, n int) []*eventpb.Event {
+	t.Helper()
+	kcl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(broker.TopicEvents),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	must(t, err, "consumer")
+	defer kcl.Close()
+	var out []*eventpb.Event
+	for len(out) < n {
+		fetches := kcl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("read %d of %d events: %v", len(out), n, err)
+		}
+		fetches.EachRecord(func(r *kgo.Record) {
+			ev, err := schemas.Decode(r.Value)
+			must(t, err, "decode")
+			out = append(out, ev)
+		})
+	}
+	return out
+}
+
+// TestJoinAcrossPipelines runs the exporter as the collector does when it
+// is in both pipelines: the traces and logs exporters of one component ID
+// share the join, the flusher produces a call as soon as its span and log
+// events met (long before the wait ends), and shutdown produces what still
+// waits. Exporters of another ID, or of another factory, share nothing.
+func TestJoinAcrossPipelines(t *testing.T) {
+	b := startBroker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg := testConfig(b.Addrs())
+	cfg.Join.Wait = time.Minute
+	f := NewFactory()
+	set := exportertest.NewNopSettings(Type)
+	te, err := f.CreateTraces(ctx, set, cfg)
+	must(t, err, "create traces exporter")
+	le, err := f.CreateLogs(ctx, set, cfg)
+	must(t, err, "create logs exporter")
+	host := componenttest.NewNopHost()
+	must(t, te.Start(ctx, host), "start traces exporter")
+	must(t, le.Start(ctx, host), "start logs exporter")
+
+	must(t, le.ConsumeLogs(ctx, readLogs(t, "otel_js_openai.json")), "logs")
+	must(t, te.ConsumeTraces(ctx, readTraces(t, "otel_js_openai.json")), "traces")
+	joined := readEvents(t, ctx, b.Addrs(), 2)
+	for _, ev := range joined {
+		if len(ev.Prompt) == 0 || len(ev.Completion) == 0 || ev.Completion[0].FinishReason != "stop" || ev.InputTokens == 0 {
+			t.Errorf("call not joined: %v", ev)
+		}
+	}
+	// Waits a minute for its span; shutdown must not lose it.
+	must(t, le.ConsumeLogs(ctx, readLogs(t, "logs_details.json")), "details")
+	must(t, te.Shutdown(ctx), "shutdown traces exporter")
+	must(t, le.Shutdown(ctx), "shutdown logs exporter")
+	held := 0
+	for _, ev := range readEvents(t, ctx, b.Addrs(), 3) {
+		if ev.RequestModel == "gpt-4.1" && len(ev.Prompt) == 2 {
+			held++
+		}
+	}
+	if held != 1 {
+		t.Errorf("held call produced %d times at shutdown, want 1", held)
+	}
+
+	// Other IDs, or another factory: no joining, each half as it is
+	// (the log events name no model).
+	other := exportertest.NewNopSettings(Type)
+	other.ID = component.MustNewIDWithName(Type.String(), "other")
+	for _, pair := range []struct {
+		tf, lf     exporter.Factory
+		tset, lset exporter.Settings
+		what       string
+	}{
+		{f, f, set, other, "another ID"},
+		{NewFactory(), NewFactory(), set, set, "another factory"},
+	} {
+		te, err := pair.tf.CreateTraces(ctx, pair.tset, cfg)
+		must(t, err, "create traces exporter")
+		le, err := pair.lf.CreateLogs(ctx, pair.lset, cfg)
+		must(t, err, "create logs exporter")
+		must(t, te.Start(ctx, host), "start")
+		must(t, le.Start(ctx, host), "start")
+		must(t, le.ConsumeLogs(ctx, readLogs(t, "otel_js_openai.json")), "logs")
+		must(t, te.ConsumeTraces(ctx, readTraces(t, "otel_js_openai.json")), "traces")
+		must(t, te.Shutdown(ctx), "shutdown")
+		must(t, le.Shutdown(ctx), "shutdown")
+	}
+	withContent := 0
+	for _, ev := range readEvents(t, ctx, b.Addrs(), 3+4) {
+		if len(ev.Prompt) != 0 {
+			withContent++
+		}
+	}
+	if withContent != 3 {
+		t.Errorf("%d calls with content, want the 3 of the shared exporter: joined across exporters that share nothing", withContent)
+	}
+}
+
+// TestJoinFlusherProducesExpired: a span whose log events never come is
+// produced by the flusher when its wait ends, not only at shutdown.
+func TestJoinFlusherProducesExpired(t *testing.T) {
+	b := startBroker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg := testConfig(b.Addrs())
+	cfg.Join.Wait = 300 * time.Millisecond
+	f := NewFactory()
+	set := exportertest.NewNopSettings(Type)
+	te, err := f.CreateTraces(ctx, set, cfg)
+	must(t, err, "create traces exporter")
+	le, err := f.CreateLogs(ctx, set, cfg)
+	must(t, err, "create logs exporter")
+	host := componenttest.NewNopHost()
+	must(t, te.Start(ctx, host), "start traces exporter")
+	must(t, le.Start(ctx, host), "start logs exporter")
+	defer le.Shutdown(ctx)
+	defer te.Shutdown(ctx)
+
+	start := time.Now()
+	must(t, te.ConsumeTraces(ctx, readTraces(t, "otel_js_openai.json")), "traces")
+	evs := readEvents(t, ctx, b.Addrs(), 2)
+	if d := time.Since(start); d < cfg.Join.Wait {
+		t.Errorf("produced after %s, before the wait of %s ended", d, cfg.Join.Wait)
+	}
+	for _, ev := range evs {
+		if len(ev.Completion) != 0 || ev.InputTokens == 0 {
+			t.Errorf("span-only call: %v", ev)
 		}
 	}
 }

@@ -13,16 +13,17 @@ type fields struct {
 	op, provider, system, reqModel, respModel, respID string
 	convID, userID, errType, tenant, variant          string
 	oiKind, oiModel, oiProvider, oiSystem, reqType    string
+	oiReqModel, oiRespModel, oiFinish                 string
 	inputValue, outputValue                           string
 
 	inTok, outTok, finish          pcommon.Value
 	inMsgs, outMsgs, sysInstr      pcommon.Value
 	oldPrompt, oldCompletion, docs pcommon.Value
-	oiInTok, oiOutTok              pcommon.Value
+	oiInTok, oiOutTok, oiParams    pcommon.Value
 
 	hasInTok, hasOutTok, hasFinish, hasOIInTok, hasOIOutTok bool
 	hasInMsgs, hasOutMsgs, hasSysInstr, hasDocs             bool
-	hasOldPrompt, hasOldCompletion                          bool
+	hasOldPrompt, hasOldCompletion, hasOIParams             bool
 
 	// Indexed attributes (gen_ai.prompt.N.*, llm.input_messages.N.*, ...)
 	// need a second pass, done only for calls.
@@ -123,6 +124,12 @@ func (f *fields) openInference(full string, v pcommon.Value) {
 	switch k {
 	case "model_name":
 		f.oiModel = v.AsString()
+	case "request.model_name":
+		f.oiReqModel = v.AsString()
+	case "response.model_name":
+		f.oiRespModel = v.AsString()
+	case "finish_reason":
+		f.oiFinish = v.AsString()
 	case "provider":
 		f.oiProvider = v.AsString()
 	case "system":
@@ -134,6 +141,8 @@ func (f *fields) openInference(full string, v pcommon.Value) {
 	case "token_count.completion":
 		f.oiOutTok, f.hasOIOutTok = v, true
 	case "invocation_parameters":
+		// The request model and parameters (JSON); kept as it is too.
+		f.oiParams, f.hasOIParams = v, true
 		f.keep(full, v)
 	default:
 		if isIndexed(k, "input_messages.") || isIndexed(k, "output_messages.") {
@@ -218,7 +227,7 @@ func (f *fields) isCall() bool {
 		return false
 	}
 	return f.reqModel != "" || f.respModel != "" || f.provider != "" || f.system != "" ||
-		f.oiModel != "" || f.indexed || f.hasInMsgs || f.hasOutMsgs || f.hasOldPrompt
+		f.oiModel != "" || f.oiReqModel != "" || f.oiRespModel != "" || f.indexed || f.hasInMsgs || f.hasOutMsgs || f.hasOldPrompt
 }
 
 // isRetrieval reports whether the span retrieved documents that later

@@ -33,24 +33,47 @@ const (
 	dropMissingModel dropReason = iota // neither request nor response model
 	dropInvalidEvent                   // rejected by schemas.Validate
 	dropTooLarge                       // over max_event_bytes even with content cut
+	dropShutdown                       // held for joining, not produced at shutdown (brokers down)
 	numDropReasons
 )
 
-var dropNames = [numDropReasons]string{"missing_model", "invalid_event", "too_large"}
+var dropNames = [numDropReasons]string{"missing_model", "invalid_event", "too_large", "shutdown"}
+
+// joinOutcome is what became of a call that waited to be joined (see
+// joiner), or of join input that could not be used.
+type joinOutcome int
+
+const (
+	joinMerged       joinOutcome = iota // span and log events merged into one call
+	joinSpanOnly                        // the span waited; no log events came
+	joinLogsOnly                        // log events waited; no span came: a call of its own
+	joinRepeatedSpan                    // a span whose call was already produced or is waiting: not produced again
+	joinLateEvents                      // log records whose call was already produced: their content is not in it
+	joinPendingFull                     // a call produced (or not held) early because join.max_pending calls were waiting
+	numJoinOutcomes
+)
+
+var joinNames = [numJoinOutcomes]string{"merged", "span_only", "logs_only", "repeated_span", "late_log_events", "pending_full"}
 
 // telemetry counts what the exporter did. The counters are kept both as
 // atomics (Stats, for tests and logs) and as OpenTelemetry instruments on
 // the component's MeterProvider, which the collector exposes on its
-// internal metrics endpoint with a _total suffix. Labels are from the
+// internal metrics endpoint (under these names, without a _total suffix,
+// as collector v0.165's Prometheus exporter writes them). Labels are from the
 // fixed sets above.
 type telemetry struct {
 	produced, dropped, issues metric.Int64Counter
+	joinCalls, late, full     metric.Int64Counter
 	issueOpts                 [numIssues]metric.AddOption
 	dropOpts                  [numDropReasons]metric.AddOption
+	joinOpts                  [numJoinOutcomes]metric.AddOption
+
+	meter metric.Meter // nil without a MeterProvider
 
 	producedN atomic.Int64
 	issueN    [numIssues]atomic.Int64
 	dropN     [numDropReasons]atomic.Int64
+	joinN     [numJoinOutcomes]atomic.Int64
 }
 
 func newTelemetry(mp metric.MeterProvider) (*telemetry, error) {
@@ -59,6 +82,7 @@ func newTelemetry(mp metric.MeterProvider) (*telemetry, error) {
 		return t, nil
 	}
 	m := mp.Meter("github.com/sightline-dev/sightline/collector/sightlineexporter")
+	t.meter = m
 	var err error
 	if t.produced, err = m.Int64Counter("sightline_collector_events_produced",
 		metric.WithDescription("Sightline events acknowledged by Kafka."), metric.WithUnit("{event}")); err != nil {
@@ -72,6 +96,24 @@ func newTelemetry(mp metric.MeterProvider) (*telemetry, error) {
 		metric.WithDescription("Fields of LLM calls that could not be mapped as sent and were worked around, by issue."),
 		metric.WithUnit("{issue}")); err != nil {
 		return nil, fmt.Errorf("cannot create metric: %w", err)
+	}
+	if t.joinCalls, err = m.Int64Counter("sightline_collector_join_calls",
+		metric.WithDescription("Calls that waited for their span or log events, by outcome (merged, span_only, logs_only, repeated_span)."),
+		metric.WithUnit("{call}")); err != nil {
+		return nil, fmt.Errorf("cannot create metric: %w", err)
+	}
+	if t.late, err = m.Int64Counter("sightline_collector_join_late_events",
+		metric.WithDescription("GenAI log records whose call had already been produced: their content is not in it (raise join.wait)."),
+		metric.WithUnit("{record}")); err != nil {
+		return nil, fmt.Errorf("cannot create metric: %w", err)
+	}
+	if t.full, err = m.Int64Counter("sightline_collector_join_pending_full",
+		metric.WithDescription("Calls produced before their join wait ended, or not held, because join.max_pending calls were waiting."),
+		metric.WithUnit("{call}")); err != nil {
+		return nil, fmt.Errorf("cannot create metric: %w", err)
+	}
+	for i := range t.joinOpts {
+		t.joinOpts[i] = metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", joinNames[i])))
 	}
 	for i := range t.issueOpts {
 		t.issueOpts[i] = metric.WithAttributeSet(attribute.NewSet(attribute.String("issue", issueNames[i])))
@@ -96,6 +138,59 @@ func (t *telemetry) drop(r dropReason) {
 	}
 }
 
+// observeJoin exposes how many calls wait to be joined and how many wait
+// to be produced, until the returned function is called.
+func (t *telemetry) observeJoin(pending func() (waiting, ready int)) (func(), error) {
+	if t.meter == nil {
+		return func() {}, nil
+	}
+	g, err := t.meter.Int64ObservableGauge("sightline_collector_join_waiting_calls",
+		metric.WithDescription("Calls waiting for their span or log events (state=waiting), or waiting to be produced (state=ready)."),
+		metric.WithUnit("{call}"))
+	if err != nil {
+		return nil, fmt.Errorf("cannot create metric: %w", err)
+	}
+	waitingOpt := metric.WithAttributeSet(attribute.NewSet(attribute.String("state", "waiting")))
+	readyOpt := metric.WithAttributeSet(attribute.NewSet(attribute.String("state", "ready")))
+	reg, err := t.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		w, r := pending()
+		o.ObserveInt64(g, int64(w), waitingOpt)
+		o.ObserveInt64(g, int64(r), readyOpt)
+		return nil
+	}, g)
+	if err != nil {
+		return nil, fmt.Errorf("cannot register metric callback: %w", err)
+	}
+	return func() { _ = reg.Unregister() }, nil
+}
+
+// dropMany counts n calls dropped for r.
+func (t *telemetry) dropMany(r dropReason, n int) {
+	if n <= 0 {
+		return
+	}
+	t.dropN[r].Add(int64(n))
+	if t.dropped != nil {
+		t.dropped.Add(context.Background(), int64(n), t.dropOpts[r])
+	}
+}
+
+// joined counts n of outcome o.
+func (t *telemetry) joined(o joinOutcome, n int) {
+	if n <= 0 {
+		return
+	}
+	t.joinN[o].Add(int64(n))
+	switch {
+	case o == joinLateEvents && t.late != nil:
+		t.late.Add(context.Background(), int64(n))
+	case o == joinPendingFull && t.full != nil:
+		t.full.Add(context.Background(), int64(n))
+	case o < joinLateEvents && t.joinCalls != nil:
+		t.joinCalls.Add(context.Background(), int64(n), t.joinOpts[o])
+	}
+}
+
 func (t *telemetry) producedEvents(n int) {
 	t.producedN.Add(int64(n))
 	if t.produced != nil {
@@ -108,6 +203,9 @@ type Stats struct {
 	Produced int64            `json:"produced"`
 	Issues   map[string]int64 `json:"issues"`  // by issue name, non-zero only
 	Dropped  map[string]int64 `json:"dropped"` // by reason, non-zero only
+	// Join counts what became of calls that waited for their span or log
+	// events, by outcome, non-zero only.
+	Join map[string]int64 `json:"join,omitempty"`
 }
 
 func (t *telemetry) stats() Stats {
@@ -120,6 +218,14 @@ func (t *telemetry) stats() Stats {
 	for i := range t.dropN {
 		if n := t.dropN[i].Load(); n > 0 {
 			s.Dropped[dropNames[i]] = n
+		}
+	}
+	for i := range t.joinN {
+		if n := t.joinN[i].Load(); n > 0 {
+			if s.Join == nil {
+				s.Join = map[string]int64{}
+			}
+			s.Join[joinNames[i]] = n
 		}
 	}
 	return s

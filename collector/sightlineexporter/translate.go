@@ -24,6 +24,10 @@ type translator struct {
 	tenant string // default tenant, overridden by a sightline.tenant attribute
 	tel    *telemetry
 	a      *arena // set on the per-call copy made by traces and logs
+	// keepFinish gives a span without completion messages one empty
+	// message per finish reason, so the reasons survive until the call's
+	// log events bring the completion (see joiner).
+	keepFinish bool
 }
 
 // withArena returns a copy of t that allocates from a.
@@ -174,7 +178,26 @@ func (t *translator) spanCall(res *resourceInfo, scope pcommon.InstrumentationSc
 		}
 		m.apply(ev)
 	}
+	if t.keepFinish && len(ev.Completion) == 0 && f.hasFinish {
+		ev.Completion = finishOnly(t.a, f.finish)
+	}
 	return ev
+}
+
+// finishOnly returns one assistant message without content per finish
+// reason in v.
+func finishOnly(a *arena, v pcommon.Value) []*eventpb.Message {
+	var out []*eventpb.Message
+	switch v.Type() {
+	case pcommon.ValueTypeSlice:
+		s := v.Slice()
+		for i := 0; i < s.Len() && i < schemas.MaxMessages; i++ {
+			out = append(out, a.message("assistant", "", validUTF8(s.At(i).AsString())))
+		}
+	case pcommon.ValueTypeStr:
+		out = append(out, a.message("assistant", "", validUTF8(v.Str())))
+	}
+	return out
 }
 
 // build makes the event's labels, tokens and content from one scan of the
@@ -209,12 +232,17 @@ func (t *translator) labels(ev *eventpb.Event, f *fields) {
 		}
 	}
 	if ev.RequestModel == "" {
-		ev.RequestModel = f.reqModel
+		ev.RequestModel = firstNonEmpty(f.reqModel, f.oiReqModel)
+		if ev.RequestModel == "" && f.hasOIParams {
+			// OpenInference records the request's model only among the
+			// invocation parameters.
+			ev.RequestModel = t.invocationParams(f.oiParams, nil)
+		}
 	}
 	if ev.Model == "" {
 		// The model that answered; the requested one when the response
 		// did not say.
-		ev.Model = firstNonEmpty(f.respModel, f.oiModel, f.reqModel)
+		ev.Model = firstNonEmpty(f.respModel, f.oiRespModel, f.oiModel, ev.RequestModel)
 	}
 	if ev.ResponseId == "" {
 		ev.ResponseId = f.respID
@@ -324,6 +352,15 @@ func (t *translator) content(ev *eventpb.Event, f *fields, attrs pcommon.Map) {
 	if f.hasFinish {
 		applyFinishReasons(ev.Completion, f.finish)
 	}
+	if f.oiFinish != "" && len(ev.Completion) > 0 && ev.Completion[0].FinishReason == "" {
+		ev.Completion[0].FinishReason = validUTF8(f.oiFinish)
+	}
+	if f.hasOIParams {
+		if ev.Attributes == nil {
+			ev.Attributes = t.a.attributes(4)
+		}
+		t.invocationParams(f.oiParams, ev.Attributes)
+	}
 	if f.hasDocs {
 		ev.Context = t.documents(attrs, f, ev.Context)
 	}
@@ -341,6 +378,58 @@ func (t *translator) messages(out []*eventpb.Message, has bool, v pcommon.Value,
 		out = append(out[:n], t.a.message(role, validUTF8(v.AsString()), ""))
 	}
 	return out
+}
+
+// invocationParams reads OpenInference's llm.invocation_parameters (a JSON
+// object of the request's parameters): the well-known sampling parameters
+// go into attrs under their GenAI names (unless already there), as spans
+// of the GenAI conventions record them. It returns the requested model.
+// attrs may be nil.
+func (t *translator) invocationParams(v pcommon.Value, attrs map[string]string) (model string) {
+	if v.Type() != pcommon.ValueTypeStr {
+		return ""
+	}
+	p := scanner{s: v.Str(), a: t.a}
+	if !p.enter('{') {
+		return ""
+	}
+	for first := true; p.next('}', first); first = false {
+		k, ok := p.key()
+		if !ok {
+			return model
+		}
+		var val string
+		if p.peek() == '"' {
+			val, ok = p.str()
+		} else {
+			val, ok = p.skip(0)
+		}
+		if !ok {
+			return model
+		}
+		if k == "model" {
+			model = validUTF8(val)
+			continue
+		}
+		name := invocationParamNames[k]
+		if attrs == nil || name == "" || val == "null" {
+			continue
+		}
+		if _, ok := attrs[name]; !ok {
+			attrs[name] = validUTF8(val)
+		}
+	}
+	return model
+}
+
+// invocationParamNames maps OpenAI-style request parameters to the GenAI
+// attribute names.
+var invocationParamNames = map[string]string{
+	"temperature": "gen_ai.request.temperature", "top_p": "gen_ai.request.top_p", "top_k": "gen_ai.request.top_k",
+	"max_tokens": "gen_ai.request.max_tokens", "max_completion_tokens": "gen_ai.request.max_tokens",
+	"max_output_tokens": "gen_ai.request.max_tokens", "frequency_penalty": "gen_ai.request.frequency_penalty",
+	"presence_penalty": "gen_ai.request.presence_penalty", "seed": "gen_ai.request.seed",
+	"stop": "gen_ai.request.stop_sequences", "n": "gen_ai.request.choice.count",
 }
 
 func applyFinishReasons(completion []*eventpb.Message, v pcommon.Value) {
@@ -564,21 +653,44 @@ var knownGenAI = map[string]bool{
 	"gen_ai.completion": true,
 }
 
-// eventMessages collects messages from per-message events; they are used
-// only when the attributes carried none (instrumentations that record
-// both must not double the prompt).
+// eventMessages collects the messages of a call's GenAI events: those of
+// per-message events and those of details events apart, because a call
+// reported both ways must not have its prompt twice. They are used only
+// where the span's attributes carried none.
 type eventMessages struct {
-	prompt, completion []*eventpb.Message
-	details            bool
+	prompt, completion       []*eventpb.Message // per-message events
+	detPrompt, detCompletion []*eventpb.Message // details events
+	details                  bool
 }
 
-func (m *eventMessages) apply(ev *eventpb.Event) {
+// Where a call's prompt or completion came from, for merging the log
+// events of one call that arrived in several pushes.
+const (
+	fromNone uint8 = iota
+	fromMessages
+	fromDetails
+)
+
+// apply fills ev's prompt and completion where it has none, details
+// first, and reports where each came from.
+func (m *eventMessages) apply(ev *eventpb.Event) (promptSrc, complSrc uint8) {
 	if len(ev.Prompt) == 0 {
-		ev.Prompt = m.prompt
+		switch {
+		case len(m.detPrompt) > 0:
+			ev.Prompt, promptSrc = m.detPrompt, fromDetails
+		case len(m.prompt) > 0:
+			ev.Prompt, promptSrc = m.prompt, fromMessages
+		}
 	}
 	if len(ev.Completion) == 0 {
-		ev.Completion = m.completion
+		switch {
+		case len(m.detCompletion) > 0:
+			ev.Completion, complSrc = m.detCompletion, fromDetails
+		case len(m.completion) > 0:
+			ev.Completion, complSrc = m.completion, fromMessages
+		}
 	}
+	return promptSrc, complSrc
 }
 
 const detailsEvent = "gen_ai.client.inference.operation.details"
@@ -595,16 +707,20 @@ func isCallEvent(name string) bool {
 }
 
 // messageEvent reads one GenAI event (span event or log record; body is
-// the log body, empty for span events) into m or, for the details event,
-// straight into ev. It reports whether name was a GenAI message event.
+// the log body, empty for span events): the details event's labels go
+// straight into ev, every event's messages into m. It reports whether
+// name was a GenAI message event.
 func (t *translator) messageEvent(ev *eventpb.Event, m *eventMessages, name string, attrs pcommon.Map, body pcommon.Value) bool {
-	get := func(key string) (pcommon.Value, bool) {
-		if body.Type() == pcommon.ValueTypeMap {
-			if v, ok := body.Map().Get(key); ok {
-				return v, true
-			}
+	// Per-message events carry the message in the log body (a map, or
+	// the bare text) or, as span events, in the attributes.
+	src, bodyText := attrs, ""
+	switch body.Type() {
+	case pcommon.ValueTypeMap:
+		if body.Map().Len() > 0 {
+			src = body.Map()
 		}
-		return attrs.Get(key)
+	case pcommon.ValueTypeStr:
+		bodyText = body.Str()
 	}
 	switch name {
 	case detailsEvent:
@@ -614,61 +730,36 @@ func (t *translator) messageEvent(ev *eventpb.Event, m *eventMessages, name stri
 			f.scan(body.Map())
 		}
 		t.labels(ev, &f)
-		if len(ev.Prompt) == 0 || len(ev.Completion) == 0 {
-			tmp := &eventpb.Event{}
-			t.content(tmp, &f, attrs)
-			if len(ev.Prompt) == 0 {
-				ev.Prompt = tmp.Prompt
+		// One call may send several details events (the input when the
+		// request is made, each output as it completes): their messages
+		// add up.
+		tmp := &eventpb.Event{}
+		t.content(tmp, &f, attrs)
+		m.detPrompt = append(m.detPrompt, tmp.Prompt...)
+		m.detCompletion = append(m.detCompletion, tmp.Completion...)
+		ev.Context = append(ev.Context, tmp.Context...)
+		for k, v := range tmp.Attributes {
+			if ev.Attributes == nil {
+				ev.Attributes = t.a.attributes(len(tmp.Attributes))
 			}
-			if len(ev.Completion) == 0 {
-				ev.Completion = tmp.Completion
-			}
-			ev.Context = append(ev.Context, tmp.Context...)
-			for k, v := range tmp.Attributes {
-				if ev.Attributes == nil {
-					ev.Attributes = t.a.attributes(len(tmp.Attributes))
-				}
+			if _, ok := ev.Attributes[k]; !ok {
 				ev.Attributes[k] = v
 			}
 		}
+		if ev.Error == nil && f.errType != "" {
+			ev.Error = &eventpb.Error{Type: validUTF8(f.errType)}
+		}
 		m.details = true
 	case "gen_ai.system.message", "gen_ai.user.message", "gen_ai.assistant.message", "gen_ai.tool.message":
-		role := strings.TrimSuffix(strings.TrimPrefix(name, "gen_ai."), ".message")
-		if v, ok := get("role"); ok && v.AsString() != "" {
-			role = v.AsString()
-		}
-		msg := t.a.message(validUTF8(role), "", "")
-		if v, ok := get("content"); ok {
-			msg.Content = contentOf(v)
-		} else if body.Type() == pcommon.ValueTypeStr {
-			msg.Content = validUTF8(body.Str())
+		msg := anyMessage(t.a, src, strings.TrimSuffix(strings.TrimPrefix(name, "gen_ai."), ".message"), 0)
+		if msg.Content == "" && bodyText != "" {
+			msg.Content = validUTF8(bodyText)
 		}
 		m.prompt = append(m.prompt, msg)
 	case "gen_ai.choice":
-		msg := t.a.message("assistant", "", "")
-		if v, ok := get("message"); ok {
-			switch v.Type() {
-			case pcommon.ValueTypeMap:
-				if r, ok := v.Map().Get("role"); ok && r.AsString() != "" {
-					msg.Role = validUTF8(r.AsString())
-				}
-				if c, ok := v.Map().Get("content"); ok {
-					msg.Content = contentOf(c)
-				}
-			default:
-				if parsed, err := messagesFromValue(t.a, v, "assistant", nil); err == nil && len(parsed) == 1 {
-					msg = parsed[0]
-				} else {
-					msg.Content = validUTF8(v.AsString())
-				}
-			}
-		} else if v, ok := get("content"); ok {
-			msg.Content = contentOf(v)
-		} else if v, ok := get("message.content"); ok {
-			msg.Content = contentOf(v)
-		}
-		if v, ok := get("finish_reason"); ok {
-			msg.FinishReason = validUTF8(v.AsString())
+		msg := anyMessage(t.a, src, "assistant", 0)
+		if msg.Content == "" && bodyText != "" {
+			msg.Content = validUTF8(bodyText)
 		}
 		m.completion = append(m.completion, msg)
 	case "gen_ai.content.prompt":
@@ -685,19 +776,7 @@ func (t *translator) messageEvent(ev *eventpb.Event, m *eventMessages, name stri
 	return true
 }
 
-// contentOf renders a content value: a string as is, structured content
-// (a list of parts) as its text.
-func contentOf(v pcommon.Value) string {
-	switch v.Type() {
-	case pcommon.ValueTypeStr:
-		return validUTF8(v.Str())
-	case pcommon.ValueTypeSlice, pcommon.ValueTypeMap:
-		return validUTF8(rawContent(v.AsString()))
-	default:
-		return validUTF8(v.AsString())
-	}
-}
-
+// logGroup is the log records of one call in one push.
 type logGroup struct {
 	ev        *eventpb.Event
 	msgs      eventMessages
@@ -709,6 +788,7 @@ type logGroup struct {
 	spanID    pcommon.SpanID
 	scopeName string
 	scopeVer  string
+	records   int
 }
 
 type logKey struct {
@@ -717,10 +797,9 @@ type logKey struct {
 	spanID  pcommon.SpanID
 }
 
-// logs appends the events of the LLM calls in ld to out: one per
-// gen_ai.client.inference.operation.details record, and one per span for
-// the older per-message records (gen_ai.user.message, gen_ai.choice, ...),
-// grouped by trace and span id.
+// logs appends the events of the LLM calls in ld to out: one per call,
+// the records of a call found by its trace and span id (a details record
+// without them is a call of its own).
 func (t *translator) logs(ld plog.Logs, out []*eventpb.Event) []*eventpb.Event {
 	return t.logsIn(&arena{}, ld, out)
 }
@@ -729,6 +808,18 @@ func (t *translator) logs(ld plog.Logs, out []*eventpb.Event) []*eventpb.Event {
 // reset.
 func (t *translator) logsIn(a *arena, ld plog.Logs, out []*eventpb.Event) []*eventpb.Event {
 	t = t.withArena(a)
+	for _, g := range t.logGroups(ld) {
+		ev, _, _ := t.logEvent(g)
+		if t.finish(ev) {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// logGroups reads the GenAI records of ld into one group per call, in the
+// order the calls first appear.
+func (t *translator) logGroups(ld plog.Logs) []*logGroup {
 	var groups map[logKey]*logGroup
 	var order []*logGroup
 	rls := ld.ResourceLogs()
@@ -742,6 +833,8 @@ func (t *translator) logsIn(a *arena, ld plog.Logs, out []*eventpb.Event) []*eve
 			lrs := sl.LogRecords()
 			for k := 0; k < lrs.Len(); k++ {
 				lr := lrs.At(k)
+				// The event's name is the record's event_name field (OTLP
+				// 1.5 and later); older SDKs set an event.name attribute.
 				name := lr.EventName()
 				if name == "" {
 					if v, ok := lr.Attributes().Get("event.name"); ok {
@@ -761,19 +854,20 @@ func (t *translator) logsIn(a *arena, ld plog.Logs, out []*eventpb.Event) []*eve
 					ts = lr.ObservedTimestamp()
 				}
 				key := logKey{res: i, traceID: lr.TraceID(), spanID: lr.SpanID()}
-				if name == detailsEvent {
-					key.res = -1 - len(order) // one call per record, never merged
+				if name == detailsEvent && (key.traceID.IsEmpty() || key.spanID.IsEmpty()) {
+					key.res = -1 - len(order) // nothing ties it to other records: a call of its own
 				}
 				if groups == nil {
 					groups = map[logKey]*logGroup{}
 				}
 				g := groups[key]
 				if g == nil {
-					g = &logGroup{ev: &eventpb.Event{}, res: res, first: ts, last: ts,
+					g = &logGroup{ev: t.a.event(), res: res, first: ts, last: ts,
 						traceID: lr.TraceID(), spanID: lr.SpanID(), scopeName: sl.Scope().Name(), scopeVer: sl.Scope().Version()}
 					groups[key] = g
 					order = append(order, g)
 				}
+				g.records++
 				if ts < g.first {
 					g.first = ts
 				}
@@ -787,36 +881,44 @@ func (t *translator) logsIn(a *arena, ld plog.Logs, out []*eventpb.Event) []*eve
 			}
 		}
 	}
-	for _, g := range order {
-		ev := g.ev
-		base := t.build(&g.res, &g.f, pcommon.NewMap())
-		mergeLabels(ev, base)
-		g.msgs.apply(ev)
-		if ev.Operation == "" && !g.msgs.details {
-			ev.Operation = "chat" // per-message events describe a chat
-		}
-		ev.SchemaVersion = schemas.CurrentVersion
-		ev.Ts = t.a.timestamp(uint64(g.first))
-		if g.last > g.first {
-			ev.DurationMs = float64(g.last-g.first) / 1e6
-		}
-		ev.TraceId, ev.SpanId = t.a.traceIDs(g.traceID, g.spanID)
-		if !g.traceID.IsEmpty() && !g.spanID.IsEmpty() {
-			// Derived like a span's id but in its own namespace: the log
-			// records do not know the span's start, and a call sent both
-			// as a span and as log events must not collide by accident.
-			ev.EventId = t.a.eventID(g.traceID, g.spanID, g.first, idFromLogs)
-		} else {
-			ev.EventId = t.a.contentEventID(ev, g.first)
-		}
-		if g.scopeName != "" {
-			ev.Sdk = t.a.sdk(validUTF8(g.scopeName), validUTF8(g.scopeVer))
-		}
-		if t.finish(ev) {
-			out = append(out, ev)
-		}
+	return order
+}
+
+// logEvent makes the event of one group, not yet checked (finish), and
+// reports where its prompt and completion came from.
+func (t *translator) logEvent(g *logGroup) (ev *eventpb.Event, promptSrc, complSrc uint8) {
+	ev = g.ev
+	base := t.build(&g.res, &g.f, pcommon.NewMap())
+	mergeLabels(ev, base)
+	promptSrc, complSrc = g.msgs.apply(ev)
+	if ev.Operation == "" && !g.msgs.details {
+		ev.Operation = "chat" // per-message events describe a chat
 	}
-	return out
+	ev.SchemaVersion = schemas.CurrentVersion
+	ev.TraceId, ev.SpanId = t.a.traceIDs(g.traceID, g.spanID)
+	if g.scopeName != "" {
+		ev.Sdk = t.a.sdk(validUTF8(g.scopeName), validUTF8(g.scopeVer))
+	}
+	t.logTimes(ev, g.traceID, g.spanID, g.first, g.last)
+	return ev, promptSrc, complSrc
+}
+
+// logTimes sets the time, duration and id of a call made of log records
+// whose timestamps span first to last.
+func (t *translator) logTimes(ev *eventpb.Event, traceID pcommon.TraceID, spanID pcommon.SpanID, first, last pcommon.Timestamp) {
+	ev.Ts = t.a.timestamp(uint64(first))
+	ev.DurationMs = 0
+	if last > first {
+		ev.DurationMs = float64(last-first) / 1e6
+	}
+	if !traceID.IsEmpty() && !spanID.IsEmpty() {
+		// Derived like a span's id but in its own namespace: the log
+		// records do not know the span's start, and a call sent both
+		// as a span and as log events must not collide by accident.
+		ev.EventId = t.a.eventID(traceID, spanID, first, idFromLogs)
+	} else {
+		ev.EventId = t.a.contentEventID(ev, first)
+	}
 }
 
 // mergeLabels copies base's labels into ev where ev has none.
@@ -851,6 +953,12 @@ func (t *translator) finish(ev *eventpb.Event) bool {
 		t.tel.drop(dropMissingModel)
 		return false
 	}
+	return t.limits(ev)
+}
+
+// limits cuts ev to the size limits and validates it; it reports whether
+// ev is to be produced.
+func (t *translator) limits(ev *eventpb.Event) bool {
 	cut := cutLabels(ev)
 	if schemas.Truncate(ev) || cut {
 		ev.Truncated = true
