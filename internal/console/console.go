@@ -413,7 +413,7 @@ func newForm(page string, v map[string][]string) formView {
 			"template_version", "user", "conversation", "segment", "sort", "order", "limit"} {
 			f.Values[k] = get(k)
 		}
-	case "signals", "drift", "bias", "ab", "overview":
+	case "signals", "drift", "bias", "ab":
 		f.ShowWindow = true
 	case "distribution":
 		f.ShowWindow = true

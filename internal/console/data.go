@@ -20,36 +20,68 @@ func (c *Console) liveStamp(ctx context.Context) (string, error) {
 	return read(ctx, c, "live_stamp", "", func(ctx context.Context) (string, error) { return chsink.LiveStamp(ctx, c.conn) })
 }
 
-func (c *Console) windowSizes(ctx context.Context, s chsink.ConsoleScope) ([]chsink.WindowSize, error) {
-	return read(ctx, c, "window_sizes", scopeKey(s), func(ctx context.Context) ([]chsink.WindowSize, error) {
-		return chsink.SignalWindowSizes(ctx, c.conn, s)
+func (c *Console) keyWindows(ctx context.Context, s chsink.ConsoleScope) ([]chsink.KeyWindows, error) {
+	return read(ctx, c, "key_windows", scopeKey(s), func(ctx context.Context) ([]chsink.KeyWindows, error) {
+		return chsink.SignalKeyWindows(ctx, c.conn, s)
 	})
 }
 
-func (c *Console) overviewSeries(ctx context.Context, s chsink.ConsoleScope, secs, step uint32) ([]chsink.OverviewPoint, error) {
-	return read(ctx, c, "overview_series", fmt.Sprint(scopeKey(s), secs, step), func(ctx context.Context) ([]chsink.OverviewPoint, error) {
-		return chsink.OverviewSeries(ctx, c.conn, s, secs, step)
+// windowSize is a window size with signals in scope.
+type windowSize struct {
+	Seconds uint32
+	Windows uint64
+}
+
+// sigKey is a key with signals in scope.
+type sigKey struct {
+	Tenant, App, Model, Variant string
+	Calls                       float64
+	Windows                     uint64
+}
+
+// sizesOf lists the window sizes of kws, smallest first.
+func sizesOf(kws []chsink.KeyWindows) []windowSize {
+	var out []windowSize
+	for _, k := range kws {
+		if n := len(out); n > 0 && out[n-1].Seconds == k.Seconds {
+			out[n-1].Windows += k.Windows
+		} else {
+			out = append(out, windowSize{Seconds: k.Seconds, Windows: k.Windows})
+		}
+	}
+	return out
+}
+
+// keysOf lists the keys with windows of size secs, busiest first (the
+// read's order), at most maxKeys.
+func keysOf(kws []chsink.KeyWindows, secs uint32) []sigKey {
+	var out []sigKey
+	for _, k := range kws {
+		if k.Seconds == secs && len(out) < maxKeys {
+			out = append(out, sigKey{Tenant: k.Tenant, App: k.App, Model: k.Model, Variant: k.Variant, Calls: k.Calls, Windows: k.Windows})
+		}
+	}
+	return out
+}
+
+func (c *Console) overviewCalls(ctx context.Context, s chsink.ConsoleScope, env string, step uint32) (overviewData, error) {
+	return read(ctx, c, "overview_calls", fmt.Sprintf("%s|%q|%d", scopeKey(s), env, step), func(ctx context.Context) (overviewData, error) {
+		pts, total, err := chsink.OverviewCalls(ctx, c.conn, s, env, step)
+		return overviewData{pts, total}, err
 	})
 }
 
-func (c *Console) signalKeys(ctx context.Context, s chsink.ConsoleScope, secs uint32) ([]chsink.SignalKey, error) {
-	return read(ctx, c, "signal_keys", fmt.Sprint(scopeKey(s), secs), func(ctx context.Context) ([]chsink.SignalKey, error) {
-		return chsink.SignalKeys(ctx, c.conn, s, secs, maxKeys)
-	})
+type overviewData struct {
+	Points []chsink.OverviewPoint
+	Total  chsink.OverviewPoint
 }
 
 // knownKeys are the keys of the last week (the filter form's suggestions;
-// kept for a minute's worth of cache buckets under one key).
-func (c *Console) knownKeys(ctx context.Context) ([]chsink.SignalKey, error) {
+// one read a minute, shared).
+func (c *Console) knownKeys(ctx context.Context) ([]chsink.KeyWindows, error) {
 	now := c.now().Truncate(time.Minute)
 	s := chsink.ConsoleScope{From: now.Add(-7 * 24 * time.Hour), To: now.Add(time.Minute)}
-	return read(ctx, c, "known_keys", fmt.Sprint(now.Unix()), func(ctx context.Context) ([]chsink.SignalKey, error) {
-		sizes, err := chsink.SignalWindowSizes(ctx, c.conn, s)
-		if err != nil || len(sizes) == 0 {
-			return nil, err
-		}
-		return chsink.SignalKeys(ctx, c.conn, s, sizes[0].Seconds, maxKeys)
-	})
+	return c.keyWindows(ctx, s)
 }
 
 func (c *Console) keySignals(ctx context.Context, s chsink.ConsoleScope, secs uint32, view chsink.ConsoleView, at time.Time) ([]chsink.KeySignal, error) {
@@ -93,7 +125,7 @@ func (c *Console) evalRuns(ctx context.Context, s chsink.ConsoleScope) ([]chsink
 	})
 }
 
-func (c *Console) alertThresholds(ctx context.Context, k chsink.SignalKey) ([]chsink.AlertThreshold, error) {
+func (c *Console) alertThresholds(ctx context.Context, k sigKey) ([]chsink.AlertThreshold, error) {
 	return read(ctx, c, "alert_thresholds", fmt.Sprintf("%q|%q|%q|%q", k.Tenant, k.App, k.Model, k.Variant),
 		func(ctx context.Context) ([]chsink.AlertThreshold, error) {
 			return chsink.AlertThresholds(ctx, c.conn, k.Tenant, k.App, k.Model, k.Variant)

@@ -11,7 +11,7 @@ import (
 
 // conditions splits a statement's WHERE clause into its conditions.
 func conditions(sql string) []string {
-	_, rest, _ := strings.Cut(sql, "\nWHERE ")
+	_, rest, _ := strings.Cut(sql, "\nPREWHERE ")
 	where, _, _ := strings.Cut(rest, "\nORDER BY")
 	// The segment condition holds an AND of its own.
 	where = strings.ReplaceAll(where, "?) AND segment_values", "?) &AND segment_values")
@@ -39,7 +39,7 @@ func FuzzParams(f *testing.F) {
 			q := chsink.CallQuery{Scope: chsink.ConsoleScope{Tenant: "t", App: "a", Model: "m", Variant: "v", From: testNow, To: testNow},
 				Environment: "e", MinToxicity: new(float64), MinHallucination: new(float64), MinInjection: new(float64), Refusal: true,
 				Error: true, PII: "email", Template: "x", TemplateVersion: "1", User: "u", Conversation: "c", SegmentKey: "k",
-				SegmentValue: "v", Sort: s, Ascending: asc, After: &chsink.CallCursor{EventID: "e"}, Limit: 50}
+				SegmentValue: "v", Sort: s, Ascending: asc, After: &chsink.CallCursor{EventID: "e"}, Limit: 50, Bound: new(float64)}
 			st := chsink.ListCallsStmt(q)
 			full[st.Name] = conditions(st.SQL)
 			q.Scope.Variant, q.PII = "template:1", "any"

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sightline-dev/sightline/processors/window"
@@ -20,7 +21,7 @@ import (
 // chooseWindow picks the window size a view draws: the one asked for, or
 // the smallest size with windows in range whose count stays drawable
 // (larger sizes are the hourly rollups).
-func chooseWindow(sizes []chsink.WindowSize, asked uint32, span time.Duration) (uint32, bool) {
+func chooseWindow(sizes []windowSize, asked uint32, span time.Duration) (uint32, bool) {
 	if asked != 0 {
 		return asked, true
 	}
@@ -42,7 +43,7 @@ type sizeLink struct {
 	Active bool
 }
 
-func sizeLinks(p params, base string, sizes []chsink.WindowSize, cur uint32) []sizeLink {
+func sizeLinks(p params, base string, sizes []windowSize, cur uint32) []sizeLink {
 	var out []sizeLink
 	for _, s := range sizes {
 		out = append(out, sizeLink{Label: fmtSeconds(s.Seconds), Href: p.href(base, "window", strconv.FormatUint(uint64(s.Seconds), 10)),
@@ -68,6 +69,28 @@ func keyHref(base, tenant, app, model, variant string, extra ...string) string {
 	return base + "?" + q.Encode()
 }
 
+// parallel runs a page's independent reads at once and waits for all of
+// them (the first error wins): a page costs its slowest read, not their
+// sum. The goroutines end with the request.
+func parallel(reads ...func() error) error {
+	errs := make([]error, len(reads))
+	var wg sync.WaitGroup
+	for i, f := range reads {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = f()
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ---- Overview ----
 
 type kpi struct{ Label, Value string }
@@ -90,103 +113,66 @@ type flaggedView struct {
 }
 
 type overviewBody struct {
-	Seconds, Step uint32
-	Sizes         []sizeLink
-	KPIs          []kpi
-	Charts        []chartView
-	Firing        []alertView
-	Flagged       []flaggedView
-	Omitted       int
-	NoSignals     bool
+	Step    uint32
+	KPIs    []kpi
+	Charts  []chartView
+	Firing  []alertView
+	Flagged []flaggedView
+	Omitted int
+	NoCalls bool
+}
+
+// overviewStep is the bucket of the Overview's charts: a round size giving
+// at most maxPoints points.
+func overviewStep(span time.Duration) uint32 {
+	for _, s := range []uint32{10, 30, 60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 24 * 3600} {
+		if span/(time.Duration(s)*time.Second) <= maxPoints {
+			return s
+		}
+	}
+	return 7 * 24 * 3600
 }
 
 func (c *Console) overview(r *http.Request, p params, d *pageData) error {
 	ctx := r.Context()
 	b := &overviewBody{}
 	d.Body = b
-	if err := c.suggest(r, d); err != nil {
-		return err
-	}
-	firing, err := c.alertSeries(ctx, p.scope(), true)
-	if err != nil {
+	b.Step = overviewStep(p.To.Sub(p.From))
+	var (
+		firing  []chsink.AlertSeriesState
+		flagged []chsink.FlaggedSignal
+		data    overviewData
+	)
+	if err := parallel(
+		func() error { return c.suggest(r, d, nil) },
+		func() (err error) { firing, err = c.alertSeries(ctx, p.scope(), true); return err },
+		func() (err error) { flagged, err = c.flaggedSignals(ctx, p.scope()); return err },
+		func() (err error) { data, err = c.overviewCalls(ctx, p.scope(), p.Env, b.Step); return err },
+	); err != nil {
 		return err
 	}
 	for _, a := range firing {
 		b.Firing = append(b.Firing, alertView{a, callsHref(a.Tenant, a.App, a.Model, a.Variant, a.Group, a.WindowStart, a.WindowSeconds),
 			keyHref("/signals", a.Tenant, a.App, a.Model, a.Variant)})
 	}
-	flagged, err := c.flaggedSignals(ctx, p.scope())
-	if err != nil {
-		return err
-	}
 	for _, f := range flagged {
 		b.Flagged = append(b.Flagged, flaggedOf(f))
 	}
-	sizes, err := c.windowSizes(ctx, p.scope())
-	if err != nil {
-		return err
-	}
-	secs, ok := chooseWindow(sizes, p.Window, p.To.Sub(p.From))
-	if !ok {
-		b.NoSignals = true
+	t := data.Total
+	if t.Calls == 0 {
+		b.NoCalls = true
 		return nil
 	}
-	b.Seconds, b.Sizes = secs, sizeLinks(p, "/", sizes, secs)
-	span := uint32(p.To.Sub(p.From) / time.Second)
-	step := secs
-	if n := span / maxPoints; n > step {
-		step = (n + secs - 1) / secs * secs
-	}
-	b.Step = step
-	pts, err := c.overviewSeries(ctx, p.scope(), secs, step)
-	if err != nil {
-		return err
-	}
-	if p.Env != "" {
-		d.Notices = append(d.Notices, "Signals are kept per tenant, app, model and variant: the environment filter applies to the calls explorer only.")
-	}
-	type sk struct{ signal, metric string }
-	byName := map[string]map[sk][]chsink.OverviewPoint{}
-	calls := map[string]float64{}
-	var totalCalls, errN, errW, tokens, cost float64
-	qs := map[string][2]float64{}
-	for _, pt := range pts {
+	b.KPIs = []kpi{{"Calls", fmtNum(t.Calls)}, {"Error rate", fmtPct(float64(t.Errors) / float64(t.Calls))}, {"Latency p50", fmtMS(t.P50)},
+		{"Latency p90", fmtMS(t.P90)}, {"Latency p99", fmtMS(t.P99)}, {"TTFT p50", fmtMS(t.TTFTP50)}, {"Tokens", fmtNum(t.Tokens)},
+		{"Cost", fmtUSD(t.CostUSD)}}
+	byName := map[string][]chsink.OverviewPoint{}
+	calls := map[string]uint64{}
+	for _, pt := range data.Points {
 		name := pt.App + " · " + pt.Model
-		if byName[name] == nil {
-			byName[name] = map[sk][]chsink.OverviewPoint{}
-		}
-		k := sk{pt.Signal, pt.Metric}
-		byName[name][k] = append(byName[name][k], pt)
-		switch k {
-		case sk{"events", "count"}:
-			calls[name] += pt.Sum
-			totalCalls += pt.Sum
-		case sk{"error", "rate"}:
-			errW += pt.Weighted * float64(pt.N)
-			errN += float64(pt.N)
-		case sk{"total_tokens", "total"}:
-			tokens += pt.Sum
-		case sk{"cost_usd", "total"}:
-			cost += pt.Sum
-		}
-		if pt.Signal == "latency_ms" || (pt.Signal == "ttft_ms" && pt.Metric == "p50") {
-			q := qs[pt.Signal+pt.Metric]
-			qs[pt.Signal+pt.Metric] = [2]float64{q[0] + pt.Weighted*float64(pt.N), q[1] + float64(pt.N)}
-		}
+		byName[name] = append(byName[name], pt)
+		calls[name] += pt.Calls
 	}
-	wmean := func(k string) any {
-		if q := qs[k]; q[1] > 0 {
-			return q[0] / q[1]
-		}
-		return nil
-	}
-	errRate := any(nil)
-	if errN > 0 {
-		errRate = errW / errN
-	}
-	b.KPIs = []kpi{{"Calls", fmtNum(totalCalls)}, {"Error rate", fmtPct(errRate)}, {"Latency p50", fmtMS(wmean("latency_msp50"))},
-		{"Latency p90", fmtMS(wmean("latency_msp90"))}, {"Latency p99", fmtMS(wmean("latency_msp99"))},
-		{"TTFT p50", fmtMS(wmean("ttft_msp50"))}, {"Tokens", fmtNum(tokens)}, {"Cost", fmtUSD(cost)}}
 	names := make([]string, 0, len(byName))
 	for n := range byName {
 		names = append(names, n)
@@ -202,36 +188,34 @@ func (c *Console) overview(r *http.Request, p params, d *pageData) error {
 		b.Omitted = len(names) - maxLines
 		names = names[:maxLines]
 	}
+	nan := math.NaN()
 	for _, ch := range []struct {
-		title, signal, metric, format string
-		sum                           bool
+		title, format string
+		value         func(pt chsink.OverviewPoint) float64
 	}{
-		{"Calls per " + fmtSeconds(step), "events", "count", "num", true},
-		{"Error rate", "error", "rate", "pct", false},
-		{"Latency p50 (ms)", "latency_ms", "p50", "ms", false},
-		{"Latency p90 (ms)", "latency_ms", "p90", "ms", false},
-		{"Latency p99 (ms)", "latency_ms", "p99", "ms", false},
-		{"Time to first token p50 (ms)", "ttft_ms", "p50", "ms", false},
-		{"Tokens per " + fmtSeconds(step), "total_tokens", "total", "num", true},
-		{"Cost per " + fmtSeconds(step) + " (USD)", "cost_usd", "total", "usd", true},
+		{"Calls per " + fmtSeconds(b.Step), "num", func(pt chsink.OverviewPoint) float64 { return float64(pt.Calls) }},
+		{"Error rate", "pct", func(pt chsink.OverviewPoint) float64 { return float64(pt.Errors) / float64(pt.Calls) }},
+		{"Latency p50 (ms)", "ms", func(pt chsink.OverviewPoint) float64 { return pt.P50 }},
+		{"Latency p90 (ms)", "ms", func(pt chsink.OverviewPoint) float64 { return pt.P90 }},
+		{"Latency p99 (ms)", "ms", func(pt chsink.OverviewPoint) float64 { return pt.P99 }},
+		{"Time to first token p50 (ms)", "ms", func(pt chsink.OverviewPoint) float64 {
+			if pt.TTFTP50 == nil {
+				return nan
+			}
+			return *pt.TTFTP50
+		}},
+		{"Tokens per " + fmtSeconds(b.Step), "num", func(pt chsink.OverviewPoint) float64 { return float64(pt.Tokens) }},
+		{"Cost per " + fmtSeconds(b.Step) + " (USD)", "usd", func(pt chsink.OverviewPoint) float64 { return pt.CostUSD }},
 	} {
-		lc := lineChart{Title: ch.title, Format: ch.format, From: p.From.Unix(), To: p.To.Unix(), Step: int64(step), ZeroMin: true}
+		lc := lineChart{Title: ch.title, Format: ch.format, From: p.From.Unix(), To: p.To.Unix(), Step: int64(b.Step), ZeroMin: true}
 		for _, n := range names {
 			s := series{Name: n}
-			for _, pt := range byName[n][sk{ch.signal, ch.metric}] {
-				v := pt.Weighted
-				if ch.sum {
-					v = pt.Sum
-				}
-				s.Pts = append(s.Pts, point{T: pt.Bucket.Unix(), V: v, Lo: math.NaN(), Hi: math.NaN()})
+			for _, pt := range byName[n] {
+				s.Pts = append(s.Pts, point{T: pt.Bucket.Unix(), V: ch.value(pt), Lo: nan, Hi: nan})
 			}
 			lc.Series = append(lc.Series, s)
 		}
-		cv := chartView{Title: ch.title, SVG: lc.svg(), Legend: legend(names)}
-		if !ch.sum && ch.signal != "error" {
-			cv.Note = "several variants: n-weighted mean of their quantiles"
-		}
-		b.Charts = append(b.Charts, cv)
+		b.Charts = append(b.Charts, chartView{Title: ch.title, SVG: lc.svg(), Legend: legend(names)})
 	}
 	return nil
 }
@@ -254,12 +238,14 @@ func flaggedOf(f chsink.FlaggedSignal) flaggedView {
 	return v
 }
 
-// suggest fills the filter form's suggestions from the keys of the last
-// week.
-func (c *Console) suggest(r *http.Request, d *pageData) error {
-	keys, err := c.knownKeys(r.Context())
-	if err != nil {
-		return err
+// suggest fills the filter form's suggestions: the keys the page read,
+// or the keys of the last week.
+func (c *Console) suggest(r *http.Request, d *pageData, kws []chsink.KeyWindows) error {
+	if kws == nil {
+		var err error
+		if kws, err = c.knownKeys(r.Context()); err != nil {
+			return err
+		}
 	}
 	set := func(dst *[]string, v string) {
 		if v != "" && !slices.Contains(*dst, v) {
@@ -267,7 +253,7 @@ func (c *Console) suggest(r *http.Request, d *pageData) error {
 		}
 	}
 	f := &d.Form
-	for _, k := range keys {
+	for _, k := range kws {
 		set(&f.Tenants, k.Tenant)
 		set(&f.Apps, k.App)
 		set(&f.Models, k.Model)
@@ -304,11 +290,11 @@ type callsBody struct {
 }
 
 func (c *Console) calls(r *http.Request, p params, d *pageData) error {
-	if err := c.suggest(r, d); err != nil {
-		return err
-	}
-	page, err := c.listCalls(r.Context(), p.callQuery())
-	if err != nil {
+	var page callsPage
+	if err := parallel(
+		func() error { return c.suggest(r, d, nil) },
+		func() (err error) { page, err = c.listCalls(r.Context(), p.callQuery()); return err },
+	); err != nil {
 		return err
 	}
 	b := &callsBody{Heads: map[string]sortHead{}, PIIKinds: []string{"email", "phone", "credit_card", "ssn", "iban", "ip_address", "api_key", "jwt", "private_key"}}
@@ -494,21 +480,28 @@ func (c *Console) call(r *http.Request, p params, d *pageData) error {
 	for i, k := range call.AttributeKeys {
 		b.Attributes = append(b.Attributes, [2]string{k, cut(at(call.AttributeValues, i), 500)})
 	}
-	if b.Feedback, err = chsink.CallFeedback(ctx, c.conn, call.Tenant, call.EventID, 100); err != nil {
-		return err
-	}
-	if b.Verdicts, err = chsink.CallVerdicts(ctx, c.conn, call.Tenant, call.EventID, 20); err != nil {
-		return err
-	}
-	if call.ConversationID != "" {
-		conv, err := chsink.ConversationCalls(ctx, c.conn, call.Tenant, call.ConversationID, call.TS, 100)
-		if err != nil {
+	var conv []chsink.CallSummary
+	if err := parallel(
+		func() (err error) {
+			b.Feedback, err = chsink.CallFeedback(ctx, c.conn, call.Tenant, call.EventID, 100)
 			return err
-		}
-		for _, cs := range conv {
-			b.Conversation = append(b.Conversation, callRow{CallSummary: cs,
-				Href: "/calls/" + cs.EventID + "?" + urlValues("tenant", cs.Tenant, "app", cs.App).Encode()})
-		}
+		},
+		func() (err error) {
+			b.Verdicts, err = chsink.CallVerdicts(ctx, c.conn, call.Tenant, call.EventID, 20)
+			return err
+		},
+		func() (err error) {
+			if call.ConversationID != "" {
+				conv, err = chsink.ConversationCalls(ctx, c.conn, call.Tenant, call.App, call.ConversationID, call.TS, 100)
+			}
+			return err
+		},
+	); err != nil {
+		return err
+	}
+	for _, cs := range conv {
+		b.Conversation = append(b.Conversation, callRow{CallSummary: cs,
+			Href: "/calls/" + cs.EventID + "?" + urlValues("tenant", cs.Tenant, "app", cs.App).Encode()})
 	}
 	return nil
 }
@@ -549,13 +542,15 @@ func (c *Console) scores(call *chsink.CallDetail) []scoreView {
 
 // keyView is the key a signals page shows and the others it could.
 type keyView struct {
-	Key     chsink.SignalKey
+	Key     sigKey
 	Keys    []keyLink
 	Seconds uint32
 	Sizes   []sizeLink
 	Scope   chsink.ConsoleScope
 	None    string
 	Tabs    []sizeLink
+	// Found is what the key read found (the form's suggestions).
+	Found []chsink.KeyWindows
 }
 
 type keyLink struct {
@@ -570,10 +565,12 @@ type keyLink struct {
 func (c *Console) resolveKey(r *http.Request, p params, base string, ab bool) (*keyView, error) {
 	ctx := r.Context()
 	kv := &keyView{}
-	sizes, err := c.windowSizes(ctx, p.scope())
+	kws, err := c.keyWindows(ctx, p.scope())
 	if err != nil {
 		return nil, err
 	}
+	kv.Found = kws
+	sizes := sizesOf(kws)
 	secs, ok := chooseWindow(sizes, p.Window, p.To.Sub(p.From))
 	kv.Tabs = c.tabs(p, base)
 	if !ok {
@@ -581,14 +578,11 @@ func (c *Console) resolveKey(r *http.Request, p params, base string, ab bool) (*
 		return kv, nil
 	}
 	kv.Seconds, kv.Sizes = secs, sizeLinks(p, base, sizes, secs)
-	keys, err := c.signalKeys(ctx, p.scope(), secs)
-	if err != nil {
-		return nil, err
-	}
+	keys := keysOf(kws, secs)
 	full := p.Tenant != "" && p.App != "" && p.Model != "" && (p.Variant != "" || ab)
 	switch {
 	case full:
-		kv.Key = chsink.SignalKey{Tenant: p.Tenant, App: p.App, Model: p.Model, Variant: p.Variant}
+		kv.Key = sigKey{Tenant: p.Tenant, App: p.App, Model: p.Model, Variant: p.Variant}
 	case len(keys) > 0:
 		kv.Key = keys[0]
 		if ab {
@@ -644,7 +638,7 @@ type signalsBody struct {
 // window size: the configured rules that match it, and the rules the alert
 // engine recorded for it (a Console run without the config file still
 // draws them).
-func (c *Console) thresholds(k chsink.SignalKey, recorded []chsink.AlertThreshold, signal, metric string, secs uint32) []hline {
+func (c *Console) thresholds(k sigKey, recorded []chsink.AlertThreshold, signal, metric string, secs uint32) []hline {
 	var out []hline
 	seen := map[string]bool{}
 	m := func(pattern, v string) bool {
@@ -679,11 +673,11 @@ func (c *Console) thresholds(k chsink.SignalKey, recorded []chsink.AlertThreshol
 }
 
 func (c *Console) signals(r *http.Request, p params, d *pageData) error {
-	if err := c.suggest(r, d); err != nil {
-		return err
-	}
 	kv, err := c.resolveKey(r, p, "/signals", false)
 	if err != nil {
+		return err
+	}
+	if err := c.suggest(r, d, kv.Found); err != nil {
 		return err
 	}
 	b := &signalsBody{K: kv}
@@ -692,12 +686,19 @@ func (c *Console) signals(r *http.Request, p params, d *pageData) error {
 		return nil
 	}
 	ctx := r.Context()
-	rates, err := c.keySignals(ctx, kv.Scope, kv.Seconds, chsink.ViewRates, time.Time{})
-	if err != nil {
-		return err
-	}
-	recorded, err := c.alertThresholds(ctx, kv.Key)
-	if err != nil {
+	var rates, qrows []chsink.KeySignal
+	var recorded []chsink.AlertThreshold
+	if err := parallel(
+		func() (err error) {
+			rates, err = c.keySignals(ctx, kv.Scope, kv.Seconds, chsink.ViewRates, time.Time{})
+			return err
+		},
+		func() (err error) {
+			qrows, err = c.keySignals(ctx, kv.Scope, kv.Seconds, chsink.ViewQuantiles, time.Time{})
+			return err
+		},
+		func() (err error) { recorded, err = c.alertThresholds(ctx, kv.Key); return err },
+	); err != nil {
 		return err
 	}
 	from, to, step := p.From.Unix(), p.To.Unix(), int64(kv.Seconds)
@@ -717,10 +718,6 @@ func (c *Console) signals(r *http.Request, p params, d *pageData) error {
 			note += "; dashed: alert threshold"
 		}
 		b.Rates = append(b.Rates, chartView{Title: o + " rate", SVG: lc.svg(), Note: note})
-	}
-	qrows, err := c.keySignals(ctx, kv.Scope, kv.Seconds, chsink.ViewQuantiles, time.Time{})
-	if err != nil {
-		return err
 	}
 	bySM := map[string][]point{}
 	for _, row := range qrows {
@@ -812,11 +809,11 @@ func strength(row chsink.KeySignal, m map[string]any) float64 {
 }
 
 func (c *Console) drift(r *http.Request, p params, d *pageData) error {
-	if err := c.suggest(r, d); err != nil {
-		return err
-	}
 	kv, err := c.resolveKey(r, p, "/signals/drift", false)
 	if err != nil {
+		return err
+	}
+	if err := c.suggest(r, d, kv.Found); err != nil {
 		return err
 	}
 	b := &driftBody{K: kv}
@@ -1070,11 +1067,11 @@ type biasBody struct {
 }
 
 func (c *Console) bias(r *http.Request, p params, d *pageData) error {
-	if err := c.suggest(r, d); err != nil {
-		return err
-	}
 	kv, err := c.resolveKey(r, p, "/signals/bias", false)
 	if err != nil {
+		return err
+	}
+	if err := c.suggest(r, d, kv.Found); err != nil {
 		return err
 	}
 	b := &biasBody{K: kv, At: p.At}
@@ -1245,11 +1242,11 @@ type abBody struct {
 }
 
 func (c *Console) ab(r *http.Request, p params, d *pageData) error {
-	if err := c.suggest(r, d); err != nil {
-		return err
-	}
 	kv, err := c.resolveKey(r, p, "/signals/ab", true)
 	if err != nil {
+		return err
+	}
+	if err := c.suggest(r, d, kv.Found); err != nil {
 		return err
 	}
 	b := &abBody{K: kv}
@@ -1405,14 +1402,17 @@ type alertsBody struct {
 }
 
 func (c *Console) alerts(r *http.Request, p params, d *pageData) error {
-	if err := c.suggest(r, d); err != nil {
-		return err
-	}
 	ctx := r.Context()
 	b := &alertsBody{}
 	d.Body = b
-	series, err := c.alertSeries(ctx, p.scope(), false)
-	if err != nil {
+	var series []chsink.AlertSeriesState
+	var hist []chsink.AlertEvent
+	if err := parallel(
+		func() error { return c.suggest(r, d, nil) },
+		func() (err error) { series, err = c.alertSeries(ctx, p.scope(), false); return err },
+		func() (err error) { hist, err = c.alertEvents(ctx, p.scope(), false, p.Rule, p.Before); return err },
+		func() (err error) { b.Actions, err = c.alertEvents(ctx, p.scope(), true, p.Rule, p.Before); return err },
+	); err != nil {
 		return err
 	}
 	for _, a := range series {
@@ -1422,19 +1422,12 @@ func (c *Console) alerts(r *http.Request, p params, d *pageData) error {
 		b.Series = append(b.Series, alertView{a, callsHref(a.Tenant, a.App, a.Model, a.Variant, a.Group, a.WindowStart, a.WindowSeconds),
 			keyHref("/signals", a.Tenant, a.App, a.Model, a.Variant)})
 	}
-	hist, err := c.alertEvents(ctx, p.scope(), false, p.Rule, p.Before)
-	if err != nil {
-		return err
-	}
 	for _, e := range hist {
 		v := alertEventView{AlertEvent: e}
 		if e.WindowSeconds > 0 {
 			v.CallsHref = callsHref(e.Tenant, e.App, e.Model, e.Variant, e.Group, e.WindowStart, e.WindowSeconds)
 		}
 		b.History = append(b.History, v)
-	}
-	if b.Actions, err = c.alertEvents(ctx, p.scope(), true, p.Rule, p.Before); err != nil {
-		return err
 	}
 	minSeq := uint64(0)
 	if len(hist) == listRows || len(b.Actions) == listRows {
@@ -1481,21 +1474,18 @@ type jobsBody struct {
 }
 
 func (c *Console) jobs(r *http.Request, p params, d *pageData) error {
-	if err := c.suggest(r, d); err != nil {
-		return err
-	}
 	ctx := r.Context()
 	b := &jobsBody{}
 	d.Body = b
-	var err error
-	if b.Jobs, err = c.jobAttempts(ctx, p.scope(), p.Before); err != nil {
+	if err := parallel(
+		func() error { return c.suggest(r, d, nil) },
+		func() (err error) { b.Jobs, err = c.jobAttempts(ctx, p.scope(), p.Before); return err },
+		func() (err error) { b.Runs, err = c.evalRuns(ctx, p.scope()); return err },
+	); err != nil {
 		return err
 	}
 	if len(b.Jobs) == listRows {
 		b.Older = p.href("/jobs", "before", strconv.FormatUint(b.Jobs[len(b.Jobs)-1].Seq, 10))
-	}
-	if b.Runs, err = c.evalRuns(ctx, p.scope()); err != nil {
-		return err
 	}
 	return nil
 }

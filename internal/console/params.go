@@ -82,7 +82,7 @@ var commonParams = []string{"tenant", "app", "model", "variant", "env", "range",
 
 // pageParams lists the parameters each page accepts.
 var pageParams = map[string][]string{
-	"overview":     append(slices.Clone(commonParams), "window"),
+	"overview":     slices.Clone(commonParams),
 	"calls":        append(slices.Clone(commonParams), "toxicity", "hallucination", "injection", "refusal", "error", "pii", "template", "template_version", "user", "conversation", "segment", "sort", "order", "after", "limit"),
 	"call":         {"tenant", "app"},
 	"signals":      append(slices.Clone(commonParams), "window"),

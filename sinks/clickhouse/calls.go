@@ -74,6 +74,10 @@ type CallQuery struct {
 	Ascending                bool
 	After                    *CallCursor
 	Limit                    int
+	// Bound, set by ListCalls for sorts other than time, keeps the rows
+	// whose sort value is at least (descending; at most, ascending) the
+	// page's last one, found first from the sort value alone.
+	Bound *float64
 }
 
 // CallSummary is one row of the calls explorer: scores, lengths and
@@ -126,18 +130,12 @@ const (
 	condSegment      = "has(segment_keys, ?) AND segment_values[indexOf(segment_keys, ?)] = ?"
 )
 
-// ListCallsStmt builds one page of the calls explorer: Limit+1 rows (one
-// more tells whether a next page exists). Model and variant match the way
-// signals key a call (aggregate.KeyOf): the requested model when the
-// response named none, "template:<version>" when no variant was set.
-func ListCallsStmt(q CallQuery) ConsoleStmt {
-	expr, ok := sortExprs[q.Sort]
-	if !ok {
-		q.Sort, expr = SortTime, sortExprs[SortTime]
-	}
-	dir, cmp := "DESC", "<"
+// callConds are the explorer's conditions; with the cursor's exact
+// keyset, or (for CallBoundStmt) only the sort values before it.
+func callConds(q CallQuery, exactCursor bool) ([]string, []any) {
+	cmp := "<"
 	if q.Ascending {
-		dir, cmp = "ASC", ">"
+		cmp = ">"
 	}
 	conds := []string{"ts >= toDateTime(?)", "ts < toDateTime(?)"}
 	args := []any{q.Scope.From.Unix(), q.Scope.To.Unix()}
@@ -201,25 +199,136 @@ func ListCallsStmt(q CallQuery) ConsoleStmt {
 	if q.SegmentKey != "" {
 		add(condSegment, q.SegmentKey, q.SegmentKey, q.SegmentValue)
 	}
-	if q.After != nil {
+	switch {
+	case q.After != nil && exactCursor:
 		add("(sort_value "+cmp+" ? OR (sort_value = ? AND event_id "+cmp+" ?))", q.After.Value, q.After.Value, q.After.EventID)
+	case q.After != nil:
+		add("sort_value "+cmp+" ?", q.After.Value)
 	}
+	if q.Bound != nil && exactCursor {
+		if q.Ascending {
+			add("sort_value <= ?", *q.Bound)
+		} else {
+			add("sort_value >= ?", *q.Bound)
+		}
+	}
+	return conds, args
+}
+
+func (q CallQuery) sortExpr() (CallQuery, string, string) {
+	expr, ok := sortExprs[q.Sort]
+	if !ok {
+		q.Sort, expr = SortTime, sortExprs[SortTime]
+	}
+	dir := "DESC"
+	if q.Ascending {
+		dir = "ASC"
+	}
+	return q, expr, dir
+}
+
+// ListCallsStmt builds one page of the calls explorer: Limit+1 rows (one
+// more tells whether a next page exists). Model and variant match the way
+// signals key a call (aggregate.KeyOf): the requested model when the
+// response named none, "template:<version>" when no variant was set.
+// Every condition is a PREWHERE: ClickHouse reads the displayed columns
+// only for the granules holding a matching call.
+func ListCallsStmt(q CallQuery) ConsoleStmt {
+	q, expr, dir := q.sortExpr()
+	conds, args := callConds(q, true)
 	args = append(args, q.Limit+1)
 	return ConsoleStmt{Name: "list_calls_" + string(q.Sort) + "_" + strings.ToLower(dir), SQL: `SELECT ` + callSummaryColumns + `,
 	` + expr + ` AS sort_value
 FROM llm_events
-WHERE ` + and(conds) + `
+PREWHERE ` + and(conds) + `
 ORDER BY sort_value ` + dir + `, event_id ` + dir + `
 LIMIT ?`, Args: args}
 }
 
-// ListCalls runs ListCallsStmt and returns the page (copies dropped) and
-// whether more calls follow.
+// CallBoundStmt finds, from the sort value alone (no event id, no
+// displayed column), how many calls come after the cursor (at most
+// Limit+1) and the sort value of the last of them: the bound of the page
+// that ListCallsStmt then reads.
+func CallBoundStmt(q CallQuery) ConsoleStmt {
+	q, expr, dir := q.sortExpr()
+	q.Bound = nil
+	conds, args := callConds(q, false)
+	agg := "min"
+	if q.Ascending {
+		agg = "max"
+	}
+	args = append(args, q.Limit+1)
+	return ConsoleStmt{Name: "list_calls_bound_" + string(q.Sort) + "_" + strings.ToLower(dir), SQL: `SELECT count(), ` + agg + `(sort_value) FROM (
+	SELECT ` + expr + ` AS sort_value
+	FROM llm_events
+	PREWHERE ` + and(conds) + `
+	ORDER BY sort_value ` + dir + `
+	LIMIT ?
+)`, Args: args}
+}
+
+// ListCalls runs the explorer's page and returns it (copies dropped) and
+// whether more calls follow. Sorted by time, it reads a narrow slice of
+// the range first (the newest minutes; the oldest when ascending) and
+// widens it eightfold until the page is full: call time is what the
+// table's event ids follow, so a slice costs its own granules. Other sorts
+// find the page's bound first (CallBoundStmt).
 func ListCalls(ctx context.Context, conn driver.Conn, q CallQuery) ([]CallSummary, bool, error) {
+	if _, ok := sortExprs[q.Sort]; !ok {
+		q.Sort = SortTime
+	}
+	if q.Sort != SortTime {
+		st := CallBoundStmt(q)
+		var n uint64
+		var bound float64
+		if err := conn.QueryRow(ctx, st.SQL, st.Args...).Scan(&n, &bound); err != nil {
+			return nil, false, fmt.Errorf("cannot list calls from llm_events: %w", err)
+		}
+		if n > uint64(q.Limit) {
+			q.Bound = &bound
+		}
+		return listCalls(ctx, conn, q)
+	}
+	from, to := q.Scope.From, q.Scope.To
+	if q.After != nil {
+		at := time.Unix(int64(q.After.Value/1e6), 0)
+		if q.Ascending && at.After(from) {
+			from = at
+		} else if !q.Ascending && at.Add(time.Second).Before(to) {
+			to = at.Add(time.Second)
+		}
+	}
+	slice := max(5*time.Minute, to.Sub(from)/64)
+	for {
+		nq := q
+		nq.Scope.From, nq.Scope.To = from, to
+		full := true
+		if to.Sub(from) > slice {
+			full = false
+			if q.Ascending {
+				nq.Scope.To = from.Add(slice)
+			} else {
+				nq.Scope.From = to.Add(-slice)
+			}
+		}
+		calls, more, raw, err := listCallsRaw(ctx, conn, nq)
+		if err != nil || full || raw > q.Limit {
+			return calls, more, err
+		}
+		slice *= 8
+	}
+}
+
+func listCalls(ctx context.Context, conn driver.Conn, q CallQuery) ([]CallSummary, bool, error) {
+	calls, more, _, err := listCallsRaw(ctx, conn, q)
+	return calls, more, err
+}
+
+func listCallsRaw(ctx context.Context, conn driver.Conn, q CallQuery) ([]CallSummary, bool, int, error) {
 	st := ListCallsStmt(q)
 	rows, err := conn.Query(ctx, st.SQL, st.Args...)
 	if err != nil {
-		return nil, false, fmt.Errorf("cannot list calls from llm_events: %w", err)
+		return nil, false, 0, fmt.Errorf("cannot list calls from llm_events: %w", err)
 	}
 	defer rows.Close()
 	var out []CallSummary
@@ -227,20 +336,20 @@ func ListCalls(ctx context.Context, conn driver.Conn, q CallQuery) ([]CallSummar
 	for rows.Next() {
 		c, err := scanCallSummary(rows)
 		if err != nil {
-			return nil, false, err
+			return nil, false, 0, err
 		}
 		raw++
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, false, fmt.Errorf("cannot list calls from llm_events: %w", err)
+		return nil, false, 0, fmt.Errorf("cannot list calls from llm_events: %w", err)
 	}
 	out = DedupCalls(out)
 	more := raw > q.Limit
 	if len(out) > q.Limit {
 		out = out[:q.Limit]
 	}
-	return out, more, nil
+	return out, more, raw, nil
 }
 
 func scanCallSummary(rows driver.Rows) (CallSummary, error) {
@@ -355,21 +464,22 @@ func GetCall(ctx context.Context, conn driver.Conn, tenant, app, id string) (*Ca
 	return &d, rows.Err()
 }
 
-// ConversationCallsStmt lists the calls of a conversation within a day
-// of a call (conversation ids are reused by clients; a day bounds the
-// scan), oldest first.
-func ConversationCallsStmt(tenant, conversation string, around time.Time, limit int) ConsoleStmt {
+// ConversationCallsStmt lists the calls of a conversation of one app
+// within six hours of a call (conversation ids are reused by clients; the
+// bound keeps the read to the app's granules of half a day), oldest
+// first.
+func ConversationCallsStmt(tenant, app, conversation string, around time.Time, limit int) ConsoleStmt {
 	return ConsoleStmt{Name: "conversation_calls", SQL: `SELECT ` + callSummaryColumns + `,
 	toFloat64(toUInt64(ts) * 1000000 + ts_us) AS sort_value
 FROM llm_events
-WHERE tenant = ? AND conversation_id = ? AND ts >= toDateTime(?) AND ts < toDateTime(?)
+PREWHERE tenant = ? AND app = ? AND conversation_id = ? AND ts >= toDateTime(?) AND ts < toDateTime(?)
 ORDER BY sort_value, event_id
-LIMIT ?`, Args: []any{tenant, conversation, around.Add(-24 * time.Hour).Unix(), around.Add(24 * time.Hour).Unix(), limit}}
+LIMIT ?`, Args: []any{tenant, app, conversation, around.Add(-6 * time.Hour).Unix(), around.Add(6 * time.Hour).Unix(), limit}}
 }
 
 // ConversationCalls runs ConversationCallsStmt.
-func ConversationCalls(ctx context.Context, conn driver.Conn, tenant, conversation string, around time.Time, limit int) ([]CallSummary, error) {
-	st := ConversationCallsStmt(tenant, conversation, around, limit)
+func ConversationCalls(ctx context.Context, conn driver.Conn, tenant, app, conversation string, around time.Time, limit int) ([]CallSummary, error) {
+	st := ConversationCallsStmt(tenant, app, conversation, around, limit)
 	rows, err := conn.Query(ctx, st.SQL, st.Args...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the conversation from llm_events: %w", err)

@@ -52,138 +52,128 @@ func (s ConsoleScope) where(timeCol string) ([]string, []any) {
 
 func and(conds []string) string { return strings.Join(conds, " AND ") }
 
-// SignalWindowSizesStmt lists the window sizes with signals in scope.
-func SignalWindowSizesStmt(s ConsoleScope) ConsoleStmt {
-	conds, args := s.where("window_start")
-	return ConsoleStmt{Name: "signal_window_sizes", SQL: `SELECT window_seconds, count() AS windows FROM llm_signals
-WHERE signal = 'events' AND metric = 'count' AND grp = '' AND ` + and(conds) + `
-GROUP BY window_seconds ORDER BY window_seconds`, Args: args}
-}
-
-// WindowSize is a window size and how many key-windows it has in scope.
-type WindowSize struct {
-	Seconds uint32
-	Windows uint64
-}
-
-// SignalWindowSizes runs SignalWindowSizesStmt.
-func SignalWindowSizes(ctx context.Context, conn driver.Conn, s ConsoleScope) ([]WindowSize, error) {
-	st := SignalWindowSizesStmt(s)
-	rows, err := conn.Query(ctx, st.SQL, st.Args...)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read window sizes from llm_signals: %w", err)
-	}
-	defer rows.Close()
-	var out []WindowSize
-	for rows.Next() {
-		var w WindowSize
-		if err := rows.Scan(&w.Seconds, &w.Windows); err != nil {
-			return nil, fmt.Errorf("cannot read window sizes from llm_signals: %w", err)
-		}
-		out = append(out, w)
-	}
-	return out, rows.Err()
-}
-
-// OverviewPoint is one app/model's value of one signal in one time
-// bucket: Sum is the sum of the windows' values (counts, totals), Weighted
-// their n-weighted mean (rates, quantiles), N the events behind them.
-type OverviewPoint struct {
-	App, Model string
-	Bucket     time.Time
-	Signal     string
-	Metric     string
-	Sum        float64
-	Weighted   float64
-	N          uint64
-	KeyWindows uint64
-}
-
-// OverviewSeriesStmt reads the Overview's charts from the signals (not
-// from a million events): per app, model and bucket of step seconds, the
-// calls, error rate, latency and TTFT quantiles, tokens and cost of the
-// windows of size seconds. Quantiles of several keys are n-weighted means
-// of the keys' quantiles (a sketch merge would need the partials).
-func OverviewSeriesStmt(s ConsoleScope, seconds, step uint32) ConsoleStmt {
-	conds, args := s.where("window_start")
-	args = append([]any{step, step, seconds}, args...)
-	return ConsoleStmt{Name: "overview_series", SQL: `SELECT app, model, toDateTime(intDiv(toUInt32(window_start), ?) * ?) AS bucket, signal, metric,
-	sum(v) AS total, if(sum(nv) = 0, 0, sum(v * nv) / sum(nv)) AS weighted, sum(nv) AS events, count() AS key_windows
-FROM (
-	SELECT tenant, app, model, variant, window_start, signal, metric,
-		argMax(value, computed_at) AS v, argMax(n, computed_at) AS nv
-	FROM llm_signals
-	WHERE window_seconds = ? AND grp = '' AND ` + and(conds) + `
-		AND ((signal = 'events' AND metric = 'count') OR (signal = 'error' AND metric = 'rate')
-			OR (signal IN ('latency_ms', 'ttft_ms') AND metric IN ('p50', 'p90', 'p99'))
-			OR (signal IN ('total_tokens', 'cost_usd') AND metric = 'total'))
-	GROUP BY tenant, app, model, variant, window_start, signal, metric
-)
-GROUP BY app, model, bucket, signal, metric
-ORDER BY app, model, bucket, signal, metric`, Args: args}
-}
-
-// OverviewSeries runs OverviewSeriesStmt.
-func OverviewSeries(ctx context.Context, conn driver.Conn, s ConsoleScope, seconds, step uint32) ([]OverviewPoint, error) {
-	st := OverviewSeriesStmt(s, seconds, step)
-	rows, err := conn.Query(ctx, st.SQL, st.Args...)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read the overview from llm_signals: %w", err)
-	}
-	defer rows.Close()
-	var out []OverviewPoint
-	for rows.Next() {
-		var p OverviewPoint
-		if err := rows.Scan(&p.App, &p.Model, &p.Bucket, &p.Signal, &p.Metric, &p.Sum, &p.Weighted, &p.N, &p.KeyWindows); err != nil {
-			return nil, fmt.Errorf("cannot read the overview from llm_signals: %w", err)
-		}
-		p.Bucket = p.Bucket.UTC()
-		out = append(out, p)
-	}
-	return out, rows.Err()
-}
-
-// SignalKey is a key with signals in scope and its calls there.
-type SignalKey struct {
+// KeyWindows is one key's windows of one size in scope: how many, and
+// the calls they counted.
+type KeyWindows struct {
+	Seconds                     uint32
 	Tenant, App, Model, Variant string
-	Calls                       float64
 	Windows                     uint64
+	Calls                       float64
 }
 
-// SignalKeysStmt lists the keys with windows of the given size in scope,
-// busiest first.
-func SignalKeysStmt(s ConsoleScope, seconds uint32, limit int) ConsoleStmt {
+// SignalKeyWindowsStmt lists, per window size and key, the windows with
+// signals in scope and their calls (each window's newest version): the
+// sizes a view can draw and the keys it can show, from one read of the
+// events/count rows. PREWHERE reads the row's subject first: llm_signals
+// is sorted by key and subject, not by time, so a time range alone prunes
+// nothing.
+func SignalKeyWindowsStmt(s ConsoleScope) ConsoleStmt {
 	conds, args := s.where("window_start")
-	args = append([]any{seconds}, args...)
-	args = append(args, limit)
-	return ConsoleStmt{Name: "signal_keys", SQL: `SELECT tenant, app, model, variant, sum(v) AS calls, count() AS windows FROM (
-	SELECT tenant, app, model, variant, window_start, argMax(value, computed_at) AS v
+	return ConsoleStmt{Name: "signal_key_windows", SQL: `SELECT window_seconds, tenant, app, model, variant, count() AS windows, sum(v) AS calls FROM (
+	SELECT window_seconds, tenant, app, model, variant, window_start, argMax(value, computed_at) AS v
 	FROM llm_signals
-	WHERE signal = 'events' AND metric = 'count' AND grp = '' AND window_seconds = ? AND ` + and(conds) + `
-	GROUP BY tenant, app, model, variant, window_start
+	PREWHERE signal = 'events' AND metric = 'count' AND grp = ''
+	WHERE ` + and(conds) + `
+	GROUP BY window_seconds, tenant, app, model, variant, window_start
 )
-GROUP BY tenant, app, model, variant
-ORDER BY calls DESC, tenant, app, model, variant
-LIMIT ?`, Args: args}
+GROUP BY window_seconds, tenant, app, model, variant
+ORDER BY window_seconds, calls DESC, tenant, app, model, variant
+LIMIT 10000`, Args: args}
 }
 
-// SignalKeys runs SignalKeysStmt.
-func SignalKeys(ctx context.Context, conn driver.Conn, s ConsoleScope, seconds uint32, limit int) ([]SignalKey, error) {
-	st := SignalKeysStmt(s, seconds, limit)
+// SignalKeyWindows runs SignalKeyWindowsStmt.
+func SignalKeyWindows(ctx context.Context, conn driver.Conn, s ConsoleScope) ([]KeyWindows, error) {
+	st := SignalKeyWindowsStmt(s)
 	rows, err := conn.Query(ctx, st.SQL, st.Args...)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read keys from llm_signals: %w", err)
+		return nil, fmt.Errorf("cannot read keys and window sizes from llm_signals: %w", err)
 	}
 	defer rows.Close()
-	var out []SignalKey
+	var out []KeyWindows
 	for rows.Next() {
-		var k SignalKey
-		if err := rows.Scan(&k.Tenant, &k.App, &k.Model, &k.Variant, &k.Calls, &k.Windows); err != nil {
-			return nil, fmt.Errorf("cannot read keys from llm_signals: %w", err)
+		var k KeyWindows
+		if err := rows.Scan(&k.Seconds, &k.Tenant, &k.App, &k.Model, &k.Variant, &k.Windows, &k.Calls); err != nil {
+			return nil, fmt.Errorf("cannot read keys and window sizes from llm_signals: %w", err)
 		}
 		out = append(out, k)
 	}
 	return out, rows.Err()
+}
+
+// OverviewPoint is one app and model's calls in one time bucket.
+type OverviewPoint struct {
+	App, Model    string
+	Bucket        time.Time
+	Calls, Errors uint64
+	P50, P90, P99 float64
+	TTFTP50       *float64 // nil when no call streamed
+	Tokens        int64
+	CostUSD       float64
+}
+
+// OverviewCallsStmt reads the Overview's charts from the calls: per app,
+// model and bucket of step seconds, the calls, errors, latency quantiles,
+// median time to first token, tokens and cost (WITH TOTALS: the same over
+// the whole selection). llm_events is sorted by event id, which is time
+// ordered (UUIDv7) within an app, so the PREWHERE on ts reads the other
+// columns of the range's granules only. Quantiles are t-digests (within
+// about 1%; the exact reservoir costs half again as much over a day). Replayed copies count until
+// ClickHouse merges them (FINAL would read every event id).
+func OverviewCallsStmt(s ConsoleScope, environment string, step uint32) ConsoleStmt {
+	conds, args := s.where("ts")
+	if environment != "" {
+		conds = append(conds, "environment = ?")
+		args = append(args, environment)
+	}
+	args = append([]any{step, step}, args...)
+	return ConsoleStmt{Name: "overview_calls", SQL: `SELECT app, model, toDateTime(intDiv(toUInt32(ts), ?) * ?) AS bucket, count() AS calls, toUInt64(sum(is_error)) AS errors,
+	arrayMap(x -> toFloat64(x), quantilesTDigest(0.5, 0.9, 0.99)(duration_ms)) AS latency,
+	toFloat64(quantileTDigest(0.5)(ttft_ms)) AS ttft, sum(total_tokens) AS tokens, sum(cost_usd) AS cost
+FROM llm_events
+PREWHERE ` + and(conds) + `
+GROUP BY app, model, bucket WITH TOTALS
+ORDER BY app, model, bucket
+LIMIT 20000`, Args: args}
+}
+
+// OverviewCalls runs OverviewCallsStmt and returns the points and the
+// totals.
+func OverviewCalls(ctx context.Context, conn driver.Conn, s ConsoleScope, environment string, step uint32) ([]OverviewPoint, OverviewPoint, error) {
+	st := OverviewCallsStmt(s, environment, step)
+	var total OverviewPoint
+	rows, err := conn.Query(ctx, st.SQL, st.Args...)
+	if err != nil {
+		return nil, total, fmt.Errorf("cannot read the overview from llm_events: %w", err)
+	}
+	defer rows.Close()
+	scan := func(p *OverviewPoint, f func(dest ...any) error) error {
+		var q []float64
+		if err := f(&p.App, &p.Model, &p.Bucket, &p.Calls, &p.Errors, &q, &p.TTFTP50, &p.Tokens, &p.CostUSD); err != nil {
+			return fmt.Errorf("cannot read the overview from llm_events: %w", err)
+		}
+		if len(q) == 3 {
+			p.P50, p.P90, p.P99 = q[0], q[1], q[2]
+		}
+		p.Bucket = p.Bucket.UTC()
+		return nil
+	}
+	var out []OverviewPoint
+	for rows.Next() {
+		var p OverviewPoint
+		if err := scan(&p, rows.Scan); err != nil {
+			return nil, total, err
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, total, fmt.Errorf("cannot read the overview from llm_events: %w", err)
+	}
+	if len(out) > 0 {
+		if err := scan(&total, rows.Totals); err != nil {
+			return nil, total, err
+		}
+	}
+	return out, total, nil
 }
 
 // ConsoleView selects the rows of one Console view of a key's signals.
@@ -228,7 +218,9 @@ type KeySignal struct {
 }
 
 // KeySignalsStmt reads one view of one key's windows of the given size
-// in [From, To), oldest first. For the A/B view the key's variant is not a
+// in [From, To), oldest first, every version (newest first among equals:
+// KeySignals keeps it). The key prefix selects a few granules; FINAL would
+// cost several times the read. For the A/B view the key's variant is not a
 // condition: its rows carry the treatment variant, compared with the
 // control, for every treatment of (tenant, app, model). At, when not zero,
 // restricts the rows to the window starting then.
@@ -251,10 +243,11 @@ func KeySignalsStmt(s ConsoleScope, seconds uint32, view ConsoleView, at time.Ti
 		args = append(args, at.Unix())
 	}
 	args = append(args, limit)
-	return ConsoleStmt{Name: name, SQL: `SELECT variant, window_start, signal, metric, grp, value, n, lo, hi, p_value, threshold, decision, baseline, details
-FROM llm_signals FINAL
+	return ConsoleStmt{Name: name, SQL: `SELECT variant, window_start, signal, metric, grp, value, n, lo, hi, p_value, threshold, decision, baseline, details,
+	computed_at
+FROM llm_signals
 WHERE ` + and(conds) + ` AND ` + cond + `
-ORDER BY window_start, variant, signal, metric, grp
+ORDER BY window_start, variant, signal, metric, grp, computed_at DESC
 LIMIT ?`, Args: args}
 }
 
@@ -270,11 +263,18 @@ func KeySignals(ctx context.Context, conn driver.Conn, s ConsoleScope, seconds u
 	for rows.Next() {
 		var k KeySignal
 		var d uint8
+		var at time.Time
 		if err := rows.Scan(&k.Variant, &k.WindowStart, &k.Signal, &k.Metric, &k.Group, &k.Value, &k.N, &k.Lo, &k.Hi, &k.PValue,
-			&k.Threshold, &d, &k.Baseline, &k.Details); err != nil {
+			&k.Threshold, &d, &k.Baseline, &k.Details, &at); err != nil {
 			return nil, fmt.Errorf("cannot read llm_signals: %w", err)
 		}
 		k.WindowStart, k.Decision = k.WindowStart.UTC(), d == 1
+		if n := len(out); n > 0 {
+			p := out[n-1]
+			if p.WindowStart.Equal(k.WindowStart) && p.Variant == k.Variant && p.Signal == k.Signal && p.Metric == k.Metric && p.Group == k.Group {
+				continue // an older version of a corrected window
+			}
+		}
 		out = append(out, k)
 	}
 	return out, rows.Err()
@@ -291,24 +291,20 @@ type FlaggedSignal struct {
 }
 
 // FlaggedSignalsStmt lists the newest decision rows (drift per feature,
-// bias per attribute, the default A/B test) whose latest version flagged.
-// The inner scan finds candidates by decision = 1; the outer one keeps
-// those whose newest version still says so (a corrected window may not).
+// bias per attribute, the default A/B test) that flagged. PREWHERE reads
+// the decision column alone first: flags are rare, so the other columns
+// are read for a few granules. A window corrected since it flagged keeps
+// its old row here until ClickHouse merges the versions (the signals
+// pages, which read per key, show the corrected one).
 func FlaggedSignalsStmt(s ConsoleScope, limit int) ConsoleStmt {
 	conds, args := s.where("window_start")
-	all := append(append([]any{}, args...), args...)
-	all = append(all, limit)
-	return ConsoleStmt{Name: "flagged_signals", SQL: `SELECT tenant, app, model, variant, window_start, window_seconds, signal, metric, grp,
-	argMax(value, computed_at) AS v, argMax(n, computed_at) AS events, argMax(decision, computed_at) AS flagged
+	args = append(args, limit)
+	return ConsoleStmt{Name: "flagged_signals", SQL: `SELECT tenant, app, model, variant, window_start, window_seconds, signal, metric, grp, value, n
 FROM llm_signals
+PREWHERE decision = 1
 WHERE metric IN ('drift', 'bias', 'ab_msprt') AND ` + and(conds) + `
-	AND (tenant, app, model, variant, window_seconds, window_start, signal, metric, grp) IN (
-		SELECT tenant, app, model, variant, window_seconds, window_start, signal, metric, grp FROM llm_signals
-		WHERE decision = 1 AND metric IN ('drift', 'bias', 'ab_msprt') AND ` + and(conds) + `)
-GROUP BY tenant, app, model, variant, window_start, window_seconds, signal, metric, grp
-HAVING flagged = 1
-ORDER BY window_start DESC, tenant, app, model, variant, signal, metric, grp
-LIMIT ?`, Args: all}
+ORDER BY window_start DESC, tenant, app, model, variant, window_seconds, signal, metric, grp
+LIMIT ?`, Args: args}
 }
 
 // FlaggedSignals runs FlaggedSignalsStmt.
@@ -322,15 +318,22 @@ func FlaggedSignals(ctx context.Context, conn driver.Conn, s ConsoleScope, limit
 	var out []FlaggedSignal
 	for rows.Next() {
 		var f FlaggedSignal
-		var d uint8
 		if err := rows.Scan(&f.Tenant, &f.App, &f.Model, &f.Variant, &f.WindowStart, &f.WindowSeconds, &f.Signal, &f.Metric, &f.Group,
-			&f.Value, &f.N, &d); err != nil {
+			&f.Value, &f.N); err != nil {
 			return nil, fmt.Errorf("cannot read flagged signals from llm_signals: %w", err)
 		}
 		f.WindowStart = f.WindowStart.UTC()
+		if n := len(out); n > 0 && out[n-1].sameAs(f) {
+			continue // two versions that both flagged
+		}
 		out = append(out, f)
 	}
 	return out, rows.Err()
+}
+
+func (f FlaggedSignal) sameAs(o FlaggedSignal) bool {
+	return f.Tenant == o.Tenant && f.App == o.App && f.Model == o.Model && f.Variant == o.Variant && f.WindowStart.Equal(o.WindowStart) &&
+		f.WindowSeconds == o.WindowSeconds && f.Signal == o.Signal && f.Metric == o.Metric && f.Group == o.Group
 }
 
 // AlertSeriesState is the current state of one alert series (rule, key

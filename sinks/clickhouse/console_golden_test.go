@@ -39,11 +39,9 @@ func consoleStatements() []clickhouse.ConsoleStmt {
 		add("", mk(full))
 		add("_bare", mk(bare))
 	}
-	both(func(s clickhouse.ConsoleScope) clickhouse.ConsoleStmt { return clickhouse.SignalWindowSizesStmt(s) })
-	both(func(s clickhouse.ConsoleScope) clickhouse.ConsoleStmt {
-		return clickhouse.OverviewSeriesStmt(s, 60, 300)
-	})
-	both(func(s clickhouse.ConsoleScope) clickhouse.ConsoleStmt { return clickhouse.SignalKeysStmt(s, 60, 100) })
+	both(func(s clickhouse.ConsoleScope) clickhouse.ConsoleStmt { return clickhouse.SignalKeyWindowsStmt(s) })
+	add("", clickhouse.OverviewCallsStmt(full, "prod", 300))
+	add("_bare", clickhouse.OverviewCallsStmt(bare, "", 300))
 	both(func(s clickhouse.ConsoleScope) clickhouse.ConsoleStmt { return clickhouse.FlaggedSignalsStmt(s, 50) })
 	for _, firing := range []bool{false, true} {
 		both(func(s clickhouse.ConsoleScope) clickhouse.ConsoleStmt {
@@ -67,6 +65,8 @@ func consoleStatements() []clickhouse.ConsoleStmt {
 		for _, asc := range []bool{false, true} {
 			add("", clickhouse.ListCallsStmt(fullCallQuery(s, asc)))
 			add("_bare", clickhouse.ListCallsStmt(clickhouse.CallQuery{Scope: bare, Sort: s, Ascending: asc, Limit: 50}))
+			add("", clickhouse.CallBoundStmt(fullCallQuery(s, asc)))
+			add("_bare", clickhouse.CallBoundStmt(clickhouse.CallQuery{Scope: bare, Sort: s, Ascending: asc, Limit: 50}))
 		}
 	}
 	// The variant condition has two forms (a variant, or a template
@@ -76,9 +76,16 @@ func consoleStatements() []clickhouse.ConsoleStmt {
 	add("_template_key", clickhouse.ListCallsStmt(tq))
 	add("", clickhouse.GetCallStmt("t", "a", "id"))
 	add("", clickhouse.GetCallStmt("", "", "id"))
-	add("", clickhouse.ConversationCallsStmt("t", "c", now, 100))
+	add("", clickhouse.ConversationCallsStmt("t", "a", "c", now, 100))
 	add("", clickhouse.CallFeedbackStmt("t", "id", 100))
 	add("", clickhouse.CallVerdictsStmt("t", "id", 20))
+	add("", clickhouse.SyntheticEventsStmt(100, now.Add(-time.Hour), now))
+	for _, st := range clickhouse.SyntheticSignalsStmts(40, 60, now.Add(-time.Hour)) {
+		add("", st)
+	}
+	for _, st := range clickhouse.SyntheticAlertsStmts(now, 60) {
+		add("", st)
+	}
 	return out
 }
 
@@ -90,7 +97,7 @@ func fullCallQuery(s clickhouse.CallSort, asc bool) clickhouse.CallQuery {
 		Scope:       clickhouse.ConsoleScope{Tenant: "t", App: "a", Model: "m", Variant: "v", From: now.Add(-time.Hour), To: now},
 		Environment: "prod", MinToxicity: f(0.5), MinHallucination: f(0.5), MinInjection: f(0.5), Refusal: true, Error: true,
 		PII: "email", Template: "tpl", TemplateVersion: "3", User: "u", Conversation: "c", SegmentKey: "user.locale",
-		SegmentValue: "hi-IN", Sort: s, Ascending: asc, After: &clickhouse.CallCursor{Value: 1.5, EventID: "e"}, Limit: 50,
+		SegmentValue: "hi-IN", Sort: s, Ascending: asc, After: &clickhouse.CallCursor{Value: 1.5, EventID: "e"}, Limit: 50, Bound: f(0.5),
 	}
 }
 
@@ -124,6 +131,13 @@ func TestConsoleGoldenSQL(t *testing.T) {
 			t.Errorf("%s: %d placeholders, %d arguments", st.Name, n, len(st.Args))
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if strings.HasPrefix(st.SQL, "INSERT") {
+			if err := conn.Exec(ctx, st.SQL, st.Args...); err != nil {
+				t.Errorf("%s: %v", st.Name, err)
+			}
+			cancel()
+			continue
+		}
 		rows, err := conn.Query(ctx, st.SQL, st.Args...)
 		if err != nil {
 			t.Errorf("%s: %v", st.Name, err)

@@ -5,6 +5,6 @@ SELECT event_id, tenant, app, environment, ts, ts_us, if(model = '', request_mod
 	user_id, conversation_id, prompt_template_id, prompt_template_version,
 	toFloat64(ifNull(completion_toxicity, -1)) AS sort_value
 FROM llm_events
-WHERE ts >= toDateTime(?) AND ts < toDateTime(?)
+PREWHERE ts >= toDateTime(?) AND ts < toDateTime(?)
 ORDER BY sort_value ASC, event_id ASC
 LIMIT ?

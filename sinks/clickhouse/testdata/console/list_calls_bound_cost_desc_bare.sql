@@ -1,0 +1,7 @@
+SELECT count(), min(sort_value) FROM (
+	SELECT cost_usd AS sort_value
+	FROM llm_events
+	PREWHERE ts >= toDateTime(?) AND ts < toDateTime(?)
+	ORDER BY sort_value DESC
+	LIMIT ?
+)

@@ -1,0 +1,7 @@
+SELECT count(), max(sort_value) FROM (
+	SELECT toFloat64(ifNull(completion_toxicity, -1)) AS sort_value
+	FROM llm_events
+	PREWHERE ts >= toDateTime(?) AND ts < toDateTime(?)
+	ORDER BY sort_value ASC
+	LIMIT ?
+)
