@@ -33,6 +33,7 @@ demo: deps build
 # Benchmarks quoted in the README.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=1s ./sdk/ ./processors/... ./collector/...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime=40x -timeout 20m ./internal/console/
 
 # Detector quality on the labeled dev data in ../shared/data (the figures in
 # the README); each test skips with a message when the data is absent.

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # make demo: start `sightline up`, run loadgen for about a minute, print a
-# summary read back from ClickHouse, and stop everything it started.
+# summary read back from ClickHouse, and stop everything it started. The
+# Console is served at http://127.0.0.1:8088/ throughout; run from a
+# terminal, the demo keeps it up at the end until Ctrl-C (DEMO_KEEP=0
+# stops at once).
 set -euo pipefail
 
 BIN=${BIN:-./bin/sightline}
@@ -37,6 +40,7 @@ for i in $(seq 1 300); do
 done
 curl -sf "http://$HTTP/readyz" >/dev/null || { echo "sightline up did not become ready; log:" >&2; cat "$DATA/up.log" >&2; exit 1; }
 echo "== ready: http://$HTTP/metrics /healthz /readyz"
+echo "== the Console: http://$HTTP/ (open it now: the alert fires during the incident, about 30 s in)"
 
 echo "== loadgen for $DURATION at $RATE events/s (scenario toxicity-incident: support-bot turns toxic"
 echo "   between 40% and 70% of the run), plus 5 malformed records for the dead-letter topic"
@@ -91,4 +95,14 @@ for s in json.load(sys.stdin)["signals"]:
           "[%.3f, %.3f]" % (s["lo"], s["hi"]) if s["lo"] is not None else "")' ||
   echo "   (read API unavailable)"
 echo
-echo "== stopping"
+if [ "${DEMO_KEEP:-1}" != "0" ] && [ -t 0 ]; then
+  echo "== sightline keeps running so you can look around; press Ctrl-C to stop it"
+  trap 'echo; echo "== stopping"; exit 0' INT
+else
+  echo "== stopping (run from a terminal, the demo keeps sightline up until Ctrl-C)"
+fi
+echo "== the Console: http://$HTTP/  (Overview: the alert and its window's calls; Signals: the toxicity rate"
+echo "   against the alert threshold; Alerts: state changes, webhook and job attempts)"
+if [ "${DEMO_KEEP:-1}" != "0" ] && [ -t 0 ]; then
+  while kill -0 "$UP_PID" 2>/dev/null; do sleep 1; done
+fi

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Installs what `make test` and `make demo` need from the operating system's
-# packages when it is missing: clickhouse-server and prometheus-alertmanager
-# (the alert actions' test runs a real Alertmanager) (Debian/Ubuntu packages).
+# packages when it is missing: clickhouse-server, prometheus-alertmanager
+# (the alert actions' test runs a real Alertmanager) and chromium (the
+# Console's browser test drives it headless) (Debian/Ubuntu packages).
 # Go itself must already be installed.
 set -euo pipefail
 
 have_clickhouse() {
   command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server ] || [ -x /usr/bin/clickhouse-server ] || command -v clickhouse >/dev/null 2>&1
+}
+
+have_chromium() {
+  command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1
 }
 
 have_alertmanager() {
@@ -21,6 +26,7 @@ fi
 missing=()
 have_clickhouse || missing+=(clickhouse-server clickhouse-client)
 have_alertmanager || missing+=(prometheus-alertmanager)
+have_chromium || missing+=(chromium)
 # promtool checks deploy/prometheus/sightline_rules.yml in the tests.
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 
@@ -36,3 +42,4 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 have_clickhouse || { echo "clickhouse-server is still not installed" >&2; exit 1; }
 have_alertmanager || { echo "prometheus-alertmanager is still not installed" >&2; exit 1; }
+have_chromium || { echo "chromium is still not installed" >&2; exit 1; }
