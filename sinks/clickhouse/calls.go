@@ -81,7 +81,8 @@ type CallQuery struct {
 }
 
 // CallSummary is one row of the calls explorer: scores, lengths and
-// labels, never content.
+// labels, never content. The explorer leaves Environment, TTFTMS and
+// TemplateID empty (it does not show them).
 type CallSummary struct {
 	EventID, Tenant, App, Environment string
 	TS                                time.Time
@@ -108,6 +109,15 @@ const callSummaryColumns = `event_id, tenant, app, environment, ts, ts_us, if(mo
 	duration_ms, ttft_ms, input_tokens, output_tokens, cost_usd, prompt_chars, completion_chars,
 	completion_toxicity, hallucination, prompt_injection, refusal, pii_kinds, error_type, is_error,
 	user_id, conversation_id, prompt_template_id, prompt_template_version`
+
+// callListColumns are callSummaryColumns as the explorer reads them: the
+// columns it does not show (environment, time to first token, template
+// id) are constants, since every column read costs a page its granules.
+const callListColumns = `event_id, tenant, app, '' AS env, ts, ts_us, if(model = '', request_model, model) AS key_model,
+	if(variant = '' AND prompt_template_version != '', concat('template:', prompt_template_version), variant) AS key_variant,
+	duration_ms, CAST(NULL AS Nullable(Float64)) AS ttft, input_tokens, output_tokens, cost_usd, prompt_chars, completion_chars,
+	completion_toxicity, hallucination, prompt_injection, refusal, pii_kinds, error_type, is_error,
+	user_id, conversation_id, '' AS template_id, prompt_template_version`
 
 // The optional conditions of ListCallsStmt, in the order they are added
 // (the golden file carries all of them).
@@ -237,7 +247,7 @@ func ListCallsStmt(q CallQuery) ConsoleStmt {
 	q, expr, dir := q.sortExpr()
 	conds, args := callConds(q, true)
 	args = append(args, q.Limit+1)
-	return ConsoleStmt{Name: "list_calls_" + string(q.Sort) + "_" + strings.ToLower(dir), SQL: `SELECT ` + callSummaryColumns + `,
+	return ConsoleStmt{Name: "list_calls_" + string(q.Sort) + "_" + strings.ToLower(dir), SQL: `SELECT ` + callListColumns + `,
 	` + expr + ` AS sort_value
 FROM llm_events
 PREWHERE ` + and(conds) + `

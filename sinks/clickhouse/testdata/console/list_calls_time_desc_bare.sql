@@ -1,8 +1,8 @@
-SELECT event_id, tenant, app, environment, ts, ts_us, if(model = '', request_model, model) AS key_model,
+SELECT event_id, tenant, app, '' AS env, ts, ts_us, if(model = '', request_model, model) AS key_model,
 	if(variant = '' AND prompt_template_version != '', concat('template:', prompt_template_version), variant) AS key_variant,
-	duration_ms, ttft_ms, input_tokens, output_tokens, cost_usd, prompt_chars, completion_chars,
+	duration_ms, CAST(NULL AS Nullable(Float64)) AS ttft, input_tokens, output_tokens, cost_usd, prompt_chars, completion_chars,
 	completion_toxicity, hallucination, prompt_injection, refusal, pii_kinds, error_type, is_error,
-	user_id, conversation_id, prompt_template_id, prompt_template_version,
+	user_id, conversation_id, '' AS template_id, prompt_template_version,
 	toFloat64(toUInt64(ts) * 1000000 + ts_us) AS sort_value
 FROM llm_events
 PREWHERE ts >= toDateTime(?) AND ts < toDateTime(?)
