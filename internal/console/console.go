@@ -12,9 +12,11 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -529,7 +531,8 @@ func toFloat(v any) (float64, bool) {
 }
 
 func trimNum(f float64) string {
-	switch a := abs(f); {
+	a := abs(f)
+	switch {
 	case a == 0:
 		return "0"
 	case a >= 1e6:
@@ -543,7 +546,8 @@ func trimNum(f float64) string {
 	case a >= 0.001:
 		return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.4f", f), "0"), ".")
 	}
-	return fmt.Sprintf("%.2g", f)
+	// Two significant digits without an exponent (costs per call).
+	return strings.TrimRight(strconv.FormatFloat(f, 'f', int(-math.Floor(math.Log10(a)))+1, 64), "0")
 }
 
 func abs(f float64) float64 {
