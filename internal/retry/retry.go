@@ -1,6 +1,10 @@
-// Package retry retries an operation that must not be skipped (a
-// ClickHouse insert, a transactional produce) until it succeeds or its
-// context ends, with exponential backoff and full jitter.
+// Package retry is the one backoff of the project: Do retries an operation
+// that must not be skipped (a ClickHouse insert, a transactional produce)
+// until it succeeds or its context ends; Backoff and Sleep serve callers
+// with their own loop (notifiers, the judge, the OTLP sender). The jitter
+// rule is "equal jitter" everywhere: a delay d becomes uniform in [d/2, d],
+// so many callers recovering from one outage do not retry in step, and
+// none waits longer than the cap.
 package retry
 
 import (
@@ -18,13 +22,11 @@ type Policy struct {
 
 // Do calls fn until it returns nil or ctx ends (then it returns ctx's
 // error). onRetry, if set, is called after each failed attempt (0-based).
-// Sleeps are uniform in [b/2, 3b/2) for a backoff b that doubles from Min
-// up to Max, so many callers do not retry in step.
+// The sleep after failed attempt n is Backoff(Min, Max, n+1).
 func Do(ctx context.Context, p Policy, fn func(context.Context) error, onRetry func(attempt int, err error)) error {
 	if p.AttemptTimeout == 0 {
 		p.AttemptTimeout = 30 * time.Second
 	}
-	backoff := max(p.Min, time.Millisecond)
 	for attempt := 0; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, p.AttemptTimeout)
 		err := fn(actx)
@@ -38,16 +40,37 @@ func Do(ctx context.Context, p Policy, fn func(context.Context) error, onRetry f
 		if onRetry != nil {
 			onRetry(attempt, err)
 		}
-		sleep := time.Duration(rand.Int64N(int64(backoff))) + backoff/2
-		t := time.NewTimer(sleep)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := Sleep(ctx, Backoff(max(p.Min, time.Millisecond), p.Max, attempt+1)); err != nil {
+			return err
 		}
-		if backoff *= 2; backoff > p.Max {
-			backoff = max(p.Max, time.Millisecond)
-		}
+	}
+}
+
+// Backoff is the delay after failed attempt n (1-based): d = base·2^(n-1)
+// capped at max, with equal jitter (uniform in [d/2, d]).
+func Backoff(base, max time.Duration, n int) time.Duration {
+	d := base
+	for i := 1; i < n && d < max; i++ {
+		d *= 2
+	}
+	if d > max {
+		d = max
+	}
+	if d <= 1 {
+		return d
+	}
+	half := d / 2
+	return half + rand.N(d-half+1)
+}
+
+// Sleep waits d or until ctx ends (then it returns ctx's error).
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/sightline-dev/sightline/internal/redact"
-	"github.com/sightline-dev/sightline/sinks/notify"
+	"github.com/sightline-dev/sightline/internal/retry"
 )
 
 // ErrJudgeRejected wraps answers that no retry and no other event can fix
@@ -219,13 +219,13 @@ func retryAfter(h string) time.Duration {
 	return 0
 }
 
-// backoff is the delay before retry n (1-based): the notifiers'
-// exponential backoff with equal jitter, or the server's Retry-After,
+// backoff is the delay before retry n (1-based): the project's
+// exponential backoff with equal jitter (internal/retry), or the server's Retry-After,
 // capped at MaxBackoff.
 func (j *judge) backoff(n int, after time.Duration) time.Duration {
 	d := after
 	if d == 0 {
-		d = notify.Backoff(j.cfg.Backoff, j.cfg.MaxBackoff, n)
+		d = retry.Backoff(j.cfg.Backoff, j.cfg.MaxBackoff, n)
 	}
 	return min(d, j.cfg.MaxBackoff)
 }

@@ -5,11 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"math/rand/v2"
 	"sync"
 	"time"
 
 	"github.com/sightline-dev/sightline/internal/redact"
+	"github.com/sightline-dev/sightline/internal/retry"
 )
 
 // Attempt outcomes.
@@ -172,31 +172,13 @@ func (d *Dispatcher) run(t *Task) {
 		if a.Outcome != OutcomeRetry {
 			return
 		}
-		timer := time.NewTimer(Backoff(p.Backoff, p.MaxBackoff, attempt))
+		timer := time.NewTimer(retry.Backoff(p.Backoff, p.MaxBackoff, attempt))
 		select {
 		case <-timer.C:
 		case <-d.ctx.Done():
 			timer.Stop()
 		}
 	}
-}
-
-// Backoff is the delay after failed attempt n (1-based): base·2^(n-1)
-// capped at max, with "equal jitter" — uniformly between half and all of
-// it — so receivers recovering from an outage are not hit in lockstep.
-func Backoff(base, max time.Duration, n int) time.Duration {
-	d := base
-	for i := 1; i < n && d < max; i++ {
-		d *= 2
-	}
-	if d > max {
-		d = max
-	}
-	if d <= 1 {
-		return d
-	}
-	half := d / 2
-	return half + rand.N(d-half+1)
 }
 
 // IdempotencyKey is the key of one incident or series episode (alertID) for one

@@ -176,18 +176,6 @@ func TestVerifySignature(t *testing.T) {
 
 const knownVector = "1b6ad1bc9bf48c52ce01939866d5877c6cc4e87ddad27e16673cb8c4964394a3"
 
-func TestBackoffBounds(t *testing.T) {
-	for n := 1; n <= 12; n++ {
-		full := min(100*time.Millisecond<<(n-1), 2*time.Second)
-		for range 50 {
-			d := Backoff(100*time.Millisecond, 2*time.Second, n)
-			if d < full/2 || d > full {
-				t.Fatalf("attempt %d: %s not in [%s, %s]", n, d, full/2, full)
-			}
-		}
-	}
-}
-
 func TestExpandEnv(t *testing.T) {
 	t.Setenv("SL_TEST_TOKEN", "abc")
 	if got, err := ExpandEnv("Bearer ${SL_TEST_TOKEN} $NOT ${"); err != nil || got != "Bearer abc $NOT ${" {

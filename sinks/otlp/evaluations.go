@@ -35,6 +35,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sightline-dev/sightline/internal/redact"
+	"github.com/sightline-dev/sightline/internal/retry"
 	"github.com/sightline-dev/sightline/processors/detector"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 )
@@ -84,6 +85,9 @@ type Exporter struct {
 	client *http.Client
 	queue  chan []record
 	done   chan struct{}
+	// stop ends retry sleeps once Close gives up waiting.
+	stopCtx context.Context
+	stop    context.CancelFunc
 
 	mu     sync.Mutex
 	closed bool
@@ -120,7 +124,10 @@ func New(cfg Config, reg prometheus.Registerer) (*Exporter, error) {
 			secrets = append(secrets, v)
 		}
 	}
+	stopCtx, stop := context.WithCancel(context.Background())
 	e := &Exporter{
+		stopCtx:  stopCtx,
+		stop:     stop,
 		cfg:      cfg,
 		client:   &http.Client{Timeout: cfg.Timeout},
 		queue:    make(chan []record, cfg.QueueBatches),
@@ -180,6 +187,7 @@ func (e *Exporter) Close(ctx context.Context) {
 	select {
 	case <-e.done:
 	case <-ctx.Done():
+		e.stop() // no more retries: what is queued is dropped and counted
 	}
 }
 
@@ -198,7 +206,6 @@ func (e *Exporter) run() {
 // send posts one encoded batch of n records, retrying network errors,
 // 429 and 5xx.
 func (e *Exporter) send(body []byte, n int) {
-	backoff := 200 * time.Millisecond
 	for attempt := 0; ; attempt++ {
 		status, err := e.post(body)
 		switch {
@@ -214,8 +221,10 @@ func (e *Exporter) send(body []byte, n int) {
 			e.dropped.WithLabelValues("unreachable").Add(float64(n))
 			return
 		}
-		time.Sleep(backoff)
-		backoff *= 2
+		if retry.Sleep(e.stopCtx, retry.Backoff(200*time.Millisecond, 5*time.Second, attempt+1)) != nil {
+			e.dropped.WithLabelValues("closed").Add(float64(n))
+			return
+		}
 	}
 }
 
