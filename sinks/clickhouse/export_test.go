@@ -60,7 +60,14 @@ func Statements() ([]Statement, error) {
 		Statement{"applied_migrations", appliedMigrationsQuery, nil},
 		Statement{"column_exists", columnExistsQuery, []any{"llm_events", "event_id"}},
 		Statement{"server_version", serverVersionQuery, nil},
+		Statement{"list_keys", listKeysQuery, []any{uint64(10)}},
+		Statement{"get_key", getKeyQuery, []any{"0123456789ab"}},
 	)
+	q, a, err = AuditFilter{Range: rg}.sql()
+	add(build("read_audit", q, a, err))
+	q, a, err = AuditFilter{Range: rg, Tenant: "t", Eq: []Eq{{"action", "read_content"}, {"actor", "k"}, {"outcome", "ok"},
+		{"target", "e"}, {"tenant", "t"}}}.sql()
+	add(build("read_audit_filtered", q, a, err))
 	for _, exact := range []bool{false, true} {
 		s := Scope{Tenant: "t", App: "a", From: now.Add(-time.Hour), To: now, Exact: exact}
 		suffix := map[bool]string{false: "", true: "_exact"}[exact]
@@ -76,6 +83,7 @@ func Statements() ([]Statement, error) {
 		{"insert_windows", insertWindows}, {"insert_baselines", insertBaselines},
 		{"insert_evaluations", EvaluationsTable.InsertSQL()}, {"insert_eval_runs", EvalRunsTable.InsertSQL()},
 		{"insert_schema_migrations", recordMigrationInsert},
+		{"insert_api_keys", KeysTable.InsertSQL()}, {"insert_audit", AuditTable.InsertSQL()},
 	} {
 		add(Statement{Name: ins.name, SQL: ins.sql})
 	}
