@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sightline-dev/sightline/schemas"
 )
 
 // Opt configures a Client.
@@ -35,7 +37,7 @@ type cfg struct {
 func defaultCfg() cfg {
 	return cfg{
 		brokers:         []string{"127.0.0.1:19092"},
-		topic:           "sightline.events",
+		topic:           schemas.TopicEvents,
 		queueSize:       10000,
 		tenant:          "default",
 		environment:     "",

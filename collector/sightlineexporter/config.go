@@ -20,7 +20,7 @@ import (
 
 // Defaults the factory's configuration starts from.
 const (
-	DefaultTopic         = "sightline.events"
+	DefaultTopic         = schemas.TopicEvents
 	DefaultClientID      = "sightline-collector"
 	DefaultCompression   = "lz4"
 	DefaultMaxEventBytes = 1_000_000 // Kafka's default message.max.bytes is ~1 MiB

@@ -18,14 +18,16 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/sightline-dev/sightline/schemas"
 )
 
 // Topics every Sightline deployment uses.
 const (
-	TopicEvents   = "sightline.events"
-	TopicDLQ      = "sightline.dlq"
-	TopicPartials = "sightline.partials"
-	TopicAlerts   = "sightline.alerts"
+	TopicEvents   = schemas.TopicEvents
+	TopicDLQ      = schemas.TopicDLQ
+	TopicPartials = schemas.TopicPartials
+	TopicAlerts   = schemas.TopicAlerts
 )
 
 // DefaultAddr is where `sightline up` listens.

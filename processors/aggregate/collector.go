@@ -6,8 +6,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/sightline-dev/sightline/internal/broker"
 	"github.com/sightline-dev/sightline/processors/window"
+	"github.com/sightline-dev/sightline/schemas"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 )
@@ -30,7 +30,7 @@ type Collector struct {
 
 // NewCollector returns a collector for windows of the given size.
 func NewCollector(size time.Duration, cfg window.Config) *Collector {
-	return &Collector{cfg: cfg, size: size, topic: broker.TopicPartials, parts: map[wkey]*window.Partial{}}
+	return &Collector{cfg: cfg, size: size, topic: schemas.TopicPartials, parts: map[wkey]*window.Partial{}}
 }
 
 // KeyOf is the aggregation key of an event: its tenant, app, model (the

@@ -19,10 +19,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/sightline-dev/sightline/internal/broker"
 	"github.com/sightline-dev/sightline/internal/retry"
 	"github.com/sightline-dev/sightline/processors/internal/offsets"
 	"github.com/sightline-dev/sightline/processors/window"
+	"github.com/sightline-dev/sightline/schemas"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 )
@@ -113,7 +113,7 @@ func (c *Config) setDefaults() {
 		c.Group = "sightline-aggregate"
 	}
 	if c.Topic == "" {
-		c.Topic = broker.TopicPartials
+		c.Topic = schemas.TopicPartials
 	}
 	if c.Window == 0 {
 		c.Window = time.Minute

@@ -7,8 +7,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/sightline-dev/sightline/internal/broker"
 	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/schemas"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 )
 
@@ -83,13 +83,13 @@ func (c *Config) setDefaults() {
 		c.Group = "sightline-score"
 	}
 	if c.Topic == "" {
-		c.Topic = broker.TopicEvents
+		c.Topic = schemas.TopicEvents
 	}
 	if c.DLQTopic == "" {
-		c.DLQTopic = broker.TopicDLQ
+		c.DLQTopic = schemas.TopicDLQ
 	}
 	if c.ProgressTopic == "" {
-		c.ProgressTopic = broker.TopicPartials
+		c.ProgressTopic = schemas.TopicPartials
 	}
 	if c.ProgressInterval == 0 {
 		c.ProgressInterval = time.Second

@@ -8,10 +8,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sightline-dev/sightline/internal/redact"
+	"github.com/sightline-dev/sightline/schemas"
 )
 
 // DefaultTopic receives alert events unless a kafka action names another.
-const DefaultTopic = "sightline.alerts"
+const DefaultTopic = schemas.TopicAlerts
 
 // Kafka produces each notification as a JSON record (the webhook payload)
 // keyed by fingerprint, so one alert's events stay ordered in a partition.
