@@ -19,6 +19,7 @@ import (
 	"github.com/sightline-dev/sightline/processors/registry"
 	"github.com/sightline-dev/sightline/processors/score"
 	"github.com/sightline-dev/sightline/processors/window"
+	"github.com/sightline-dev/sightline/schemas/kafkaconf"
 	"github.com/sightline-dev/sightline/sinks/otlp"
 )
 
@@ -72,9 +73,12 @@ type OTLPConfig struct {
 
 // KafkaConfig: empty Brokers means the embedded broker.
 type KafkaConfig struct {
-	Brokers      []string `yaml:"brokers"`
-	EmbeddedAddr string   `yaml:"embedded_addr"`
-	Partitions   int32    `yaml:"partitions"`
+	// Config holds brokers, tls and sasl, the shape the SDK and the
+	// collector exporter read too (schemas/kafkaconf). tls and sasl apply
+	// to kafka.brokers; the embedded broker is plaintext on loopback.
+	kafkaconf.Config `yaml:",inline"`
+	EmbeddedAddr     string `yaml:"embedded_addr"`
+	Partitions       int32  `yaml:"partitions"`
 	// Retention and RetentionBytes bound the embedded broker's log (real
 	// Kafka keeps its own topic settings): records produced longer ago
 	// than Retention (default 24h), and the oldest records past
@@ -152,6 +156,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: kafka.retention_bytes must be at least 16777216, the largest record batch (or negative for no size bound)")
 	case c.OTLP.Enabled && (c.OTLP.GRPCAddr == "" || c.OTLP.HTTPAddr == "" || c.OTLP.MetricsAddr == ""):
 		return fmt.Errorf("config: otlp.grpc_addr, otlp.http_addr and otlp.metrics_addr must not be empty when otlp.enabled")
+	}
+	if err := c.Kafka.Config.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
 	}
 	if err := c.Score.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
