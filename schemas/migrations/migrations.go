@@ -8,6 +8,18 @@
 //
 // Base migrations must run on every ClickHouse from 18.16 to current: no
 // DateTime64, Map, JSON, LowCardinality or TTL.
+//
+// The files are written for one server. In cluster mode the runner
+// (sinks/clickhouse) turns each statement into its cluster form: a table
+// becomes a Replicated*MergeTree table <name>_local ON CLUSTER plus a
+// Distributed table under <name>, sharded by the hash of the table's ORDER
+// BY key unless the file says otherwise with a line
+//
+//	-- sharding_key: TABLE EXPRESSION
+//
+// (an expression of ORDER BY columns only: every copy of a row that
+// ReplacingMergeTree collapses must land on one shard, since FINAL works
+// per shard).
 package migrations
 
 import (
@@ -30,6 +42,8 @@ type Migration struct {
 	Statements []string
 	// Requires is the minimum server release (major, minor); zero for all.
 	Requires [2]int
+	// ShardingKeys are the "-- sharding_key:" lines: table -> expression.
+	ShardingKeys map[string]string
 }
 
 // All returns the embedded migrations in version order.
@@ -85,6 +99,17 @@ func Parse(name, text string) (Migration, error) {
 	}
 	for _, line := range strings.Split(text, "\n") {
 		t := strings.TrimSpace(line)
+		if d, ok := strings.CutPrefix(t, "-- sharding_key:"); ok {
+			table, expr, _ := strings.Cut(strings.TrimSpace(d), " ")
+			if table == "" || strings.TrimSpace(expr) == "" {
+				return Migration{}, fmt.Errorf("migration %s: a sharding_key line needs a table and an expression: %q", name, t)
+			}
+			if m.ShardingKeys == nil {
+				m.ShardingKeys = map[string]string{}
+			}
+			m.ShardingKeys[table] = strings.TrimSpace(expr)
+			continue
+		}
 		if strings.HasPrefix(t, "--") || t == "" {
 			continue
 		}

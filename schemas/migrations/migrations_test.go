@@ -52,3 +52,16 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
+
+func TestParseShardingKey(t *testing.T) {
+	m, err := Parse("0011_x.sql", "-- why\n-- sharding_key: llm_x cityHash64(tenant, id)\nCREATE TABLE IF NOT EXISTS llm_x (tenant String, id String) ENGINE = MergeTree ORDER BY (tenant, id);\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.ShardingKeys["llm_x"]; got != "cityHash64(tenant, id)" || len(m.Statements) != 1 {
+		t.Fatalf("sharding keys %v, statements %d", m.ShardingKeys, len(m.Statements))
+	}
+	if _, err := Parse("0011_x.sql", "-- sharding_key: llm_x\nSELECT 1;\n"); err == nil {
+		t.Fatal("a sharding_key line without an expression was accepted")
+	}
+}

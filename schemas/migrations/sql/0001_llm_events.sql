@@ -3,6 +3,8 @@
 -- merge; queries use FINAL or the llm_events_dedup view to see it once.
 -- Types are limited to what ClickHouse 18.16 has (no DateTime64, Map,
 -- LowCardinality, TTL): sub-second time is ts_us, maps are key/value arrays.
+-- Cluster mode: every copy of an event on one shard, so FINAL (per shard) sees them together.
+-- sharding_key: llm_events cityHash64(event_id)
 CREATE TABLE IF NOT EXISTS llm_events
 (
     event_id String,
@@ -69,6 +71,8 @@ CREATE VIEW IF NOT EXISTS llm_events_dedup AS SELECT * FROM llm_events FINAL;
 
 -- Feedback events (a user's score of an earlier call), deduplicated the
 -- same way.
+-- Cluster mode: feedback on the shard of the event it scores.
+-- sharding_key: llm_feedback cityHash64(target_event_id)
 CREATE TABLE IF NOT EXISTS llm_feedback
 (
     event_id String,

@@ -1,6 +1,8 @@
 -- One row per key, window and signal (drift, bias, rates, quantiles, A/B).
 -- Rows are idempotent: a recomputed window (after a restart) replaces its
 -- rows by key; query with FINAL.
+-- Cluster mode: all rows of one key on one shard.
+-- sharding_key: llm_signals cityHash64(tenant, app, model, variant)
 CREATE TABLE IF NOT EXISTS llm_signals
 (
     tenant String,
@@ -29,6 +31,8 @@ ORDER BY (tenant, app, model, variant, signal, metric, grp, window_seconds, wind
 
 -- Closed windows' merged partial aggregates (encoded), so rolling and
 -- pinned baselines survive restarts and a window costs only its own data.
+-- Cluster mode: all windows of one key on one shard.
+-- sharding_key: llm_windows cityHash64(tenant, app, model, variant)
 CREATE TABLE IF NOT EXISTS llm_windows
 (
     tenant String,
@@ -47,6 +51,8 @@ ORDER BY (tenant, app, model, variant, window_seconds, window_start);
 
 -- Stored reference distributions (pinned baselines): a named, merged
 -- partial per key over a time range.
+-- Cluster mode: a key's baselines with its windows.
+-- sharding_key: llm_baselines cityHash64(tenant, app, model, variant)
 CREATE TABLE IF NOT EXISTS llm_baselines
 (
     name String,

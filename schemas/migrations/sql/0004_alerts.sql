@@ -4,6 +4,8 @@
 -- action attempt (kind 'action', with its outcome). The engine rebuilds its
 -- state on start from the newest 'state'/'renotify' row of each
 -- fingerprint (ORDER BY seq: ts has second resolution). Append-only log.
+-- Cluster mode: the history of one series (or incident) on one shard.
+-- sharding_key: llm_alerts cityHash64(fingerprint)
 CREATE TABLE IF NOT EXISTS llm_alerts
 (
     alert_id String,
@@ -46,6 +48,8 @@ ORDER BY (rule, fingerprint, seq);
 -- Job requests made by job actions: one row per attempt, with the
 -- idempotency key of the firing episode, the receiver's status and the
 -- start of its response body.
+-- Cluster mode: the attempts of one job request on one shard.
+-- sharding_key: llm_jobs cityHash64(idempotency_key)
 CREATE TABLE IF NOT EXISTS llm_jobs
 (
     idempotency_key String,

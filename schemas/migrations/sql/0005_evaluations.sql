@@ -7,6 +7,8 @@
 -- NULL when the event had neither context nor a reference to check against.
 -- detector_* are the online detector scores at judging time, so agreement
 -- can be recomputed in SQL.
+-- Cluster mode: a verdict on the shard of the event it judges.
+-- sharding_key: llm_evaluations cityHash64(event_id)
 CREATE TABLE IF NOT EXISTS llm_evaluations
 (
     job_id String,
@@ -41,6 +43,8 @@ ORDER BY (job_id, event_id);
 -- One row per re-evaluation job: its scope, counts, the judge's rates and
 -- the agreement of the online detectors with the judge. A rerun replaces
 -- the row (query with FINAL). Undefined figures (no positives) are NULL.
+-- Cluster mode: one run's versions on one shard.
+-- sharding_key: llm_eval_runs cityHash64(job_id)
 CREATE TABLE IF NOT EXISTS llm_eval_runs
 (
     job_id String,

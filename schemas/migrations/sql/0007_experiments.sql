@@ -6,6 +6,8 @@
 -- an experiment from its latest row after a restart, and replays the rows
 -- after a corrected window. variant is the treatment. version orders
 -- rewrites of a look (a replay after a correction); query with FINAL.
+-- Cluster mode: every look of the experiments of one tenant, app and model on one shard.
+-- sharding_key: llm_experiments cityHash64(tenant, app, model)
 CREATE TABLE IF NOT EXISTS llm_experiments
 (
     tenant String,
