@@ -3,6 +3,7 @@ package sdk
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/sightline-dev/sightline/schemas"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
+	"github.com/sightline-dev/sightline/schemas/kafkaconf"
 )
 
 // Version is the SDK version recorded on every event.
@@ -92,6 +94,22 @@ func NewClient(opts ...Opt) (*Client, error) {
 		kgo.ProducerBatchMaxBytes(16 << 20),
 		kgo.ClientID("sightline-sdk"),
 	}
+	k := c.kafka()
+	sec, err := k.Opts()
+	if err != nil {
+		return nil, err
+	}
+	if k.Secured() {
+		// Refused credentials or certificates fail here, once, instead
+		// of every event failing after DeliveryTimeout.
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		err := k.Check(ctx)
+		cancel()
+		if err != nil && !errors.Is(err, kafkaconf.ErrUnreachable) {
+			return nil, err
+		}
+	}
+	kopts = append(kopts, sec...)
 	kopts = append(kopts, c.kgoOpts...)
 	kcl, err := kgo.NewClient(kopts...)
 	if err != nil {

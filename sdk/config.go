@@ -3,11 +3,13 @@ package sdk
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sightline-dev/sightline/schemas"
+	"github.com/sightline-dev/sightline/schemas/kafkaconf"
 )
 
 // Opt configures a Client.
@@ -30,6 +32,8 @@ type cfg struct {
 	lingerTime      time.Duration
 	deliveryTimeout time.Duration
 	kgoOpts         []kgo.Opt
+	kafkaTLS        kafkaconf.TLS
+	kafkaSASL       kafkaconf.SASL
 	onError         func(error)
 	sdkName         string
 }
@@ -67,7 +71,23 @@ func (c *cfg) validate() error {
 			return fmt.Errorf("invalid sdk option %s: %s", v.name, v.why)
 		}
 	}
+	if err := c.kafka().Validate(); err != nil {
+		return fmt.Errorf("invalid sdk option %w", err)
+	}
 	return nil
+}
+
+// kafka is the connection in schemas/kafkaconf's shape, its errors
+// spelled after the options (KafkaTLS.ca_file, KafkaSASL.password).
+func (c *cfg) kafka() *kafkaconf.Config {
+	return &kafkaconf.Config{Brokers: c.brokers, TLS: c.kafkaTLS, SASL: c.kafkaSASL, Key: func(name string) string {
+		for prefix, opt := range map[string]string{"tls.": "KafkaTLS.", "sasl.": "KafkaSASL.", "brokers": "Brokers"} {
+			if rest, ok := strings.CutPrefix(name, prefix); ok {
+				return opt + rest
+			}
+		}
+		return name
+	}}
 }
 
 // Brokers sets the Kafka seed brokers, overriding the default
@@ -112,8 +132,44 @@ func Linger(d time.Duration) Opt { return opt(func(c *cfg) { c.lingerTime = d })
 // 30s.
 func DeliveryTimeout(d time.Duration) Opt { return opt(func(c *cfg) { c.deliveryTimeout = d }) }
 
-// KafkaOpts adds franz-go options (TLS, SASL, compression, ...) after the
-// SDK's own.
+// KafkaTLS connects to the brokers over TLS, overriding the default
+// plaintext: t.CAFile is the PEM bundle of the CAs that sign the brokers'
+// certificates (default the system's roots), t.CertFile and t.KeyFile a
+// client certificate for brokers that require one, t.ServerName the name
+// their certificates carry (default each broker's host). t.Enabled is
+// implied.
+func KafkaTLS(t kafkaconf.TLS) Opt {
+	return opt(func(c *cfg) { t.Enabled = true; c.kafkaTLS = t })
+}
+
+// KafkaSASL authenticates to the brokers, overriding the default of no
+// authentication: s.Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512,
+// with s.Username and s.Password, or s.PasswordEnv naming the environment
+// variable that holds the password.
+//
+// With KafkaTLS or KafkaSASL, NewClient asks the brokers for metadata
+// once (up to 3s) and fails when they refuse the settings (wrong
+// password, mechanism, CA, ...), naming the option, rather than leaving
+// every event to fail later. Brokers that do not answer do not fail it:
+// events wait for them, up to DeliveryTimeout.
+func KafkaSASL(s kafkaconf.SASL) Opt { return opt(func(c *cfg) { c.kafkaSASL = s }) }
+
+// Kafka sets the brokers, TLS and SASL at once from the shape of the
+// kafka: section of Sightline's config file (schemas/kafkaconf), e.g.
+// decoded from the application's own YAML. Empty k.Brokers keeps the
+// brokers set otherwise (default 127.0.0.1:19092).
+func Kafka(k kafkaconf.Config) Opt {
+	return opt(func(c *cfg) {
+		if len(k.Brokers) > 0 {
+			c.brokers = k.Brokers
+		}
+		c.kafkaTLS, c.kafkaSASL = k.TLS, k.SASL
+	})
+}
+
+// KafkaOpts adds franz-go options (compression, a custom dialer, ...)
+// after the SDK's own; for TLS and SASL prefer KafkaTLS and KafkaSASL,
+// which check the settings at NewClient.
 func KafkaOpts(o ...kgo.Opt) Opt { return opt(func(c *cfg) { c.kgoOpts = append(c.kgoOpts, o...) }) }
 
 // OnError is called with encode and produce errors, from the SDK's
