@@ -53,7 +53,7 @@ func windows() windowing {
 }
 
 func (w windowing) yaml() string {
-	return fmt.Sprintf("aggregate:\n  window: %s\n  lateness: %s\n  idle_close: %s\n  rollup: -1s\n  session_timeout: 6s\n",
+	return fmt.Sprintf("aggregate:\n  window: %s\n  lateness: %s\n  idle_close: %s\n  rollup: -1s\n",
 		w.window, w.lateness, w.idle)
 }
 
