@@ -33,6 +33,7 @@ import (
 	"github.com/sightline-dev/sightline/processors/score"
 	"github.com/sightline-dev/sightline/processors/scoring"
 	"github.com/sightline-dev/sightline/processors/window"
+	"github.com/sightline-dev/sightline/schemas/kafkaconf"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 	"github.com/sightline-dev/sightline/sinks/otlp"
 )
@@ -81,6 +82,10 @@ func Up(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	reg := NewRegistry()
 
 	brokers := cfg.Kafka.Brokers
+	kopts, err := kafkaOpts(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
 	if len(brokers) == 0 {
 		_, portStr, err := net.SplitHostPort(cfg.Kafka.EmbeddedAddr)
 		if err != nil {
@@ -136,11 +141,13 @@ func Up(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer closeEvals()
+	scfg.KafkaOpts = kopts
 	stage, err := score.New(scfg, conn, reg)
 	if err != nil {
 		return err
 	}
 	aggCfg := AggregateConfig(cfg, brokers, log)
+	aggCfg.KafkaOpts = kopts
 	engine, err := alertEngine(cfg, conn, reg, log)
 	if err != nil {
 		return err
@@ -153,7 +160,7 @@ func Up(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	producer, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerBatchMaxBytes(16<<20), kgo.ClientID("sightline-ingest"))
+	producer, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...), kgo.ProducerBatchMaxBytes(16 << 20), kgo.ClientID("sightline-ingest")}, kopts...)...)
 	if err != nil {
 		return fmt.Errorf("cannot create kafka client: %w", err)
 	}
@@ -258,6 +265,30 @@ func Up(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	return runErr
 }
 
+// kafkaOpts are the TLS and SASL options of kafka.brokers, once the
+// brokers accepted them: a wrong password, mechanism or CA ends the
+// process at start with the setting named instead of leaving the stages
+// retrying forever. Brokers that do not answer yet are only logged (the
+// stages retry until they do). None for the embedded broker, which is
+// plaintext on loopback.
+func kafkaOpts(ctx context.Context, cfg config.Config, log *slog.Logger) ([]kgo.Opt, error) {
+	k := cfg.Kafka.Config
+	if len(k.Brokers) == 0 {
+		return nil, nil
+	}
+	opts, err := k.Opts()
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := k.Check(ctx); err != nil {
+		if !errors.Is(err, kafkaconf.ErrUnreachable) {
+			return nil, err
+		}
+		log.Warn("kafka brokers do not answer yet; the stages keep trying", "brokers", strings.Join(k.Brokers, ","), "err", err)
+	}
+	return opts, nil
+}
+
 // AggregateConfig is the config file's aggregate: section with what the
 // stage takes from the rest of the file.
 func AggregateConfig(cfg config.Config, brokers []string, log *slog.Logger) aggregate.Config {
@@ -309,6 +340,10 @@ func Aggregate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if cfg.ClickHouse.Addr == "" {
 		return errors.New("sightline aggregate needs --clickhouse-addr (or clickhouse.addr in the config file)")
 	}
+	kopts, err := kafkaOpts(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
 	conn, err := chsink.Open(ctx, ClickHouseOptions(cfg.ClickHouse, cfg.ClickHouse.Addr))
 	if err != nil {
 		return err
@@ -316,6 +351,7 @@ func Aggregate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	defer conn.Close()
 	reg := NewRegistry()
 	aggCfg := AggregateConfig(cfg, cfg.Kafka.Brokers, log)
+	aggCfg.KafkaOpts = kopts
 	engine, err := alertEngine(cfg, conn, reg, log)
 	if err != nil {
 		return err
@@ -351,6 +387,10 @@ func Score(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if cfg.ClickHouse.Addr == "" {
 		return errors.New("sightline score needs --clickhouse-addr (or clickhouse.addr in the config file)")
 	}
+	kopts, err := kafkaOpts(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
 	conn, err := chsink.Open(ctx, ClickHouseOptions(cfg.ClickHouse, cfg.ClickHouse.Addr))
 	if err != nil {
 		return err
@@ -366,6 +406,7 @@ func Score(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer closeEvals()
+	scfg.KafkaOpts = kopts
 	stage, err := score.New(scfg, conn, reg)
 	if err != nil {
 		return err

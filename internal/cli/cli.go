@@ -18,6 +18,7 @@ import (
 	"github.com/sightline-dev/sightline/internal/broker"
 	"github.com/sightline-dev/sightline/internal/config"
 	"github.com/sightline-dev/sightline/internal/loadgen"
+	"github.com/sightline-dev/sightline/schemas/kafkaconf"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 )
 
@@ -171,9 +172,9 @@ func newLoadgen(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			lc.Brokers = cfg.Kafka.Brokers
-			if len(lc.Brokers) == 0 {
-				lc.Brokers = []string{cfg.Kafka.EmbeddedAddr}
+			lc.Brokers, lc.TLS, lc.SASL = cfg.Kafka.Brokers, cfg.Kafka.TLS, cfg.Kafka.SASL
+			if len(lc.Brokers) == 0 { // the embedded broker: plaintext on loopback
+				lc.Brokers, lc.TLS, lc.SASL = []string{cfg.Kafka.EmbeddedAddr}, kafkaconf.TLS{}, kafkaconf.SASL{}
 			}
 			lc.Topic = topic
 			res, err := loadgen.Run(cmd.Context(), lc)

@@ -19,14 +19,19 @@ import (
 
 	"github.com/sightline-dev/sightline/internal/broker"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
+	"github.com/sightline-dev/sightline/schemas/kafkaconf"
 	"github.com/sightline-dev/sightline/sdk"
 )
 
 // Config of one run.
 type Config struct {
 	Brokers []string
-	Topic   string
-	Tenant  string
+	// TLS and SASL to the brokers (the config file's kafka.tls and
+	// kafka.sasl); zero is plaintext without authentication.
+	TLS    kafkaconf.TLS
+	SASL   kafkaconf.SASL
+	Topic  string
+	Tenant string
 	// Count is the exact number of events to produce (0: until Duration).
 	Count int
 	// Duration bounds the run when Count is 0.
@@ -79,6 +84,13 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.Tenant == "" {
 		cfg.Tenant = "default"
 	}
+	if k := (kafkaconf.Config{Brokers: cfg.Brokers, TLS: cfg.TLS, SASL: cfg.SASL}); k.Secured() {
+		// Once, spelled as the config file's keys, before the SDK's
+		// clients (which check again under their option names).
+		if err := k.Check(ctx); err != nil && !errors.Is(err, kafkaconf.ErrUnreachable) {
+			return Result{}, err
+		}
+	}
 	g := New(cfg.Seed)
 	clients := map[string]*sdk.Client{}
 	defer func() {
@@ -98,6 +110,12 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		}
 		if cfg.Topic != "" {
 			opts = append(opts, sdk.Topic(cfg.Topic))
+		}
+		if cfg.TLS.Enabled {
+			opts = append(opts, sdk.KafkaTLS(cfg.TLS))
+		}
+		if cfg.SASL.Mechanism != "" {
+			opts = append(opts, sdk.KafkaSASL(cfg.SASL))
 		}
 		c, err := sdk.NewClient(opts...)
 		if err != nil {
@@ -181,7 +199,12 @@ func produceInvalid(ctx context.Context, cfg Config) error {
 	if topic == "" {
 		topic = broker.TopicEvents
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.DefaultProduceTopic(topic))
+	k := kafkaconf.Config{Brokers: cfg.Brokers, TLS: cfg.TLS, SASL: cfg.SASL}
+	sec, err := k.Opts()
+	if err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(append(sec, kgo.SeedBrokers(cfg.Brokers...), kgo.DefaultProduceTopic(topic))...)
 	if err != nil {
 		return fmt.Errorf("cannot create kafka client: %w", err)
 	}
