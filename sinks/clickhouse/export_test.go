@@ -87,6 +87,7 @@ func Statements() ([]Statement, error) {
 	} {
 		add(Statement{Name: ins.name, SQL: ins.sql})
 	}
+	add(lifecycleStatements(now)...)
 	if len(errs) > 0 {
 		return nil, errs[0]
 	}

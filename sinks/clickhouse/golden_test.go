@@ -56,6 +56,12 @@ func TestGoldenSQL(t *testing.T) {
 			} else {
 				_ = b.Abort()
 			}
+		} else if strings.HasPrefix(st.SQL, "ALTER") {
+			// Mutations and partition drops answer no rows: executed
+			// (on the empty tables, so they delete nothing).
+			if err := conn.Exec(ctx, st.SQL, st.Args...); err != nil {
+				t.Errorf("%s: %v", st.Name, err)
+			}
 		} else {
 			rows, err := conn.Query(ctx, st.SQL, st.Args...)
 			if err != nil {

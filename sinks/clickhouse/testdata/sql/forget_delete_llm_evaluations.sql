@@ -1,0 +1,1 @@
+ALTER TABLE llm_evaluations DELETE WHERE tenant = ? AND event_id IN (SELECT event_id FROM llm_forget WHERE request_id = ?)

@@ -1,0 +1,1 @@
+INSERT INTO llm_forget (request_id, tenant, event_id, created_at)

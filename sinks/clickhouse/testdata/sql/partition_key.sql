@@ -1,0 +1,1 @@
+SELECT partition_key FROM system.tables WHERE database = currentDatabase() AND name = ?

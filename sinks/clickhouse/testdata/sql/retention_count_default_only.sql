@@ -1,0 +1,1 @@
+SELECT count() FROM llm_events WHERE (ts < toDateTime(?))

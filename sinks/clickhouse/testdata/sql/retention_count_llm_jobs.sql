@@ -1,0 +1,1 @@
+SELECT count() FROM llm_jobs WHERE (tenant = ? AND ts < toDateTime(?)) OR (tenant NOT IN (?, ?) AND ts < toDateTime(?))

@@ -1,0 +1,1 @@
+ALTER TABLE llm_alerts DROP PARTITION ID ?

@@ -1,0 +1,1 @@
+ALTER TABLE llm_events DROP PARTITION ID ?

@@ -1,0 +1,1 @@
+ALTER TABLE llm_feedback DROP PARTITION ID ?

@@ -1,0 +1,5 @@
+SELECT toString(toYYYYMM(ts)) AS partition, tenant, count() AS rows, max(ts) AS newest
+FROM llm_jobs
+WHERE toYYYYMM(ts) <= toYYYYMM(toDateTime(?))
+GROUP BY partition, tenant
+ORDER BY partition, tenant

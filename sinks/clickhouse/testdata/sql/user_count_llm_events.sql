@@ -1,0 +1,1 @@
+SELECT count() FROM llm_events WHERE tenant = ? AND user_id = ?

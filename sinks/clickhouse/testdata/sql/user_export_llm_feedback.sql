@@ -1,0 +1,1 @@
+SELECT * FROM llm_feedback FINAL WHERE tenant = ? AND target_event_id IN (SELECT event_id FROM llm_events WHERE tenant = ? AND user_id = ?) ORDER BY ts, event_id
