@@ -3,7 +3,7 @@ export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
 GO ?= go
 GOFLAGS_TEST ?= -count=1 -timeout 25m
 
-.PHONY: all build deps test demo bench eval fuzz faults generate vet clean
+.PHONY: all build deps test lint demo bench eval fuzz faults generate vet clean
 
 all: build
 
@@ -20,6 +20,24 @@ vet:
 # (started by the tests) and the in-process Kafka broker.
 test: deps vet
 	$(GO) test $(GOFLAGS_TEST) ./...
+
+# Static checks (.golangci.yml: staticcheck, errorlint, gocritic, depguard
+# for the layering) and a go.mod that go mod tidy leaves as it is. The
+# linter is built from the module proxy at a fixed version into bin/tools.
+GOLANGCI_LINT_VERSION ?= v2.15.0
+LINT := $(CURDIR)/bin/tools/golangci-lint-$(GOLANGCI_LINT_VERSION)
+$(LINT):
+	@mkdir -p $(CURDIR)/bin/tools
+	GOBIN=$(CURDIR)/bin/tools/tmp $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	mv $(CURDIR)/bin/tools/tmp/golangci-lint $(LINT)
+
+lint: $(LINT)
+	$(LINT) run ./...
+	@cp go.mod /tmp/sightline-go.mod.$$$$ && cp go.sum /tmp/sightline-go.sum.$$$$ && $(GO) mod tidy && \
+	  if ! cmp -s go.mod /tmp/sightline-go.mod.$$$$ || ! cmp -s go.sum /tmp/sightline-go.sum.$$$$; then \
+	    echo "go mod tidy changes go.mod/go.sum: run it and commit the result" >&2; \
+	    cp /tmp/sightline-go.mod.$$$$ go.mod; cp /tmp/sightline-go.sum.$$$$ go.sum; exit 1; fi; \
+	  rm -f /tmp/sightline-go.mod.$$$$ /tmp/sightline-go.sum.$$$$
 
 # The full fault-injection suite (the README's figures): one-minute
 # windows, a 150 s ClickHouse stall, a minute of full-speed load, ...
@@ -56,7 +74,7 @@ generate:
 	@command -v protoc >/dev/null || (sudo apt-get install -y protobuf-compiler || apt-get install -y protobuf-compiler)
 	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 	protoc -I schemas/proto --go_out=. --go_opt=module=github.com/sightline-dev/sightline \
-	  schemas/proto/sightline/event/v1/event.proto
+	  schemas/proto/sightline/event/v1/event.proto schemas/proto/sightline/window/v1/partial.proto
 
 clean:
 	rm -rf bin sightline-demo-data

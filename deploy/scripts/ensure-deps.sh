@@ -29,6 +29,8 @@ have_alertmanager || missing+=(prometheus-alertmanager)
 have_chromium || missing+=(chromium)
 # promtool checks deploy/prometheus/sightline_rules.yml in the tests.
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+# protoc checks that the generated protobuf code is current (schemas).
+command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
 
 if [ "${#missing[@]}" -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then
