@@ -3,19 +3,17 @@ package sightlineexporter
 import (
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configretry"
-	"go.opentelemetry.io/collector/config/configtls"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
 	"github.com/sightline-dev/sightline/schemas"
+	"github.com/sightline-dev/sightline/schemas/kafkaconf"
 )
 
 // Defaults the factory's configuration starts from.
@@ -50,10 +48,14 @@ type Config struct {
 	ClientID string `mapstructure:"client_id"`
 	// Compression of produced batches: none, gzip, snappy, lz4 (default) or zstd.
 	Compression string `mapstructure:"compression"`
-	// TLS to the brokers; absent means plaintext.
-	TLS *configtls.ClientConfig `mapstructure:"tls"`
-	// SASL authentication; absent means none.
-	SASL *SASLConfig `mapstructure:"sasl"`
+	// TLS to the brokers (enabled, ca_file, cert_file, key_file,
+	// server_name, insecure_skip_verify); off by default.
+	TLS kafkaconf.TLS `mapstructure:"tls"`
+	// SASL authentication (mechanism PLAIN, SCRAM-SHA-256 or
+	// SCRAM-SHA-512, username, password or password_env); none by
+	// default. Both keep the shape of the kafka: section of Sightline's
+	// config file (schemas/kafkaconf).
+	SASL kafkaconf.SASL `mapstructure:"sasl"`
 	// Tenant stamped on every event unless the resource or span has a
 	// sightline.tenant attribute (default empty).
 	Tenant string `mapstructure:"tenant"`
@@ -82,14 +84,6 @@ type JoinConfig struct {
 	MaxPending int `mapstructure:"max_pending"`
 }
 
-// SASLConfig is Kafka SASL authentication.
-type SASLConfig struct {
-	// Mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
-	Mechanism string              `mapstructure:"mechanism"`
-	Username  string              `mapstructure:"username"`
-	Password  configopaque.String `mapstructure:"password"`
-}
-
 var (
 	_ component.Config  = (*Config)(nil)
 	_ confmap.Validator = (*Config)(nil)
@@ -115,15 +109,8 @@ func (c *Config) Validate() error {
 	if len(c.Brokers) == 0 {
 		errs = append(errs, errors.New("brokers: at least one broker (host:port) is required"))
 	}
-	for i, b := range c.Brokers {
-		host, port, err := net.SplitHostPort(b)
-		if err != nil || host == "" {
-			errs = append(errs, fmt.Errorf("brokers[%d]: %q is not host:port", i, b))
-			continue
-		}
-		if p, err := strconv.Atoi(port); err != nil || p <= 0 || p > 65535 {
-			errs = append(errs, fmt.Errorf("brokers[%d]: %q has no valid port", i, b))
-		}
+	if err := c.kafka().Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := validTopic(c.Topic); err != nil {
 		errs = append(errs, fmt.Errorf("topic: %w", err))
@@ -139,19 +126,6 @@ func (c *Config) Validate() error {
 	if len(c.Tenant) > schemas.MaxLabelBytes {
 		errs = append(errs, fmt.Errorf("tenant: longer than %d bytes", schemas.MaxLabelBytes))
 	}
-	if c.SASL != nil {
-		switch c.SASL.Mechanism {
-		case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
-		default:
-			errs = append(errs, fmt.Errorf("sasl::mechanism: %q is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512", c.SASL.Mechanism))
-		}
-		if c.SASL.Username == "" {
-			errs = append(errs, errors.New("sasl::username: is required with sasl"))
-		}
-		if c.SASL.Password == "" {
-			errs = append(errs, errors.New("sasl::password: is required with sasl"))
-		}
-	}
 	if c.Join.Wait < 0 || c.Join.Wait > maxJoinWait {
 		errs = append(errs, fmt.Errorf("join::wait: %s is outside [0, %s]", c.Join.Wait, maxJoinWait))
 	}
@@ -162,6 +136,13 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("timeout: must not be negative"))
 	}
 	return errors.Join(errs...)
+}
+
+// kafka is the connection in schemas/kafkaconf's shape, its errors
+// spelled as the collector's are (sasl::mechanism).
+func (c *Config) kafka() *kafkaconf.Config {
+	return &kafkaconf.Config{Brokers: c.Brokers, TLS: c.TLS, SASL: c.SASL,
+		Key: func(name string) string { return strings.ReplaceAll(name, ".", "::") }}
 }
 
 // Bounds of the join settings: a wait of minutes would hold every call's

@@ -7,9 +7,10 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
+
+	"github.com/sightline-dev/sightline/schemas/kafkaconf"
 )
 
 func loadConfig(t *testing.T, name string) (*Config, error) {
@@ -35,7 +36,7 @@ func TestConfigMinimal(t *testing.T) {
 		t.Fatalf("minimal config is invalid: %v", err)
 	}
 	if cfg.Topic != "sightline.events" || cfg.Compression != "lz4" || cfg.ClientID != "sightline-collector" ||
-		cfg.MaxEventBytes != DefaultMaxEventBytes || cfg.TLS != nil || cfg.SASL != nil || !cfg.QueueBatchConfig.HasValue() ||
+		cfg.MaxEventBytes != DefaultMaxEventBytes || cfg.TLS != (kafkaconf.TLS{}) || cfg.SASL != (kafkaconf.SASL{}) || !cfg.QueueBatchConfig.HasValue() ||
 		cfg.Join.Wait != DefaultJoinWait || cfg.Join.MaxPending != DefaultJoinMaxPending {
 		t.Errorf("defaults not applied: %+v", cfg)
 	}
@@ -50,9 +51,10 @@ func TestConfigFull(t *testing.T) {
 	case len(cfg.Brokers) != 2, cfg.Topic != "llm.events", cfg.ClientID != "collector-eu1", cfg.Compression != "zstd",
 		cfg.Tenant != "acme", cfg.MaxEventBytes != 4_000_000, cfg.Timeout != 10*time.Second:
 		t.Errorf("fields not read: %+v", cfg)
-	case cfg.TLS == nil || !cfg.TLS.InsecureSkipVerify || cfg.TLS.ServerName != "kafka.internal":
+	case !cfg.TLS.Enabled || cfg.TLS.CAFile != "/etc/sightline/kafka/ca.pem" || cfg.TLS.CertFile != "/etc/sightline/kafka/client.pem" ||
+		cfg.TLS.KeyFile != "/etc/sightline/kafka/client-key.pem" || cfg.TLS.ServerName != "kafka.internal":
 		t.Errorf("tls not read: %+v", cfg.TLS)
-	case cfg.SASL == nil || cfg.SASL.Mechanism != "SCRAM-SHA-512" || cfg.SASL.Password != configopaque.String("s3cret"):
+	case cfg.SASL.Mechanism != "SCRAM-SHA-512" || cfg.SASL.Username != "collector" || cfg.SASL.Password != kafkaconf.Secret("s3cret"):
 		t.Errorf("sasl not read: %+v", cfg.SASL)
 	case cfg.QueueBatchConfig.Get().QueueSize != 5000 || cfg.BackOffConfig.MaxInterval != 30*time.Second:
 		t.Errorf("queue or retry not read")
@@ -70,6 +72,19 @@ func TestConfigInvalid(t *testing.T) {
 		if !strings.Contains(err.Error(), key) {
 			t.Errorf("error does not name %s: %v", key, err)
 		}
+	}
+	cfg, err := loadConfig(t, "secured_env")
+	if err != nil || !cfg.TLS.Enabled || cfg.SASL.PasswordEnv != "KAFKA_PASSWORD" || cfg.SASL.Password != "" {
+		t.Errorf("secured_env: %v, %+v", err, cfg)
+	}
+	_, err = loadConfig(t, "invalid_security")
+	for _, key := range []string{"tls::ca_file:", "tls::cert_file:", "tls::key_file", "tls::enabled", "sasl::mechanism:", "sasl::password:", "sasl::password_env"} {
+		if err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("invalid_security: error does not name %s: %v", key, err)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("error shows the password: %v", err)
 	}
 	if _, err := loadConfig(t, "invalid_broker"); err == nil || !strings.Contains(err.Error(), "brokers[0]") {
 		t.Errorf("broker without port: got %v", err)

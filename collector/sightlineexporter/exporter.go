@@ -9,8 +9,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sasl/plain"
-	"github.com/twmb/franz-go/pkg/sasl/scram"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/exporter"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/sightline-dev/sightline/schemas"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
+	"github.com/sightline-dev/sightline/schemas/kafkaconf"
 )
 
 // sightlineExporter turns a batch into events and produces them, one
@@ -257,28 +256,27 @@ func kafkaOpts(ctx context.Context, cfg *Config, logger *zap.Logger) ([]kgo.Opt,
 	if logger != nil {
 		opts = append(opts, kgo.WithLogger(zapLogger{logger.Named("kafka")}))
 	}
-	if cfg.TLS != nil {
-		tc, err := cfg.TLS.LoadTLSConfig(ctx)
+	k := cfg.kafka()
+	sec, err := k.Opts()
+	if err != nil {
+		return nil, err
+	}
+	if k.Secured() {
+		// A refused password or certificate fails the collector's start
+		// naming the setting, instead of every batch retrying forever.
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := k.Check(cctx)
+		cancel()
 		if err != nil {
-			return nil, fmt.Errorf("cannot load tls configuration: %w", err)
-		}
-		if tc != nil {
-			opts = append(opts, kgo.DialTLSConfig(tc))
-		}
-	}
-	if s := cfg.SASL; s != nil {
-		switch s.Mechanism {
-		case "PLAIN":
-			opts = append(opts, kgo.SASL(plain.Auth{User: s.Username, Pass: string(s.Password)}.AsMechanism()))
-		case "SCRAM-SHA-256":
-			opts = append(opts, kgo.SASL(scram.Auth{User: s.Username, Pass: string(s.Password)}.AsSha256Mechanism()))
-		case "SCRAM-SHA-512":
-			opts = append(opts, kgo.SASL(scram.Auth{User: s.Username, Pass: string(s.Password)}.AsSha512Mechanism()))
-		default:
-			return nil, fmt.Errorf("sasl::mechanism: %q is not supported", s.Mechanism)
+			if !errors.Is(err, kafkaconf.ErrUnreachable) {
+				return nil, err
+			}
+			if logger != nil {
+				logger.Warn("kafka brokers do not answer yet; batches are retried", zap.Strings("brokers", cfg.Brokers), zap.Error(err))
+			}
 		}
 	}
-	return opts, nil
+	return append(opts, sec...), nil
 }
 
 func (e *sightlineExporter) pushTraces(ctx context.Context, td ptrace.Traces) error {

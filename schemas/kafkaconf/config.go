@@ -156,12 +156,12 @@ func (c *Config) Validate() error {
 		if s.Username == "" {
 			bad("sasl.username", "is required with %s", c.key("sasl.mechanism"))
 		}
-		switch {
-		case s.Password == "" && s.PasswordEnv == "":
+		if s.Password == "" && s.PasswordEnv == "" {
 			bad("sasl.password", "or %s is required with %s", c.key("sasl.password_env"), c.key("sasl.mechanism"))
-		case s.Password != "" && s.PasswordEnv != "":
-			bad("sasl.password", "and %s are both set: keep one", c.key("sasl.password_env"))
 		}
+	}
+	if s.Password != "" && s.PasswordEnv != "" {
+		bad("sasl.password", "and %s are both set: keep one", c.key("sasl.password_env"))
 	}
 	return errors.Join(errs...)
 }
