@@ -22,6 +22,9 @@ func ExampleClient_Transport_anthropic() {
 	t := &testing.T{}
 	b := testenv.Broker(t, "")
 	fake := sdktest.FakeAnthropic(t)
+	// An example has no test to clean up after it: stop them here.
+	defer b.Close()
+	defer fake.Close()
 
 	client, err := sdk.NewClient(sdk.App("example"), sdk.Brokers(b.Addrs()...))
 	if err != nil {

@@ -21,6 +21,9 @@ func Example() {
 	t := &testing.T{}
 	b := testenv.Broker(t, "")
 	fake := sdktest.FakeOpenAI(t)
+	// An example has no test to clean up after it: stop them here.
+	defer b.Close()
+	defer fake.Close()
 
 	client, err := sdk.NewClient(sdk.App("example"), sdk.Brokers(b.Addrs()...))
 	if err != nil {
