@@ -286,8 +286,16 @@ type chConn struct{ driver.Conn }
 // reconnect opens a fresh connection (after the server was restarted).
 func (c *chConn) reconnect(t *testing.T, port int) driver.Conn {
 	t.Helper()
-	n, err := chsink.Open(context.Background(), chsink.Options{Addrs: []string{fmt.Sprintf("127.0.0.1:%d", port)}})
-	testenv.Must(t, err, "reconnect to ClickHouse")
+	var n driver.Conn
+	// The restarted server may still be starting.
+	testenv.Eventually(t, 2*time.Minute, "ClickHouse back", func() (bool, string) {
+		var err error
+		n, err = chsink.Open(context.Background(), chsink.Options{Addrs: []string{fmt.Sprintf("127.0.0.1:%d", port)}})
+		if err != nil {
+			return false, err.Error()
+		}
+		return true, ""
+	})
 	t.Cleanup(func() { n.Close() })
 	return n
 }
