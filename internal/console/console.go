@@ -23,6 +23,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sightline-dev/sightline/internal/auth"
 	"github.com/sightline-dev/sightline/processors/alert"
 	"github.com/sightline-dev/sightline/processors/window"
 )
@@ -42,8 +43,17 @@ type Options struct {
 	// ListenAddr is the server's listening address; the default
 	// ContentGate allows content only when it is a loopback address.
 	ListenAddr string
-	// Gate replaces the default LoopbackOnly{ListenAddr}.
+	// Gate replaces the default content gate: KeyGate when Guard checks
+	// keys, else LoopbackOnly{ListenAddr}.
 	Gate ContentGate
+	// Guard lets requests in (every page but /assets/ needs a read or
+	// admin key when it checks keys, and reads only the key's tenant);
+	// nil: auth.Off(), every request anonymous.
+	Guard *auth.Guard
+	// Limit, when set, wraps the pages that read ClickHouse (not /live,
+	// which reads through the shared cache, nor /assets/): the server's
+	// bound on concurrent expensive reads.
+	Limit func(http.Handler) http.Handler
 	// Rules are the configured alert rules: their thresholds are drawn on
 	// the rate charts of the keys they match.
 	Rules []alert.Rule
@@ -70,12 +80,14 @@ type Console struct {
 	now     func() time.Time
 	cache   *cache
 	mux     *http.ServeMux
+	handler http.Handler // mux behind the guard and the read limit
 	pages   map[string]*template.Template
 	assets  map[string]asset
 	version string // asset fingerprint, busts caches across upgrades
 
 	reads    *prometheus.CounterVec
 	requests *prometheus.CounterVec
+	audits   *prometheus.CounterVec
 }
 
 type asset struct {
@@ -95,8 +107,15 @@ func New(o Options) (*Console, error) {
 		return nil, err
 	}
 	c := &Console{conn: o.Conn, cfg: o.Config.withDefaults(), gate: o.Gate, rules: o.Rules, log: o.Logger, now: o.Now}
+	guard := o.Guard
+	if guard == nil {
+		guard = auth.Off()
+	}
 	if c.gate == nil {
 		c.gate = LoopbackOnly{ListenAddr: o.ListenAddr}
+		if guard.Enabled() {
+			c.gate = KeyGate{Fallback: c.gate}
+		}
 	}
 	c.win = window.DefaultConfig()
 	if o.Window != nil {
@@ -113,8 +132,12 @@ func New(o Options) (*Console, error) {
 		Help: "Console reads by query and result: hit (shared from the cache), miss (read from ClickHouse), error."}, []string{"query", "result"})
 	c.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sightline_console_requests_total",
 		Help: "Console requests by page and status code."}, []string{"page", "code"})
+	c.audits = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sightline_console_content_audits_total",
+		Help: "Reads of a call's content recorded in llm_audit, by result (error: the content was not shown)."}, []string{"result"})
+	c.audits.WithLabelValues("ok")
+	c.audits.WithLabelValues("error")
 	if o.Registerer != nil {
-		for _, m := range []prometheus.Collector{c.reads, c.requests} {
+		for _, m := range []prometheus.Collector{c.reads, c.requests, c.audits} {
 			if err := o.Registerer.Register(m); err != nil {
 				return nil, fmt.Errorf("cannot register console metrics: %w", err)
 			}
@@ -148,6 +171,24 @@ func New(o Options) (*Console, error) {
 		c.message(w, r, http.StatusNotFound, "Not found", "There is no Console page at "+trimForMessage(r.URL.Path)+".")
 	})
 	c.mux = m
+	var pages http.Handler = m
+	if o.Limit != nil {
+		pages = o.Limit(m)
+	}
+	guarded := guard.Require(auth.SurfaceConsole, auth.RoleRead, true, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/live" {
+			m.ServeHTTP(w, r)
+			return
+		}
+		pages.ServeHTTP(w, r)
+	}))
+	c.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/assets/") {
+			m.ServeHTTP(w, r) // style and script: no data
+			return
+		}
+		guarded.ServeHTTP(w, r)
+	})
 	return c, nil
 }
 
@@ -162,7 +203,7 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
 		"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
-	c.mux.ServeHTTP(w, r)
+	c.handler.ServeHTTP(w, r)
 }
 
 func (c *Console) loadAssets() error {
@@ -244,6 +285,15 @@ func (c *Console) page(name string, h handler) http.HandlerFunc {
 		d := &pageData{Nav: navOf(name), Refresh: c.cfg.RefreshInterval.Milliseconds()}
 		d.Form = newForm(name, r.URL.Query())
 		p, err := parseParams(name, r.URL.Query(), c.now(), c.cfg.PageSize)
+		if err == nil {
+			// The key decides the tenant: a key of one tenant reads
+			// that tenant, and naming another is refused.
+			var t string
+			if t, err = principal(r).ReadTenant(p.Tenant); err != nil {
+				err = wrongTenant{err.Error()}
+			}
+			p.Tenant = t
+		}
 		d.P = p
 		if err == nil {
 			ctx, cancel := context.WithTimeout(r.Context(), c.cfg.QueryTimeout)
@@ -253,7 +303,10 @@ func (c *Console) page(name string, h handler) http.HandlerFunc {
 		status := http.StatusOK
 		var bp badParam
 		var refused contentRefused
+		var wt wrongTenant
 		switch {
+		case errors.As(err, &wt):
+			status, d.Error, d.Body, d.Refresh = http.StatusForbidden, wt.msg, nil, 0
 		case errors.As(err, &bp):
 			status, d.Error, d.Body, d.Refresh = http.StatusBadRequest, bp.msg, nil, 0
 		case errors.As(err, &refused):
@@ -278,6 +331,11 @@ var errNotFound = errors.New("not found")
 type contentRefused struct{ msg string }
 
 func (e contentRefused) Error() string { return e.msg }
+
+// wrongTenant: the page names a tenant the request's key is not for.
+type wrongTenant struct{ msg string }
+
+func (e wrongTenant) Error() string { return e.msg }
 
 var titles = map[string]string{"overview": "Overview", "calls": "Calls", "call": "Call", "signals": "Signals: rates and quantiles",
 	"drift": "Signals: drift", "distribution": "Signals: distributions compared", "bias": "Signals: bias", "ab": "Signals: A/B",
@@ -330,7 +388,7 @@ func (c *Console) asset(w http.ResponseWriter, r *http.Request) {
 // every refresh interval; the stamp is one shared read per cache TTL, so
 // the tabs cost one query, not one each.
 func (c *Console) live(w http.ResponseWriter, r *http.Request) {
-	stamp, err := c.liveStamp(r.Context())
+	stamp, err := c.liveStamp(r.Context(), onlyTenant(r))
 	w.Header().Set("Content-Type", "application/json")
 	if err != nil {
 		w.WriteHeader(http.StatusServiceUnavailable)

@@ -16,8 +16,10 @@ func scopeKey(s chsink.ConsoleScope) string {
 	return fmt.Sprintf("%q|%q|%q|%q|%d|%d", s.Tenant, s.App, s.Model, s.Variant, s.From.Unix(), s.To.Unix())
 }
 
-func (c *Console) liveStamp(ctx context.Context) (string, error) {
-	return read(ctx, c, "live_stamp", "", func(ctx context.Context) (string, error) { return chsink.LiveStamp(ctx, c.conn) })
+func (c *Console) liveStamp(ctx context.Context, tenant string) (string, error) {
+	return read(ctx, c, "live_stamp", fmt.Sprintf("%q", tenant), func(ctx context.Context) (string, error) {
+		return chsink.LiveStamp(ctx, c.conn, tenant)
+	})
 }
 
 func (c *Console) keyWindows(ctx context.Context, s chsink.ConsoleScope) ([]chsink.KeyWindows, error) {
@@ -77,10 +79,10 @@ type overviewData struct {
 }
 
 // knownKeys are the keys of the last week (the filter form's suggestions;
-// one read a minute, shared).
-func (c *Console) knownKeys(ctx context.Context) ([]chsink.KeyWindows, error) {
+// one read a minute, shared), of one tenant when tenant is not empty.
+func (c *Console) knownKeys(ctx context.Context, tenant string) ([]chsink.KeyWindows, error) {
 	now := c.now().Truncate(time.Minute)
-	s := chsink.ConsoleScope{From: now.Add(-7 * 24 * time.Hour), To: now.Add(time.Minute)}
+	s := chsink.ConsoleScope{Tenant: tenant, From: now.Add(-7 * 24 * time.Hour), To: now.Add(time.Minute)}
 	return c.keyWindows(ctx, s)
 }
 

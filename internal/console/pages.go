@@ -243,7 +243,7 @@ func flaggedOf(f chsink.FlaggedSignal) flaggedView {
 func (c *Console) suggest(r *http.Request, d *pageData, kws []chsink.KeyWindows) error {
 	if kws == nil {
 		var err error
-		if kws, err = c.knownKeys(r.Context()); err != nil {
+		if kws, err = c.knownKeys(r.Context(), onlyTenant(r)); err != nil {
 			return err
 		}
 	}
@@ -449,6 +449,10 @@ func (c *Console) call(r *http.Request, p params, d *pageData) error {
 	if err := c.gate.AllowContent(r); err != nil {
 		// Scores, tokens, latency and labels only.
 		return contentRefused{err.Error()}
+	}
+	// Who read it is recorded before anything is shown.
+	if err := c.auditContent(ctx, r, call); err != nil {
+		return err
 	}
 	b.Content = true
 	ev := map[string][]string{markToxic: call.ToxicityEvidence, markUnsupported: call.UnsupportedSpans}

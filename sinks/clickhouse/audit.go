@@ -170,18 +170,19 @@ type AuditFilter struct {
 
 func (f AuditFilter) sql() (string, []any, error) {
 	var extra []string
-	var targs []any
 	if f.Tenant != "" {
 		extra = append(extra, "(tenant = ? OR actor_tenant = ?)")
-		targs = append(targs, f.Tenant, f.Tenant)
 	}
 	w, args, err := where("ts", f.Range, AuditFilterColumns, f.Eq, extra...)
 	if err != nil {
 		return "", nil, err
 	}
+	if f.Tenant != "" {
+		args = append(args, f.Tenant, f.Tenant)
+	}
 	return `SELECT ts, ts_us, id, actor, actor_name, actor_tenant, actor_role, action, tenant, target, detail, remote_addr, outcome
 FROM llm_audit WHERE ` + w + `
-ORDER BY ts, ts_us, id` + limit(f.Limit), append(args, targs...), nil
+ORDER BY ts, ts_us, id` + limit(f.Limit), args, nil
 }
 
 // ReadAudit reads audit rows, oldest first.

@@ -426,8 +426,17 @@ const callDetailColumns = callSummaryColumns + `, toFloat64(0) AS sort_value,
 
 // GetCallStmt reads one call by id; with tenant and app (the table's
 // primary key prefix, which the explorer's links carry) it reads a few
-// granules, without them it scans the event ids. The newest copy wins.
+// granules, without them it scans the event ids. The newest copy wins. A
+// tenant without an app (a read key's tenant) is still a condition: a key
+// of one tenant never reads another's call by its id.
 func GetCallStmt(tenant, app, id string) ConsoleStmt {
+	if tenant != "" && app == "" {
+		return ConsoleStmt{Name: "get_call_of_tenant", SQL: `SELECT ` + callDetailColumns + `
+FROM llm_events
+WHERE tenant = ? AND event_id = ?
+ORDER BY ingested_at DESC
+LIMIT 1`, Args: []any{tenant, id}}
+	}
 	if tenant == "" || app == "" {
 		return ConsoleStmt{Name: "get_call_by_id", SQL: `SELECT ` + callDetailColumns + `
 FROM llm_events

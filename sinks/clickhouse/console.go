@@ -585,22 +585,32 @@ func EvalRuns(ctx context.Context, conn driver.Conn, s ConsoleScope, limit int) 
 
 // LiveStampStmt reads what changes when new calls, windows, alert rows,
 // job requests or evaluation runs arrive: one cheap statement that the
-// Console runs at most once per refresh interval for all open pages.
-func LiveStampStmt() ConsoleStmt {
-	return ConsoleStmt{Name: "live_stamp", SQL: `SELECT
+// Console runs at most once per refresh interval for all open pages. With
+// a tenant (a read key's), only that tenant's rows count: another
+// tenant's traffic must not show through the stamp.
+func LiveStampStmt(tenant string) ConsoleStmt {
+	if tenant == "" {
+		return ConsoleStmt{Name: "live_stamp", SQL: `SELECT
 	(SELECT count() FROM llm_events) AS calls,
 	(SELECT toUInt32(max(computed_at)) FROM llm_signals) AS signals,
 	(SELECT max(seq) FROM llm_alerts) AS alerts,
 	(SELECT count() FROM llm_jobs) AS jobs,
 	(SELECT count() FROM llm_eval_runs) AS runs`}
+	}
+	return ConsoleStmt{Name: "live_stamp_tenant", SQL: `SELECT
+	(SELECT count() FROM llm_events WHERE tenant = ?) AS calls,
+	(SELECT toUInt32(max(computed_at)) FROM llm_signals WHERE tenant = ?) AS signals,
+	(SELECT max(seq) FROM llm_alerts WHERE tenant = ?) AS alerts,
+	(SELECT count() FROM llm_jobs WHERE tenant = ?) AS jobs,
+	(SELECT count() FROM llm_eval_runs WHERE tenant = ?) AS runs`, Args: []any{tenant, tenant, tenant, tenant, tenant}}
 }
 
 // LiveStamp runs LiveStampStmt and returns its values as one string.
-func LiveStamp(ctx context.Context, conn driver.Conn) (string, error) {
-	st := LiveStampStmt()
+func LiveStamp(ctx context.Context, conn driver.Conn, tenant string) (string, error) {
+	st := LiveStampStmt(tenant)
 	var calls, alerts, jobs, runs uint64
 	var signals uint32
-	if err := conn.QueryRow(ctx, st.SQL).Scan(&calls, &signals, &alerts, &jobs, &runs); err != nil {
+	if err := conn.QueryRow(ctx, st.SQL, st.Args...).Scan(&calls, &signals, &alerts, &jobs, &runs); err != nil {
 		return "", fmt.Errorf("cannot read the live stamp: %w", err)
 	}
 	return fmt.Sprintf("%d.%d.%d.%d.%d", calls, signals, alerts, jobs, runs), nil

@@ -59,7 +59,8 @@ func consoleStatements() []clickhouse.ConsoleStmt {
 		add("", clickhouse.KeySignalsStmt(full, 60, v, now.Add(-time.Minute), 1000))
 		add("_range", clickhouse.KeySignalsStmt(full, 60, v, time.Time{}, 1000))
 	}
-	add("", clickhouse.LiveStampStmt())
+	add("", clickhouse.LiveStampStmt(""))
+	add("", clickhouse.LiveStampStmt("t"))
 	add("", clickhouse.AlertThresholdsStmt("t", "a", "m", "v"))
 	for _, s := range clickhouse.CallSorts() {
 		for _, asc := range []bool{false, true} {
@@ -76,6 +77,7 @@ func consoleStatements() []clickhouse.ConsoleStmt {
 	add("_template_key", clickhouse.ListCallsStmt(tq))
 	add("", clickhouse.GetCallStmt("t", "a", "id"))
 	add("", clickhouse.GetCallStmt("", "", "id"))
+	add("", clickhouse.GetCallStmt("t", "", "id"))
 	add("", clickhouse.ConversationCallsStmt("t", "a", "c", now, 100))
 	add("", clickhouse.CallFeedbackStmt("t", "id", 100))
 	add("", clickhouse.CallVerdictsStmt("t", "id", 20))

@@ -193,11 +193,18 @@ func TestConsoleSignalReads(t *testing.T) {
 	if len(rates) != 1 || rates[0].Lo == nil || *rates[0].Lo != 0.05 {
 		t.Fatalf("rates at one window %+v", rates)
 	}
-	stamp, err := chsink.LiveStamp(ctx, conn)
+	stamp, err := chsink.LiveStamp(ctx, conn, "")
 	testenv.Must(t, err, "stamp")
+	other, err := chsink.LiveStamp(ctx, conn, "another-tenant")
+	testenv.Must(t, err, "stamp of another tenant")
 	testenv.Must(t, chsink.InsertEvents(ctx, conn, consoleEvents(t, 1, t0)), "a new call")
-	if again, err := chsink.LiveStamp(ctx, conn); err != nil || again == stamp {
+	if again, err := chsink.LiveStamp(ctx, conn, ""); err != nil || again == stamp {
 		t.Fatalf("stamp %q unchanged by a new call (%v)", again, err)
+	}
+	// Another tenant's stamp does not move: its readers learn nothing of
+	// this tenant's traffic.
+	if again, err := chsink.LiveStamp(ctx, conn, "another-tenant"); err != nil || again != other {
+		t.Fatalf("another tenant's stamp moved from %q to %q (%v)", other, again, err)
 	}
 }
 

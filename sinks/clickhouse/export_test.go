@@ -30,16 +30,22 @@ func Statements() ([]Statement, error) {
 	add := func(s ...Statement) { out = append(out, s...) }
 	q, a, err := SignalFilter{Range: rg}.sql()
 	add(build("read_signals", q, a, err))
+	q, a, err = SignalFilter{Range: rg, Tenant: "t"}.sql()
+	add(build("read_signals_tenant", q, a, err))
 	q, a, err = SignalFilter{Range: rg, FlaggedOnly: true, WindowSeconds: 60, Eq: []Eq{{"app", "a"}, {"grp", "g"}, {"metric", "rate"},
 		{"model", "m"}, {"signal", "toxicity"}, {"tenant", "t"}, {"variant", "v"}}}.sql()
 	add(build("read_signals_filtered", q, a, err))
 	q, a, err = AlertFilter{Range: rg}.sql()
 	add(build("read_alerts", q, a, err))
+	q, a, err = AlertFilter{Range: rg, Tenant: "t"}.sql()
+	add(build("read_alerts_tenant", q, a, err))
 	q, a, err = AlertFilter{Range: rg, Eq: []Eq{{"app", "a"}, {"kind", "state"}, {"model", "m"}, {"rule", "r"}, {"severity", "critical"},
 		{"state", "firing"}, {"tenant", "t"}}}.sql()
 	add(build("read_alerts_filtered", q, a, err))
 	q, a, err = SummaryFilter{Range: rg}.sql()
 	add(build("read_summary", q, a, err))
+	q, a, err = SummaryFilter{Range: rg, Tenant: "t"}.sql()
+	add(build("read_summary_tenant", q, a, err))
 	q, a, err = SummaryFilter{Range: rg, Eq: []Eq{{"app", "a"}, {"model", "m"}, {"tenant", "t"}}}.sql()
 	add(build("read_summary_filtered", q, a, err))
 	add(Statement{"read_jobs", jobsQuery, []any{uint64(10)}},

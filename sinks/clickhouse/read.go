@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,6 +51,16 @@ func where(timeColumn string, r Range, allowed []string, eqs []Eq, extra ...stri
 	return strings.Join(conds, " AND "), args, nil
 }
 
+// onlyTenant is the condition a read restricted to one tenant carries
+// (none when tenant is empty): the filter structs' Tenant, set from the
+// caller's API key.
+func onlyTenant(eqs []Eq, tenant string) []Eq {
+	if tenant == "" {
+		return eqs
+	}
+	return append(slices.Clone(eqs), Eq{Column: "tenant", Value: tenant})
+}
+
 func limit(n int) string {
 	if n < 1 {
 		n = 1
@@ -85,6 +96,9 @@ var SignalFilterColumns = []string{"tenant", "app", "model", "variant", "signal"
 
 // SignalFilter selects signal rows.
 type SignalFilter struct {
+	// Tenant, when set, keeps only that tenant's rows: the tenant of the
+	// caller's API key, set by the server, never from a request parameter.
+	Tenant        string
 	Eq            []Eq
 	WindowSeconds uint32 // 0: any
 	FlaggedOnly   bool
@@ -96,7 +110,7 @@ func (f SignalFilter) sql() (string, []any, error) {
 	if f.FlaggedOnly {
 		extra = append(extra, "decision = 1")
 	}
-	w, args, err := where("window_start", f.Range, SignalFilterColumns, f.Eq, extra...)
+	w, args, err := where("window_start", f.Range, SignalFilterColumns, onlyTenant(f.Eq, f.Tenant), extra...)
 	if err != nil {
 		return "", nil, err
 	}
@@ -182,12 +196,15 @@ var AlertFilterColumns = []string{"rule", "state", "kind", "app", "model", "tena
 
 // AlertFilter selects alert rows.
 type AlertFilter struct {
-	Eq []Eq
+	// Tenant, when set, keeps only that tenant's rows: the tenant of the
+	// caller's API key, set by the server, never from a request parameter.
+	Tenant string
+	Eq     []Eq
 	Range
 }
 
 func (f AlertFilter) sql() (string, []any, error) {
-	w, args, err := where("ts", f.Range, AlertFilterColumns, f.Eq)
+	w, args, err := where("ts", f.Range, AlertFilterColumns, onlyTenant(f.Eq, f.Tenant))
 	if err != nil {
 		return "", nil, err
 	}
@@ -251,12 +268,15 @@ var SummaryFilterColumns = []string{"tenant", "app", "model"}
 
 // SummaryFilter selects the events summarised.
 type SummaryFilter struct {
-	Eq []Eq
+	// Tenant, when set, keeps only that tenant's rows: the tenant of the
+	// caller's API key, set by the server, never from a request parameter.
+	Tenant string
+	Eq     []Eq
 	Range
 }
 
 func (f SummaryFilter) sql() (string, []any, error) {
-	w, args, err := where("ts", f.Range, SummaryFilterColumns, f.Eq)
+	w, args, err := where("ts", f.Range, SummaryFilterColumns, onlyTenant(f.Eq, f.Tenant))
 	if err != nil {
 		return "", nil, err
 	}
