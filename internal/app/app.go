@@ -160,6 +160,11 @@ func Up(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	stopRetention, err := startRetention(ctx, conn, cfg, reg, log)
+	if err != nil {
+		return err
+	}
+	cleanups = append(cleanups, stopRetention) // before conn closes (cleanups run in reverse)
 	producer, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...), kgo.ProducerBatchMaxBytes(16 << 20), kgo.ClientID("sightline-ingest")}, kopts...)...)
 	if err != nil {
 		return fmt.Errorf("cannot create kafka client: %w", err)
@@ -364,6 +369,11 @@ func Aggregate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	stopRetention, err := startRetention(ctx, conn, cfg, reg, log)
+	if err != nil {
+		return err
+	}
+	defer stopRetention()
 	probes := newProbes(defaultProbeInterval, defaultProbeTimeout)
 	defer probes.Close()
 	srv, err := server.Start(server.Config{

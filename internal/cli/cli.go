@@ -157,6 +157,7 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 		newWebhook(g),
 		newAlerts(g),
 		newConsole(g),
+		newForget(g), newExport(g), newRetention(g),
 	)
 	return root
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sightline-dev/sightline/internal/broker"
 	"github.com/sightline-dev/sightline/internal/console"
+	"github.com/sightline-dev/sightline/internal/lifecycle"
 	"github.com/sightline-dev/sightline/internal/server"
 	"github.com/sightline-dev/sightline/processors/aggregate"
 	"github.com/sightline-dev/sightline/processors/alert"
@@ -56,6 +57,8 @@ type Config struct {
 	Ingest server.IngestConfig `yaml:"ingest"`
 	// Console is the web UI served at / (internal/console).
 	Console console.Config `yaml:"console"`
+	// Retention is per tenant (internal/lifecycle owns its keys, defaults and validation).
+	Retention lifecycle.Config `yaml:"retention"`
 }
 
 // OTLPConfig: where `sightline up --otlp` accepts OTLP, as

@@ -98,6 +98,7 @@ func Start(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /v1/signals", s.signals)
 	mux.HandleFunc("GET /v1/alerts", s.alerts)
 	mux.HandleFunc("GET /v1/summary", s.summary)
+	mux.Handle(LifecyclePath, LifecycleHandler(cfg.Query)) // forget and export (lifecycle_api.go)
 	mux.HandleFunc("GET /v1/schema", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/schema+json")
 		w.Write(schemas.EventJSONSchema)
