@@ -49,27 +49,21 @@ func newEval(g *globals) *cobra.Command {
 				defer f.Close()
 				w = f
 			}
-			tox, inj := toxicity.DefaultThreshold, injection.DefaultThreshold
-			if s, ok := cfg.Detectors["toxicity"]; ok && s.Threshold > 0 {
-				tox = s.Threshold
-			}
-			if s, ok := cfg.Detectors["prompt_injection"]; ok && s.Threshold > 0 {
-				inj = s.Threshold
-			}
-			rep, err := scoring.EvalJSONL(r, w, scoring.New(dets, nil), tox, inj)
+			rep, err := scoring.EvalJSONL(r, w, scoring.New(dets, nil))
 			errw := cmd.ErrOrStderr()
 			fmt.Fprintf(errw, "eval: %d lines, %d events scored, %d malformed lines\n", rep.Lines, rep.Scored, rep.Errors)
-			if rep.Scored > 0 {
-				pct := func(n, d int) float64 {
-					if d == 0 {
-						return 0
-					}
-					return 100 * float64(n) / float64(d)
+			// One line per decision the detectors declare (the rates the
+			// windows count), with the threshold they used.
+			for _, rc := range rep.Rates {
+				pct := 0.0
+				if rc.Trials > 0 {
+					pct = 100 * float64(rc.Positives) / float64(rc.Trials)
 				}
-				fmt.Fprintf(errw, "  toxic completions (>= %.2f): %d (%.1f%%), mean completion toxicity %.3f\n", tox, rep.ToxicCompletions, pct(rep.ToxicCompletions, rep.Scored), rep.MeanCompletionToxicity)
-				fmt.Fprintf(errw, "  hallucination (>= 0.5) on checkable events: %d of %d (%.1f%%), mean risk %.3f\n", rep.Hallucinated, rep.Checkable, pct(rep.Hallucinated, rep.Checkable), rep.MeanHallucination)
-				fmt.Fprintf(errw, "  events with PII: %d (%.1f%%); prompt injections (>= %.2f): %d (%.1f%%); refusals: %d (%.1f%%)\n",
-					rep.WithPII, pct(rep.WithPII, rep.Scored), inj, rep.Injections, pct(rep.Injections, rep.Scored), rep.Refusals, pct(rep.Refusals, rep.Scored))
+				rule := rc.Output
+				if rc.Threshold > 0 {
+					rule = fmt.Sprintf("%s >= %.2f, mean %.3f", rc.Output, rc.Threshold, rc.Mean)
+				}
+				fmt.Fprintf(errw, "  %s: %d of %d events (%.1f%%; %s)\n", rc.Rate, rc.Positives, rc.Trials, pct, rule)
 			}
 			return err
 		},

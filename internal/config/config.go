@@ -141,6 +141,9 @@ func Load(path string) (Config, error) {
 	if err := dec.Decode(&c); err != nil && err.Error() != "EOF" {
 		return c, fmt.Errorf("cannot parse config file %s: %w", path, err)
 	}
+	// The windows count the outcomes the detectors declare, decided by
+	// detectors.<name>.threshold: one key per decision.
+	c.Window.Outcomes = window.OutcomesOf(registry.Outputs(c.Detectors))
 	return c, c.Validate()
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/sightline-dev/sightline/internal/testenv"
 	"github.com/sightline-dev/sightline/processors/detector"
 	"github.com/sightline-dev/sightline/processors/features"
+	"github.com/sightline-dev/sightline/processors/registry"
 	"github.com/sightline-dev/sightline/processors/window"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
@@ -41,9 +42,14 @@ func smallData(t *testing.T, conn driver.Conn) string {
 		r := chsink.EventRow{Event: ev, Offset: int64(i)}
 		if i == 7 {
 			ev.Completion[0].Content = secretCompletion
-			r.Scores.CompletionToxicity = detector.Opt{Value: 0.97, Valid: true}
-			r.Scores.ToxicityEvidence = []string{"stupid", "idiot"}
-			r.Scores.PIIKinds = []string{"credit_card"}
+			schema, err := registry.Schema(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Scores = detector.NewScores(schema)
+			r.Scores.Set("completion_toxicity", 0.97)
+			r.Scores.SetList("toxicity_evidence", []string{"stupid", "idiot"})
+			r.Scores.SetList("pii_kinds", []string{"credit_card"})
 		}
 		r.Features = features.Compute(ev)
 		rows = append(rows, r)

@@ -305,13 +305,13 @@ func (c *Console) calls(r *http.Request, p params, d *pageData) error {
 	keep := p.callParams()
 	for _, c2 := range page.Calls {
 		row := callRow{CallSummary: c2, Href: "/calls/" + c2.EventID + "?" + urlValues("tenant", c2.Tenant, "app", c2.App).Encode()}
-		if v, ok := deref(c2.CompletionToxicity); ok && v >= c.win.ToxicityThreshold {
+		if v, ok := deref(c2.CompletionToxicity); ok && v >= c.win.Threshold("toxicity") {
 			row.Toxic = true
 		}
-		if v, ok := deref(c2.Hallucination); ok && v >= c.win.HallucinationThreshold {
+		if v, ok := deref(c2.Hallucination); ok && v >= c.win.Threshold("hallucination") {
 			row.Hallucinated = true
 		}
-		if v, ok := deref(c2.PromptInjection); ok && v >= c.win.InjectionThreshold {
+		if v, ok := deref(c2.PromptInjection); ok && v >= c.win.Threshold("prompt_injection") {
 			row.Injects = true
 		}
 		b.Rows = append(b.Rows, row)
@@ -526,11 +526,11 @@ func (c *Console) scores(call *chsink.CallDetail) []scoreView {
 		}
 		out = append(out, s)
 	}
-	add("completion toxicity", call.CompletionToxicity, c.win.ToxicityThreshold, "")
-	add("prompt toxicity", call.PromptToxicity, c.win.ToxicityThreshold, "")
-	add("hallucination risk", call.Hallucination, c.win.HallucinationThreshold, "NULL when there was no context or reference to check")
+	add("completion toxicity", call.CompletionToxicity, c.win.Threshold("toxicity"), "")
+	add("prompt toxicity", call.PromptToxicity, c.win.Threshold("toxicity"), "")
+	add("hallucination risk", call.Hallucination, c.win.Threshold("hallucination"), "NULL when there was no context or reference to check")
 	add("grounding", call.Grounding, 0, "")
-	add("prompt injection", call.PromptInjection, c.win.InjectionThreshold, "")
+	add("prompt injection", call.PromptInjection, c.win.Threshold("prompt_injection"), "")
 	add("refusal confidence", call.RefusalConfidence, 0, "")
 	add("ROUGE-L", call.RougeL, 0, "")
 	add("BLEU", call.BLEU, 0, "")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sightline-dev/sightline/processors/detector"
 	"github.com/sightline-dev/sightline/processors/features"
+	"github.com/sightline-dev/sightline/processors/registry"
 	"github.com/sightline-dev/sightline/processors/window"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 )
@@ -40,6 +41,10 @@ func TestMemoryAt10kKeys(t *testing.T) {
 	wc := window.DefaultConfig()
 	start := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 	// One encoded partial of 20 realistic events, re-keyed per key.
+	schema, err := registry.Schema(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	proto := window.NewPartial(window.Key{}, start.Unix(), 60, wc)
 	for i := 0; i < 20; i++ {
 		ttft := 120.0
@@ -49,9 +54,9 @@ func TestMemoryAt10kKeys(t *testing.T) {
 			Completion: []*eventpb.Message{{Role: "assistant", Content: "answer", FinishReason: "stop"}},
 			Segments:   map[string]string{"user.locale": []string{"en-US", "de-DE", "fr-FR"}[i%3]}}
 		f := features.Compute(ev)
-		var sc detector.Scores
-		sc.CompletionToxicity.Set(0.1)
-		sc.PromptInjection.Set(0.05)
+		sc := detector.NewScores(schema)
+		sc.Set("completion_toxicity", 0.1)
+		sc.Set("prompt_injection", 0.05)
 		proto.Add(ev, &f, &sc)
 	}
 	before := heap()

@@ -14,7 +14,7 @@ type Config struct {
 	// Disabled turns the detector off: Detect then leaves every field
 	// invalid. Default false.
 	Disabled bool
-	// MaxSpans bounds Scores.UnsupportedSpans. Default 8; negative means
+	// MaxSpans bounds unsupported_spans. Default 8; negative means
 	// no spans are reported.
 	MaxSpans int
 	// MaxSpanBytes bounds the length of one reported span (cut at a rune
@@ -24,9 +24,17 @@ type Config struct {
 	// passage, reference, question); the rest is ignored so one huge event
 	// cannot stall the stage. Default 64 KiB.
 	MaxInputBytes int
+	// Threshold is the risk at or above which a completion counts as a
+	// hallucination, in its windowed rate, `sightline eval` and the
+	// exported label (default 0.5). The detector's scores do not depend
+	// on it.
+	Threshold float64
 }
 
 func (c Config) withDefaults() Config {
+	if c.Threshold <= 0 || c.Threshold > 1 {
+		c.Threshold = DefaultThreshold
+	}
 	if c.MaxSpans == 0 {
 		c.MaxSpans = 8
 	}
@@ -57,6 +65,33 @@ func New(cfg Config) *Detector {
 	d.pool.New = func() any { return new(state) }
 	return d
 }
+
+// Positions of the detector's outputs (Outputs).
+const (
+	OutRisk        = iota // hallucination
+	OutGrounding          // grounding
+	OutUnsupported        // unsupported_spans
+)
+
+// DefaultThreshold is the risk at or above which a completion counts as a
+// hallucination (detectors.hallucination.threshold).
+const DefaultThreshold = 0.5
+
+// Outputs declares the detector's outputs with the default threshold.
+func Outputs() []detector.Output { return outputs(DefaultThreshold) }
+
+func outputs(threshold float64) []detector.Output {
+	return []detector.Output{
+		OutRisk: {Name: "hallucination", Kind: detector.Probability, Threshold: threshold, Rate: "hallucination",
+			// Spans quote the completion: only their number is exported.
+			Eval: &detector.Eval{Name: "hallucination", Positive: "unsupported", Negative: "supported", Explanation: "unsupported_spans", CountOnly: true}},
+		OutGrounding:   {Name: "grounding", Kind: detector.Metric},
+		OutUnsupported: {Name: "unsupported_spans", Kind: detector.Evidence},
+	}
+}
+
+// Outputs declares the outputs with the detector's threshold.
+func (d *Detector) Outputs() []detector.Output { return outputs(d.cfg.Threshold) }
 
 // Name returns "hallucination".
 func (d *Detector) Name() string { return "hallucination" }
@@ -103,19 +138,19 @@ type Result struct {
 	Valid bool
 }
 
-// Detect implements detector.Detector. It fills Hallucination, Grounding and
-// UnsupportedSpans.
-func (d *Detector) Detect(in *detector.Input, out *detector.Scores) error {
-	if d.cfg.Disabled || in == nil || out == nil {
+// Detect implements detector.Detector. It fills hallucination, grounding
+// and unsupported_spans when there is something to check against.
+func (d *Detector) Detect(in *detector.Input, out detector.Out) error {
+	if d.cfg.Disabled || in == nil || len(out) < len(Outputs()) {
 		return nil
 	}
 	r := d.Score(in.Completion, in.Question, in.Prompt, in.Context, in.Reference)
 	if !r.Valid {
 		return nil
 	}
-	out.Hallucination.Set(r.Risk)
-	out.Grounding.Set(r.Grounding)
-	out.UnsupportedSpans = r.Spans
+	out.Set(OutRisk, r.Risk)
+	out.Set(OutGrounding, r.Grounding)
+	out.SetList(OutUnsupported, r.Spans)
 	return nil
 }
 

@@ -26,7 +26,7 @@ func benchInput() *detector.Input {
 func BenchmarkHallucination(b *testing.B) {
 	in := benchInput()
 	d := New(Config{})
-	var out detector.Scores
+	out := make(detector.Out, len(Outputs()))
 	n := len(in.Prompt) + len(in.Completion)
 	for _, c := range in.Context {
 		n += len(c)
@@ -34,8 +34,8 @@ func BenchmarkHallucination(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(n))
 	for b.Loop() {
-		out = detector.Scores{}
-		if err := d.Detect(in, &out); err != nil {
+		clear(out)
+		if err := d.Detect(in, out); err != nil {
 			b.Fatal(err)
 		}
 	}

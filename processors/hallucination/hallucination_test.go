@@ -34,22 +34,22 @@ func TestDetect(t *testing.T) {
 	d := New(Config{})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var out detector.Scores
-			if err := d.Detect(&tt.in, &out); err != nil {
+			out := make(detector.Out, len(Outputs()))
+			if err := d.Detect(&tt.in, out); err != nil {
 				t.Fatal(err)
 			}
-			if out.Hallucination.Valid != tt.valid || out.Grounding.Valid != tt.valid {
-				t.Fatalf("valid = %v/%v, want %v", out.Hallucination.Valid, out.Grounding.Valid, tt.valid)
+			if out[OutRisk].Valid != tt.valid || out[OutGrounding].Valid != tt.valid {
+				t.Fatalf("valid = %v/%v, want %v", out[OutRisk].Valid, out[OutGrounding].Valid, tt.valid)
 			}
 			if !tt.valid {
 				return
 			}
-			r := out.Hallucination.Value
+			r := out[OutRisk].Num
 			if r < tt.minRisk || (tt.maxRisk > 0 && r > tt.maxRisk) {
-				t.Errorf("risk = %.3f, want in [%.2f, %.2f]; spans %q", r, tt.minRisk, tt.maxRisk, out.UnsupportedSpans)
+				t.Errorf("risk = %.3f, want in [%.2f, %.2f]; spans %q", r, tt.minRisk, tt.maxRisk, out[OutUnsupported].List)
 			}
-			if tt.wantSpan != "" && !contains(out.UnsupportedSpans, tt.wantSpan) {
-				t.Errorf("spans = %q, want %q among them", out.UnsupportedSpans, tt.wantSpan)
+			if tt.wantSpan != "" && !contains(out[OutUnsupported].List, tt.wantSpan) {
+				t.Errorf("spans = %q, want %q among them", out[OutUnsupported].List, tt.wantSpan)
 			}
 		})
 	}
@@ -83,9 +83,9 @@ func TestSpansBounded(t *testing.T) {
 
 func TestDisabled(t *testing.T) {
 	d := New(Config{Disabled: true})
-	var out detector.Scores
-	if err := d.Detect(&detector.Input{Completion: "x", Reference: "y"}, &out); err != nil || out.Hallucination.Valid {
-		t.Fatalf("disabled detector scored: %+v, %v", out.Hallucination, err)
+	out := make(detector.Out, len(Outputs()))
+	if err := d.Detect(&detector.Input{Completion: "x", Reference: "y"}, out); err != nil || out[OutRisk].Valid {
+		t.Fatalf("disabled detector scored: %+v, %v", out[OutRisk], err)
 	}
 }
 
@@ -99,20 +99,20 @@ func FuzzHallucination(f *testing.F) {
 		for i := 0; i < n%4; i++ {
 			in.Context = append(in.Context, ctx)
 		}
-		var out detector.Scores
-		if err := d.Detect(&in, &out); err != nil {
+		out := make(detector.Out, len(Outputs()))
+		if err := d.Detect(&in, out); err != nil {
 			t.Fatal(err)
 		}
-		if out.Hallucination.Valid {
-			if v := out.Hallucination.Value; !(v >= 0 && v <= 1) {
+		if out[OutRisk].Valid {
+			if v := out[OutRisk].Num; !(v >= 0 && v <= 1) {
 				t.Fatalf("risk %v out of [0,1]", v)
 			}
-			if v := out.Grounding.Value; !(v >= 0 && v <= 1) {
+			if v := out[OutGrounding].Num; !(v >= 0 && v <= 1) {
 				t.Fatalf("grounding %v out of [0,1]", v)
 			}
 		}
-		if len(out.UnsupportedSpans) > 8 {
-			t.Fatalf("%d spans", len(out.UnsupportedSpans))
+		if len(out[OutUnsupported].List) > 8 {
+			t.Fatalf("%d spans", len(out[OutUnsupported].List))
 		}
 	})
 }

@@ -47,8 +47,25 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Detector fills PromptInjection and InjectionEvidence. It is safe for
-// concurrent use.
+// Positions of the detector's outputs (Outputs).
+const (
+	OutScore    = iota // prompt_injection
+	OutEvidence        // injection_evidence
+)
+
+// Outputs declares the detector's outputs with the default threshold.
+func Outputs() []detector.Output { return outputs(DefaultThreshold) }
+
+func outputs(threshold float64) []detector.Output {
+	return []detector.Output{
+		OutScore: {Name: "prompt_injection", Kind: detector.Probability, Threshold: threshold, Rate: "prompt_injection",
+			Eval: &detector.Eval{Name: "prompt_injection", Positive: "injection", Negative: "benign", Explanation: "injection_evidence"}},
+		OutEvidence: {Name: "injection_evidence", Kind: detector.Evidence},
+	}
+}
+
+// Detector scores the prompt and gives the phrases that drove an attack's
+// score. It is safe for concurrent use.
 type Detector struct {
 	model       *Model
 	cfg         Config
@@ -80,9 +97,12 @@ func New(cfg Config) *Detector {
 // Name returns "prompt_injection".
 func (d *Detector) Name() string { return "prompt_injection" }
 
+// Outputs declares the outputs with the detector's threshold.
+func (d *Detector) Outputs() []detector.Output { return outputs(d.cfg.Threshold) }
+
 // Detect scores the prompt. An empty prompt is not scored.
-func (d *Detector) Detect(in *detector.Input, out *detector.Scores) error {
-	if in == nil || out == nil {
+func (d *Detector) Detect(in *detector.Input, out detector.Out) error {
+	if in == nil || len(out) < len(Outputs()) {
 		return errors.New("cannot detect prompt injection: nil input or scores")
 	}
 	if d.cfg.Disabled || in.Prompt == "" {
@@ -95,9 +115,9 @@ func (d *Detector) Detect(in *detector.Input, out *detector.Scores) error {
 	s := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(s)
 	p := sigmoid(d.model.margin(s, text))
-	out.PromptInjection.Set(p)
+	out.Set(OutScore, p)
 	if p >= d.cfg.Threshold {
-		out.InjectionEvidence = d.model.evidence(out.InjectionEvidence[:0], s, d.maxEvidence)
+		out.SetList(OutEvidence, d.model.evidence(nil, s, d.maxEvidence))
 	}
 	return nil
 }

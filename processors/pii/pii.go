@@ -48,18 +48,30 @@ func New(cfg Config) *Detector {
 // Name returns "pii".
 func (d *Detector) Name() string { return "pii" }
 
-// Detect implements detector.Detector: it sets PIIKinds to the sorted,
-// unique names of the kinds found (nil when none). Values are never stored.
-func (d *Detector) Detect(in *detector.Input, out *detector.Scores) error {
-	if d.cfg.Disabled || in == nil || out == nil {
+// OutKinds is the position of the detector's only output.
+const OutKinds = 0
+
+// Outputs declares the detector's output: the kinds found (the eval key
+// stays "pii"), a windowed rate, exported with the kinds as its label.
+func Outputs() []detector.Output {
+	return []detector.Output{OutKinds: {Name: "pii_kinds", Key: "pii", Kind: detector.Kinds, Rate: "pii", Eval: &detector.Eval{Name: "pii"}}}
+}
+
+// Outputs declares the output.
+func (d *Detector) Outputs() []detector.Output { return Outputs() }
+
+// Detect implements detector.Detector: it sets pii_kinds to the sorted,
+// unique names of the kinds found (none: an empty list). Values are never stored.
+func (d *Detector) Detect(in *detector.Input, out detector.Out) error {
+	if d.cfg.Disabled || in == nil || len(out) < len(Outputs()) {
 		return nil
 	}
 	found := d.Find(in.Prompt) | d.Find(in.Completion)
 	if found == 0 {
-		out.PIIKinds = nil
+		out.SetList(OutKinds, nil)
 		return nil
 	}
-	out.PIIKinds = kindNamesOf(found)
+	out.SetList(OutKinds, kindNamesOf(found))
 	return nil
 }
 

@@ -13,10 +13,10 @@ func BenchmarkPII(b *testing.B) {
 		Completion: strings.Repeat("The race was staged at the Mount Panorama Circuit near Bathurst in New South Wales on 10 February 2013, the eleventh running, with GT3 and GT4 cars on a 6.213 km track. ", 5),
 	}
 	d := New(Config{})
-	var out detector.Scores
+	out := make(detector.Out, len(Outputs()))
 	b.ReportAllocs()
 	b.SetBytes(int64(len(in.Prompt) + len(in.Completion)))
 	for b.Loop() {
-		_ = d.Detect(in, &out)
+		_ = d.Detect(in, out)
 	}
 }

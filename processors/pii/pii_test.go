@@ -54,11 +54,11 @@ func TestLabeled(t *testing.T) {
 		stats[n] = &pr{}
 	}
 	for _, r := range rows {
-		var out detector.Scores
-		if err := d.Detect(&detector.Input{Completion: r.text}, &out); err != nil {
+		out := make(detector.Out, len(Outputs()))
+		if err := d.Detect(&detector.Input{Completion: r.text}, out); err != nil {
 			t.Fatal(err)
 		}
-		for _, k := range out.PIIKinds {
+		for _, k := range out[OutKinds].List {
 			if slices.Contains(r.kinds, k) {
 				stats[k].tp++
 			} else {
@@ -67,7 +67,7 @@ func TestLabeled(t *testing.T) {
 			}
 		}
 		for _, k := range r.kinds {
-			if !slices.Contains(out.PIIKinds, k) {
+			if !slices.Contains(out[OutKinds].List, k) {
 				stats[k].fn++
 				t.Logf("missed %s: %q", k, r.text)
 			}
@@ -109,13 +109,13 @@ func TestRedact(t *testing.T) {
 }
 
 func TestNeverValues(t *testing.T) {
-	var out detector.Scores
+	out := make(detector.Out, len(Outputs()))
 	in := &detector.Input{Prompt: "jane@example.com", Completion: "SSN 123-45-6789"}
-	if err := New(Config{}).Detect(in, &out); err != nil {
+	if err := New(Config{}).Detect(in, out); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(out.PIIKinds, []string{"email", "us_ssn"}) {
-		t.Fatalf("PIIKinds = %q", out.PIIKinds)
+	if !slices.Equal(out[OutKinds].List, []string{"email", "us_ssn"}) {
+		t.Fatalf("PIIKinds = %q", out[OutKinds].List)
 	}
 }
 
@@ -126,14 +126,14 @@ func FuzzPII(f *testing.F) {
 	f.Add("eyJa.eyJb.cccccccccc DE89 3704 0044 0532 0130 00")
 	d := New(Config{})
 	f.Fuzz(func(t *testing.T, s string) {
-		var out detector.Scores
-		if err := d.Detect(&detector.Input{Prompt: s, Completion: s}, &out); err != nil {
+		out := make(detector.Out, len(Outputs()))
+		if err := d.Detect(&detector.Input{Prompt: s, Completion: s}, out); err != nil {
 			t.Fatal(err)
 		}
-		if !slices.IsSorted(out.PIIKinds) || len(slices.Compact(slices.Clone(out.PIIKinds))) != len(out.PIIKinds) {
-			t.Fatalf("kinds not sorted unique: %q", out.PIIKinds)
+		if !slices.IsSorted(out[OutKinds].List) || len(slices.Compact(slices.Clone(out[OutKinds].List))) != len(out[OutKinds].List) {
+			t.Fatalf("kinds not sorted unique: %q", out[OutKinds].List)
 		}
-		for _, k := range out.PIIKinds {
+		for _, k := range out[OutKinds].List {
 			if _, ok := ParseKind(k); !ok {
 				t.Fatalf("unknown kind %q", k)
 			}

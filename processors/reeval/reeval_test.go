@@ -57,8 +57,13 @@ func store(t *testing.T, conn driver.Conn, specs []spec) []string {
 		if s.score {
 			r.DetectorErrors = scorer.Score(ev, &r.Scores)
 		} else {
-			r.Scores.CompletionToxicity = detector.Opt{Value: s.detTox, Valid: s.detTox >= 0}
-			r.Scores.Hallucination = detector.Opt{Value: s.detHal, Valid: s.detHal >= 0 && len(s.context) > 0}
+			r.Scores = detector.NewScores(scorer.Schema())
+			if s.detTox >= 0 {
+				r.Scores.Set("completion_toxicity", s.detTox)
+			}
+			if s.detHal >= 0 && len(s.context) > 0 {
+				r.Scores.Set("hallucination", s.detHal)
+			}
 		}
 		rows = append(rows, r)
 		ids = append(ids, ev.EventId)

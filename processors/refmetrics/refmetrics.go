@@ -49,6 +49,26 @@ func New(cfg Config) *Detector {
 // Name returns "refmetrics".
 func (d *Detector) Name() string { return "refmetrics" }
 
+// Positions of the detector's outputs (Outputs).
+const (
+	OutRougeL = iota
+	OutBLEU
+	OutTokenF1
+	OutExactMatch
+)
+
+// Outputs declares the detector's outputs: metrics without a decision,
+// exported labelled "reference".
+func Outputs() []detector.Output {
+	m := func(name string) detector.Output {
+		return detector.Output{Name: name, Kind: detector.Metric, Eval: &detector.Eval{Name: name, Positive: "reference"}}
+	}
+	return []detector.Output{OutRougeL: m("rouge_l"), OutBLEU: m("bleu"), OutTokenF1: m("token_f1"), OutExactMatch: m("exact_match")}
+}
+
+// Outputs declares the outputs.
+func (d *Detector) Outputs() []detector.Output { return Outputs() }
+
 type state struct {
 	tk            textnorm.Tokenizer
 	cand, ref     []textnorm.Token
@@ -69,16 +89,16 @@ type Metrics struct {
 }
 
 // Detect implements detector.Detector: with a non-blank reference it sets
-// RougeL, BLEU, TokenF1 and ExactMatch; without one it leaves them invalid.
-func (d *Detector) Detect(in *detector.Input, out *detector.Scores) error {
-	if d.cfg.Disabled || in == nil || out == nil || strings.TrimSpace(in.Reference) == "" {
+// rouge_l, bleu, token_f1 and exact_match; without one it leaves them unset.
+func (d *Detector) Detect(in *detector.Input, out detector.Out) error {
+	if d.cfg.Disabled || in == nil || len(out) < len(Outputs()) || strings.TrimSpace(in.Reference) == "" {
 		return nil
 	}
 	m := d.Compute(in.Completion, in.Reference)
-	out.RougeL.Set(m.RougeL)
-	out.BLEU.Set(m.BLEU)
-	out.TokenF1.Set(m.TokenF1)
-	out.ExactMatch.Set(m.ExactMatch)
+	out.Set(OutRougeL, m.RougeL)
+	out.Set(OutBLEU, m.BLEU)
+	out.Set(OutTokenF1, m.TokenF1)
+	out.Set(OutExactMatch, m.ExactMatch)
 	return nil
 }
 

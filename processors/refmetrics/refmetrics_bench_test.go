@@ -13,10 +13,10 @@ func BenchmarkRefMetrics(b *testing.B) {
 		Reference:  "The 2013 Liqui Moly Bathurst 12 Hour was staged at the Mount Panorama Circuit, a 6.213 km track near Bathurst, New South Wales, on 10 February 2013.",
 	}
 	d := New(Config{})
-	var out detector.Scores
+	out := make(detector.Out, len(Outputs()))
 	b.ReportAllocs()
 	b.SetBytes(int64(len(in.Completion) + len(in.Reference)))
 	for b.Loop() {
-		_ = d.Detect(in, &out)
+		_ = d.Detect(in, out)
 	}
 }

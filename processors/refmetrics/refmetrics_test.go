@@ -101,11 +101,11 @@ func lcsTable(a, b []uint64) int {
 }
 
 func TestDetectNoReference(t *testing.T) {
-	var out detector.Scores
-	if err := New(Config{}).Detect(&detector.Input{Completion: "x", Reference: " \n"}, &out); err != nil {
+	out := make(detector.Out, len(Outputs()))
+	if err := New(Config{}).Detect(&detector.Input{Completion: "x", Reference: " \n"}, out); err != nil {
 		t.Fatal(err)
 	}
-	if out.RougeL.Valid || out.BLEU.Valid || out.TokenF1.Valid || out.ExactMatch.Valid {
+	if out[OutRougeL].Valid || out[OutBLEU].Valid || out[OutTokenF1].Valid || out[OutExactMatch].Valid {
 		t.Fatalf("scored without a reference: %+v", out)
 	}
 }
@@ -118,18 +118,18 @@ func FuzzRefMetrics(f *testing.F) {
 	f.Add(strings.Repeat("a b ", 3000), strings.Repeat("b a ", 2000))
 	d := New(Config{MaxTokens: 512})
 	f.Fuzz(func(t *testing.T, cand, ref string) {
-		var out detector.Scores
-		if err := d.Detect(&detector.Input{Completion: cand, Reference: ref}, &out); err != nil {
+		out := make(detector.Out, len(Outputs()))
+		if err := d.Detect(&detector.Input{Completion: cand, Reference: ref}, out); err != nil {
 			t.Fatal(err)
 		}
-		for _, o := range []detector.Opt{out.RougeL, out.BLEU, out.TokenF1, out.ExactMatch} {
-			if o.Valid && !(o.Value >= 0 && o.Value <= 1+1e-12) {
-				t.Fatalf("value %v out of [0,1]", o.Value)
+		for _, o := range []detector.Value{out[OutRougeL], out[OutBLEU], out[OutTokenF1], out[OutExactMatch]} {
+			if o.Valid && !(o.Num >= 0 && o.Num <= 1+1e-12) {
+				t.Fatalf("value %v out of [0,1]", o.Num)
 			}
 		}
-		if out.RougeL.Valid {
+		if out[OutRougeL].Valid {
 			m := d.Compute(ref, cand)
-			if math.Abs(m.RougeL-out.RougeL.Value) > 1e-9 || math.Abs(m.TokenF1-out.TokenF1.Value) > 1e-9 {
+			if math.Abs(m.RougeL-out[OutRougeL].Num) > 1e-9 || math.Abs(m.TokenF1-out[OutTokenF1].Num) > 1e-9 {
 				t.Fatalf("ROUGE-L/F1 not symmetric: %v vs %v", m, out)
 			}
 		}

@@ -14,7 +14,7 @@ import (
 type Config struct {
 	// Disabled turns the detector off. Default false.
 	Disabled bool
-	// Threshold is the confidence at or above which Scores.Refusal is set.
+	// Threshold is the confidence at or above which refusal is set.
 	// Default 0.5.
 	Threshold float64
 	// ScanBytes bounds how much of the completion's start is read:
@@ -31,6 +31,23 @@ func (c Config) withDefaults() Config {
 		c.ScanBytes = 600
 	}
 	return c
+}
+
+// Positions of the detector's outputs (Outputs).
+const (
+	OutRefusal    = iota // refusal
+	OutConfidence        // refusal_confidence
+)
+
+// Outputs declares the detector's outputs with the default threshold.
+func Outputs() []detector.Output { return outputs(Config{}.withDefaults().Threshold) }
+
+func outputs(threshold float64) []detector.Output {
+	return []detector.Output{
+		OutRefusal: {Name: "refusal", Kind: detector.Flag, Rate: "refusal"},
+		OutConfidence: {Name: "refusal_confidence", Kind: detector.Probability, Threshold: threshold,
+			Eval: &detector.Eval{Name: "refusal", Positive: "refused", Negative: "answered"}},
+	}
 }
 
 // Detector flags completions in which the model declines the request. It is
@@ -52,18 +69,21 @@ func New(cfg Config) *Detector {
 // Name returns "refusal".
 func (d *Detector) Name() string { return "refusal" }
 
-// Detect implements detector.Detector: it sets Refusal and
-// RefusalConfidence (valid whenever there is a completion).
-func (d *Detector) Detect(in *detector.Input, out *detector.Scores) error {
-	if d.cfg.Disabled || in == nil || out == nil {
+// Outputs declares the outputs with the detector's threshold.
+func (d *Detector) Outputs() []detector.Output { return outputs(d.cfg.Threshold) }
+
+// Detect implements detector.Detector: it sets refusal and
+// refusal_confidence (whenever there is a completion).
+func (d *Detector) Detect(in *detector.Input, out detector.Out) error {
+	if d.cfg.Disabled || in == nil || len(out) < len(Outputs()) {
 		return nil
 	}
 	if strings.TrimSpace(in.Completion) == "" {
 		return nil
 	}
 	c := d.Confidence(in.Completion)
-	out.RefusalConfidence.Set(c)
-	out.Refusal = c >= d.cfg.Threshold
+	out.Set(OutConfidence, c)
+	out.SetFlag(OutRefusal, c >= d.cfg.Threshold)
 	return nil
 }
 

@@ -15,11 +15,11 @@ func BenchmarkRefusal(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			d := New(Config{})
 			in := &detector.Input{Completion: c.text}
-			var out detector.Scores
+			out := make(detector.Out, len(Outputs()))
 			b.ReportAllocs()
 			b.SetBytes(int64(len(c.text)))
 			for b.Loop() {
-				_ = d.Detect(in, &out)
+				_ = d.Detect(in, out)
 			}
 		})
 	}

@@ -55,21 +55,21 @@ func TestRefusal(t *testing.T) {
 	}
 	d := New(Config{})
 	for _, s := range positives {
-		var out detector.Scores
-		if err := d.Detect(&detector.Input{Completion: s}, &out); err != nil {
+		out := make(detector.Out, len(Outputs()))
+		if err := d.Detect(&detector.Input{Completion: s}, out); err != nil {
 			t.Fatal(err)
 		}
-		if !out.Refusal {
-			t.Errorf("not a refusal (conf %.2f): %q", out.RefusalConfidence.Value, s)
+		if !(out[OutRefusal].Num != 0) {
+			t.Errorf("not a refusal (conf %.2f): %q", out[OutConfidence].Num, s)
 		}
 	}
 	for _, s := range negatives {
-		var out detector.Scores
-		if err := d.Detect(&detector.Input{Completion: s}, &out); err != nil {
+		out := make(detector.Out, len(Outputs()))
+		if err := d.Detect(&detector.Input{Completion: s}, out); err != nil {
 			t.Fatal(err)
 		}
-		if out.Refusal {
-			t.Errorf("false refusal (conf %.2f): %q", out.RefusalConfidence.Value, s)
+		if out[OutRefusal].Num != 0 {
+			t.Errorf("false refusal (conf %.2f): %q", out[OutConfidence].Num, s)
 		}
 	}
 }
@@ -88,9 +88,9 @@ func TestConfidenceOrder(t *testing.T) {
 }
 
 func TestEmptyInvalid(t *testing.T) {
-	var out detector.Scores
-	if err := New(Config{}).Detect(&detector.Input{}, &out); err != nil || out.RefusalConfidence.Valid {
-		t.Fatalf("empty completion scored: %+v %v", out.RefusalConfidence, err)
+	out := make(detector.Out, len(Outputs()))
+	if err := New(Config{}).Detect(&detector.Input{}, out); err != nil || out[OutConfidence].Valid {
+		t.Fatalf("empty completion scored: %+v %v", out[OutConfidence], err)
 	}
 }
 
@@ -100,14 +100,14 @@ func FuzzRefusal(f *testing.F) {
 	}
 	d := New(Config{})
 	f.Fuzz(func(t *testing.T, s string) {
-		var out detector.Scores
-		if err := d.Detect(&detector.Input{Completion: s}, &out); err != nil {
+		out := make(detector.Out, len(Outputs()))
+		if err := d.Detect(&detector.Input{Completion: s}, out); err != nil {
 			t.Fatal(err)
 		}
-		if v := out.RefusalConfidence.Value; !(v >= 0 && v <= 1) {
+		if v := out[OutConfidence].Num; !(v >= 0 && v <= 1) {
 			t.Fatalf("confidence %v out of [0,1]", v)
 		}
-		if out.Refusal && !out.RefusalConfidence.Valid {
+		if (out[OutRefusal].Num != 0) && !out[OutConfidence].Valid {
 			t.Fatal("refusal without a valid confidence")
 		}
 	})

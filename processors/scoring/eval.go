@@ -5,57 +5,67 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/sightline-dev/sightline/processors/detector"
 	"github.com/sightline-dev/sightline/schemas"
 )
 
-// JSONScores is the "scores" object `sightline eval` adds to each event.
-// Optional scores are null when there was nothing to check.
+// JSONScores is the "scores" object `sightline eval` adds to each event:
+// one key per output of the scores' schema, in its order (numbers, null
+// when there was nothing to check; flags as booleans; lists as arrays),
+// then detector_errors when a detector failed.
 type JSONScores struct {
-	CompletionToxicity *float64 `json:"completion_toxicity"`
-	PromptToxicity     *float64 `json:"prompt_toxicity"`
-	ToxicityEvidence   []string `json:"toxicity_evidence"`
-	Hallucination      *float64 `json:"hallucination"`
-	Grounding          *float64 `json:"grounding"`
-	UnsupportedSpans   []string `json:"unsupported_spans"`
-	RougeL             *float64 `json:"rouge_l"`
-	BLEU               *float64 `json:"bleu"`
-	TokenF1            *float64 `json:"token_f1"`
-	ExactMatch         *float64 `json:"exact_match"`
-	PII                []string `json:"pii"`
-	PromptInjection    *float64 `json:"prompt_injection"`
-	InjectionEvidence  []string `json:"injection_evidence"`
-	Refusal            bool     `json:"refusal"`
-	RefusalConfidence  *float64 `json:"refusal_confidence"`
-	DetectorErrors     []string `json:"detector_errors,omitempty"`
-}
-
-func ptr(o detector.Opt) *float64 {
-	if !o.Valid {
-		return nil
-	}
-	v := o.Value
-	return &v
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
+	Scores         *detector.Scores
+	DetectorErrors []string
 }
 
 // ToJSONScores converts scores to their JSON form.
 func ToJSONScores(s *detector.Scores, failed []string) JSONScores {
-	return JSONScores{
-		CompletionToxicity: ptr(s.CompletionToxicity), PromptToxicity: ptr(s.PromptToxicity),
-		ToxicityEvidence: nonNil(s.ToxicityEvidence), Hallucination: ptr(s.Hallucination), Grounding: ptr(s.Grounding),
-		UnsupportedSpans: nonNil(s.UnsupportedSpans), RougeL: ptr(s.RougeL), BLEU: ptr(s.BLEU), TokenF1: ptr(s.TokenF1),
-		ExactMatch: ptr(s.ExactMatch), PII: nonNil(s.PIIKinds), PromptInjection: ptr(s.PromptInjection),
-		InjectionEvidence: nonNil(s.InjectionEvidence), Refusal: s.Refusal, RefusalConfidence: ptr(s.RefusalConfidence),
-		DetectorErrors: failed,
+	return JSONScores{Scores: s, DetectorErrors: failed}
+}
+
+// MarshalJSON writes the outputs in schema order.
+func (j JSONScores) MarshalJSON() ([]byte, error) {
+	b := []byte{'{'}
+	s := j.Scores
+	for i := 0; i < s.Schema.Len(); i++ {
+		o, v := s.Schema.Output(i), &s.Values[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendQuote(b, o.JSONKey())
+		b = append(b, ':')
+		var val any
+		switch {
+		case o.Kind == detector.Flag:
+			val = v.Valid && v.Num != 0
+		case o.Kind.Numeric() && v.Valid:
+			val = v.Num
+		case o.Kind.Numeric():
+			val = nil
+		case v.List == nil:
+			val = []string{}
+		default:
+			val = v.List
+		}
+		vb, err := json.Marshal(val)
+		if err != nil {
+			return nil, fmt.Errorf("cannot encode score %s: %w", o.Name, err)
+		}
+		b = append(b, vb...)
 	}
+	if len(j.DetectorErrors) > 0 {
+		if s.Schema.Len() > 0 {
+			b = append(b, ',')
+		}
+		vb, err := json.Marshal(j.DetectorErrors)
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(b, `"detector_errors":`...), vb...)
+	}
+	return append(b, '}'), nil
 }
 
 type scoredEvent struct {
@@ -71,24 +81,42 @@ type lineError struct {
 // Report summarises an eval run.
 type Report struct {
 	Lines, Scored, Errors int
-	// Rates over scored events (checkable ones for hallucination).
-	ToxicCompletions, Hallucinated, Checkable, WithPII, Injections, Refusals int
-	MeanCompletionToxicity, MeanHallucination                                float64
+	// Rates has one entry per output with a rate, in schema order.
+	Rates []RateCount
+}
+
+// RateCount is the decision of one output over the events scored: the
+// same trials and positives a window partial counts.
+type RateCount struct {
+	Output, Rate string
+	// Threshold of a probability (0 for flags and kinds).
+	Threshold         float64
+	Positives, Trials int
+	// Mean of a probability over its trials.
+	Mean float64
 }
 
 // EvalJSONL scores every event of r (the JSON form, one per line) and
 // writes each back to w with a "scores" object. A malformed line becomes
 // {"line": N, "error": "..."} and the run goes on. Events need not be
-// complete: offline slices are scored as they are.
-func EvalJSONL(r io.Reader, w io.Writer, s *Scorer, toxicThreshold, injectionThreshold float64) (Report, error) {
+// complete: offline slices are scored as they are. Thresholds are those
+// the scorer's detectors were built with.
+func EvalJSONL(r io.Reader, w io.Writer, s *Scorer) (Report, error) {
 	var rep Report
+	schema := s.Schema()
+	var rated []int
+	for i := 0; i < schema.Len(); i++ {
+		if o := schema.Output(i); o.Rate != "" {
+			rated = append(rated, i)
+			rep.Rates = append(rep.Rates, RateCount{Output: o.Name, Rate: o.Rate, Threshold: o.Threshold})
+		}
+	}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), schemas.MaxEncodedBytes)
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
 	var scores detector.Scores
-	var sumTox, sumHal float64
 	for sc.Scan() {
 		rep.Lines++
 		line := sc.Bytes()
@@ -106,27 +134,18 @@ func EvalJSONL(r io.Reader, w io.Writer, s *Scorer, toxicThreshold, injectionThr
 		schemas.Truncate(ev)
 		failed := s.Score(ev, &scores)
 		rep.Scored++
-		if scores.CompletionToxicity.Valid {
-			sumTox += scores.CompletionToxicity.Value
-			if scores.CompletionToxicity.Value >= toxicThreshold {
-				rep.ToxicCompletions++
+		for k, i := range rated {
+			rc, v := &rep.Rates[k], scores.Values[i]
+			if schema.Output(i).Kind == detector.Probability {
+				if !v.Valid {
+					continue
+				}
+				rc.Mean += v.Num
 			}
-		}
-		if scores.Hallucination.Valid {
-			rep.Checkable++
-			sumHal += scores.Hallucination.Value
-			if scores.Hallucination.Value >= 0.5 {
-				rep.Hallucinated++
+			rc.Trials++
+			if scores.Decided(i) {
+				rc.Positives++
 			}
-		}
-		if len(scores.PIIKinds) > 0 {
-			rep.WithPII++
-		}
-		if scores.PromptInjection.Valid && scores.PromptInjection.Value >= injectionThreshold {
-			rep.Injections++
-		}
-		if scores.Refusal {
-			rep.Refusals++
 		}
 		if err := enc.Encode(scoredEvent{JSONEvent: schemas.ToJSON(ev), Scores: ToJSONScores(&scores, failed)}); err != nil {
 			return rep, fmt.Errorf("cannot write output: %w", err)
@@ -136,11 +155,10 @@ func EvalJSONL(r io.Reader, w io.Writer, s *Scorer, toxicThreshold, injectionThr
 		bw.Flush()
 		return rep, fmt.Errorf("cannot read input at line %d: %w", rep.Lines+1, err)
 	}
-	if rep.Scored > 0 {
-		rep.MeanCompletionToxicity = sumTox / float64(rep.Scored)
-	}
-	if rep.Checkable > 0 {
-		rep.MeanHallucination = sumHal / float64(rep.Checkable)
+	for k := range rep.Rates {
+		if rc := &rep.Rates[k]; rc.Trials > 0 {
+			rc.Mean /= float64(rc.Trials)
+		}
 	}
 	return rep, bw.Flush()
 }

@@ -20,12 +20,19 @@ this line is not JSON
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	rep, err := scoring.EvalJSONL(strings.NewReader(in), &out, scoring.New(dets, nil), 0.5, 0.5)
+	rep, err := scoring.EvalJSONL(strings.NewReader(in), &out, scoring.New(dets, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Lines != 3 || rep.Scored != 2 || rep.Errors != 1 || rep.Checkable != 1 || rep.Hallucinated != 1 {
+	rates := map[string]scoring.RateCount{}
+	for _, r := range rep.Rates {
+		rates[r.Rate] = r
+	}
+	if h := rates["hallucination"]; rep.Lines != 3 || rep.Scored != 2 || rep.Errors != 1 || h.Trials != 1 || h.Positives != 1 || h.Threshold != 0.5 {
 		t.Fatalf("report %+v", rep)
+	}
+	if r := rates["refusal"]; r.Trials != 2 || len(rep.Rates) != 5 {
+		t.Fatalf("every scored event is a refusal trial; rates of toxicity, hallucination, pii, prompt_injection, refusal: %+v", rep.Rates)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != 3 {
@@ -38,7 +45,8 @@ this line is not JSON
 	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"completion_toxicity", "prompt_toxicity", "hallucination", "grounding", "rouge_l", "bleu", "token_f1", "exact_match", "pii", "prompt_injection", "refusal"} {
+	for _, k := range []string{"completion_toxicity", "prompt_toxicity", "toxicity_evidence", "hallucination", "grounding", "unsupported_spans",
+		"rouge_l", "bleu", "token_f1", "exact_match", "pii", "prompt_injection", "injection_evidence", "refusal", "refusal_confidence"} {
 		if _, ok := first.Scores[k]; !ok {
 			t.Errorf("scores lack %q", k)
 		}

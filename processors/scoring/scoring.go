@@ -19,16 +19,43 @@ import (
 // Scorer scores events. It keeps scratch buffers, so use one per goroutine.
 type Scorer struct {
 	dets    []detector.Detector
+	schema  *detector.Schema
+	err     error // an invalid declaration: every detector fails
+	base    []int // dets[i] writes schema outputs base[i]:base[i+1]
+	evid    []int // the schema's Evidence outputs
 	onError func(name string, err error)
 	prompt  []byte
 	compl   []byte
+	slab    []detector.Value // values handed out to scores, a batch at a time
 }
 
+// slabEvents is how many events' values one allocation holds: scores kept
+// by the stage for a batch share a few allocations instead of one each.
+const slabEvents = 256
+
 // New returns a scorer running dets in order; onError (may be nil) is
-// called for each detector failure, never with event content.
+// called for each detector failure, never with event content. The scores
+// follow the schema of dets' outputs (Schema).
 func New(dets []detector.Detector, onError func(name string, err error)) *Scorer {
-	return &Scorer{dets: dets, onError: onError}
+	s := &Scorer{dets: dets, onError: onError, base: make([]int, len(dets)+1)}
+	s.schema, s.err = detector.NewSchema(dets)
+	if s.err != nil {
+		s.schema, _ = detector.SchemaOf(nil)
+		return s
+	}
+	for i, d := range dets {
+		s.base[i+1] = s.base[i] + len(d.Outputs())
+	}
+	for i := 0; i < s.schema.Len(); i++ {
+		if s.schema.Output(i).Kind == detector.Evidence {
+			s.evid = append(s.evid, i)
+		}
+	}
+	return s
 }
+
+// Schema is the list of outputs the scores hold.
+func (s *Scorer) Schema() *detector.Schema { return s.schema }
 
 // Func is Score without the failures, the shape the offline reports and
 // the reference-file baseline take (window.ScoreFunc).
@@ -36,34 +63,60 @@ func (s *Scorer) Func() func(ev *eventpb.Event, out *detector.Scores) {
 	return func(ev *eventpb.Event, out *detector.Scores) { s.Score(ev, out) }
 }
 
+// values returns n unset values for one event's scores: out's own when it
+// already has room for this schema (a caller that reuses its scores), else
+// a slice of the slab, never shared with other scores.
+func (s *Scorer) values(out *detector.Scores, n int) []detector.Value {
+	if out.Schema == s.schema && cap(out.Values) >= n {
+		v := out.Values[:n]
+		clear(v)
+		return v
+	}
+	if len(s.slab) < n {
+		s.slab = make([]detector.Value, n*slabEvents)
+	}
+	v := s.slab[:n:n]
+	s.slab = s.slab[n:]
+	return v
+}
+
 // Score fills out for ev and returns the names of detectors that failed.
 // Evidence strings in out are safe to keep; nothing else refers to ev.
 func (s *Scorer) Score(ev *eventpb.Event, out *detector.Scores) (failed []string) {
-	*out = detector.Scores{}
+	n := s.schema.Len()
+	*out = detector.Scores{Schema: s.schema, Values: s.values(out, n)}
 	if len(s.dets) == 0 {
 		return nil
 	}
-	in := s.input(ev)
-	for _, d := range s.dets {
-		// A failed detector's half-written scores are dropped by putting
-		// back what the others wrote before it (each writes only its own
-		// fields), whatever fields it owns.
-		saved := *out
-		if err := run(d, &in, out); err != nil {
+	if s.err != nil {
+		for _, d := range s.dets {
 			failed = append(failed, d.Name())
-			*out = saved
+			if s.onError != nil {
+				s.onError(d.Name(), s.err)
+			}
+		}
+		return failed
+	}
+	in := s.input(ev)
+	for i, d := range s.dets {
+		o := detector.Out(out.Values[s.base[i]:s.base[i+1]])
+		if err := run(d, &in, o); err != nil {
+			// A failed detector's half-written outputs are dropped: they
+			// are stored as NULL and the detector is named instead.
+			clear(o)
+			failed = append(failed, d.Name())
 			if s.onError != nil {
 				s.onError(d.Name(), err)
 			}
 		}
 	}
-	redactEvidence(out.ToxicityEvidence)
-	redactEvidence(out.UnsupportedSpans)
-	redactEvidence(out.InjectionEvidence)
+	for _, i := range s.evid {
+		redactEvidence(out.Values[i].List)
+	}
 	return failed
 }
 
-func run(d detector.Detector, in *detector.Input, out *detector.Scores) (err error) {
+func run(d detector.Detector, in *detector.Input, out detector.Out) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("detector %s panicked", d.Name())

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/refusal"
 	"github.com/sightline-dev/sightline/processors/registry"
 	"github.com/sightline-dev/sightline/processors/scoring"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
@@ -42,34 +43,34 @@ func TestAllDetectorsScoreAnEvent(t *testing.T) {
 	if failed := s.Score(ev, &out); len(failed) > 0 {
 		t.Fatalf("detectors failed: %v", failed)
 	}
-	for name, o := range map[string]detector.Opt{
-		"completion_toxicity": out.CompletionToxicity, "prompt_toxicity": out.PromptToxicity,
-		"hallucination": out.Hallucination, "grounding": out.Grounding, "rouge_l": out.RougeL, "bleu": out.BLEU,
-		"token_f1": out.TokenF1, "exact_match": out.ExactMatch, "prompt_injection": out.PromptInjection,
-		"refusal_confidence": out.RefusalConfidence,
-	} {
-		if !o.Valid || o.Value < 0 || o.Value > 1 {
+	for _, name := range []string{"completion_toxicity", "prompt_toxicity", "hallucination", "grounding", "rouge_l", "bleu",
+		"token_f1", "exact_match", "prompt_injection", "refusal_confidence"} {
+		if o, _ := out.Get(name); !o.Valid || o.Num < 0 || o.Num > 1 {
 			t.Errorf("%s = %+v", name, o)
 		}
 	}
-	if out.Hallucination.Value > 0.5 || out.CompletionToxicity.Value > 0.5 || out.PromptInjection.Value > 0.5 || out.Refusal {
-		t.Errorf("a grounded, polite answer scored %+v", out)
+	get := func(name string) detector.Value { v, _ := out.Get(name); return v }
+	if get("hallucination").Num > 0.5 || get("completion_toxicity").Num > 0.5 || get("prompt_injection").Num > 0.5 || get("refusal").Num != 0 {
+		t.Errorf("a grounded, polite answer scored %+v", out.Values)
 	}
-	if len(out.PIIKinds) != 1 || out.PIIKinds[0] != "email" {
-		t.Errorf("pii kinds %v", out.PIIKinds)
+	if kinds := get("pii_kinds").List; len(kinds) != 1 || kinds[0] != "email" {
+		t.Errorf("pii kinds %v", kinds)
 	}
-	for _, e := range append(append(out.UnsupportedSpans, out.ToxicityEvidence...), out.InjectionEvidence...) {
-		if strings.Contains(e, "jane.doe") || strings.Contains(e, "@") {
-			t.Errorf("evidence stores a raw PII value: %q", e)
+	for _, name := range []string{"unsupported_spans", "toxicity_evidence", "injection_evidence"} {
+		for _, e := range get(name).List {
+			if strings.Contains(e, "jane.doe") || strings.Contains(e, "@") {
+				t.Errorf("evidence stores a raw PII value: %q", e)
+			}
 		}
 	}
 }
 
 type failing struct{ panics bool }
 
-func (f failing) Name() string { return "refusal" }
-func (f failing) Detect(_ *detector.Input, out *detector.Scores) error {
-	out.Refusal = true
+func (f failing) Name() string               { return "refusal" }
+func (f failing) Outputs() []detector.Output { return refusal.Outputs() }
+func (f failing) Detect(_ *detector.Input, out detector.Out) error {
+	out.SetFlag(refusal.OutRefusal, true)
 	if f.panics {
 		panic("boom")
 	}
@@ -82,7 +83,7 @@ func TestFailingDetectorMarksScoreMissing(t *testing.T) {
 		s := scoring.New([]detector.Detector{failing{panics}}, func(name string, _ error) { seen = append(seen, name) })
 		var out detector.Scores
 		failed := s.Score(benchEvent(), &out)
-		if len(failed) != 1 || len(seen) != 1 || out.Refusal || out.RefusalConfidence.Valid {
+		if r, _ := out.Get("refusal"); len(failed) != 1 || len(seen) != 1 || r.Valid || r.Num != 0 {
 			t.Fatalf("panics=%v: failed %v seen %v scores %+v", panics, failed, seen, out)
 		}
 	}
@@ -92,7 +93,10 @@ func TestNothingToCheckIsNull(t *testing.T) {
 	dets, _ := registry.Build(nil)
 	var out detector.Scores
 	scoring.New(dets, nil).Score(&eventpb.Event{Completion: []*eventpb.Message{{Content: "hello"}}}, &out)
-	if out.Hallucination.Valid || out.RougeL.Valid || out.BLEU.Valid {
+	h, _ := out.Get("hallucination")
+	r, _ := out.Get("rouge_l")
+	b, _ := out.Get("bleu")
+	if h.Valid || r.Valid || b.Valid {
 		t.Fatalf("scores without context or reference must be null: %+v", out)
 	}
 }

@@ -52,8 +52,28 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Detector fills CompletionToxicity, PromptToxicity and ToxicityEvidence.
-// It is safe for concurrent use.
+// Positions of the detector's outputs (Outputs).
+const (
+	OutCompletion = iota // completion_toxicity
+	OutPrompt            // prompt_toxicity
+	OutEvidence          // toxicity_evidence
+)
+
+// Outputs declares the detector's outputs with the default threshold.
+func Outputs() []detector.Output { return outputs(DefaultThreshold) }
+
+func outputs(threshold float64) []detector.Output {
+	return []detector.Output{
+		OutCompletion: {Name: "completion_toxicity", Kind: detector.Probability, Threshold: threshold, Rate: "toxicity",
+			Eval: &detector.Eval{Name: "toxicity", Positive: "toxic", Negative: "not_toxic", Explanation: "toxicity_evidence"}},
+		OutPrompt: {Name: "prompt_toxicity", Kind: detector.Probability, Threshold: threshold,
+			Eval: &detector.Eval{Name: "prompt_toxicity", Positive: "toxic", Negative: "not_toxic"}},
+		OutEvidence: {Name: "toxicity_evidence", Kind: detector.Evidence},
+	}
+}
+
+// Detector scores the completion and the prompt and gives the terms that
+// drove a toxic completion's score. It is safe for concurrent use.
 type Detector struct {
 	model       *Model
 	cfg         Config
@@ -85,22 +105,25 @@ func New(cfg Config) *Detector {
 // Name returns "toxicity".
 func (d *Detector) Name() string { return "toxicity" }
 
+// Outputs declares the outputs with the detector's threshold.
+func (d *Detector) Outputs() []detector.Output { return outputs(d.cfg.Threshold) }
+
 // Detect scores the prompt and the completion. Empty texts are not scored
 // (their fields stay invalid): there is nothing to judge.
-func (d *Detector) Detect(in *detector.Input, out *detector.Scores) error {
-	if in == nil || out == nil {
+func (d *Detector) Detect(in *detector.Input, out detector.Out) error {
+	if in == nil || len(out) < len(Outputs()) {
 		return errors.New("cannot detect toxicity: nil input or scores")
 	}
 	s := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(s)
 	if !d.cfg.DisablePrompt && in.Prompt != "" {
-		out.PromptToxicity.Set(sigmoid(d.model.margin(s, d.clip(in.Prompt))))
+		out.Set(OutPrompt, sigmoid(d.model.margin(s, d.clip(in.Prompt))))
 	}
 	if !d.cfg.DisableCompletion && in.Completion != "" {
 		p := sigmoid(d.model.margin(s, d.clip(in.Completion)))
-		out.CompletionToxicity.Set(p)
+		out.Set(OutCompletion, p)
 		if p >= d.cfg.Threshold {
-			out.ToxicityEvidence = d.model.evidence(out.ToxicityEvidence[:0], s, d.maxEvidence)
+			out.SetList(OutEvidence, d.model.evidence(nil, s, d.maxEvidence))
 		}
 	}
 	return nil

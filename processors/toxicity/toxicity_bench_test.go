@@ -21,12 +21,12 @@ func benchInput() *detector.Input {
 func BenchmarkToxicity(b *testing.B) {
 	d := New(Config{})
 	in := benchInput()
-	var out detector.Scores
+	out := make(detector.Out, len(Outputs()))
 	b.ReportAllocs()
 	b.SetBytes(int64(len(in.Prompt) + len(in.Completion)))
 	for b.Loop() {
-		out = detector.Scores{}
-		if err := d.Detect(in, &out); err != nil {
+		clear(out)
+		if err := d.Detect(in, out); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -38,12 +38,12 @@ func BenchmarkToxicityEvidence(b *testing.B) {
 	d := New(Config{})
 	in := benchInput()
 	in.Completion = strings.Repeat("you are a stupid worthless idiot and everyone hates you. ", 10)[:524]
-	var out detector.Scores
+	out := make(detector.Out, len(Outputs()))
 	b.ReportAllocs()
 	b.SetBytes(int64(len(in.Prompt) + len(in.Completion)))
 	for b.Loop() {
-		out = detector.Scores{}
-		if err := d.Detect(in, &out); err != nil {
+		clear(out)
+		if err := d.Detect(in, out); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -217,28 +217,28 @@ func TestDetector(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var out detector.Scores
-			if err := d.Detect(&tt.in, &out); err != nil {
+			out := make(detector.Out, len(Outputs()))
+			if err := d.Detect(&tt.in, out); err != nil {
 				t.Fatal(err)
 			}
-			if out.PromptToxicity.Valid != tt.wantPrompt || out.CompletionToxicity.Valid != tt.wantCompl {
-				t.Fatalf("validity prompt=%v completion=%v", out.PromptToxicity.Valid, out.CompletionToxicity.Valid)
+			if out[OutPrompt].Valid != tt.wantPrompt || out[OutCompletion].Valid != tt.wantCompl {
+				t.Fatalf("validity prompt=%v completion=%v", out[OutPrompt].Valid, out[OutCompletion].Valid)
 			}
-			if tt.wantCompl && (out.CompletionToxicity.Value >= 0.5) != tt.wantToxic {
-				t.Errorf("completion score %.3f, want toxic=%v", out.CompletionToxicity.Value, tt.wantToxic)
+			if tt.wantCompl && (out[OutCompletion].Num >= 0.5) != tt.wantToxic {
+				t.Errorf("completion score %.3f, want toxic=%v", out[OutCompletion].Num, tt.wantToxic)
 			}
-			if (len(out.ToxicityEvidence) > 0) != tt.wantEvident || len(out.ToxicityEvidence) > DefaultMaxEvidence {
-				t.Errorf("evidence %q", out.ToxicityEvidence)
+			if (len(out[OutEvidence].List) > 0) != tt.wantEvident || len(out[OutEvidence].List) > DefaultMaxEvidence {
+				t.Errorf("evidence %q", out[OutEvidence].List)
 			}
-			t.Logf("evidence %q", out.ToxicityEvidence)
+			t.Logf("evidence %q", out[OutEvidence].List)
 		})
 	}
-	if err := d.Detect(nil, &detector.Scores{}); err == nil {
+	if err := d.Detect(nil, make(detector.Out, len(Outputs()))); err == nil {
 		t.Error("nil input accepted")
 	}
-	var out detector.Scores
+	out := make(detector.Out, len(Outputs()))
 	off := New(Config{DisablePrompt: true, DisableCompletion: true})
-	if err := off.Detect(&detector.Input{Prompt: "x", Completion: "y"}, &out); err != nil || out.PromptToxicity.Valid || out.CompletionToxicity.Valid {
+	if err := off.Detect(&detector.Input{Prompt: "x", Completion: "y"}, out); err != nil || out[OutPrompt].Valid || out[OutCompletion].Valid {
 		t.Error("disabled detector scored")
 	}
 }
@@ -276,25 +276,25 @@ func FuzzToxicity(f *testing.F) {
 	}
 	d := New(Config{Threshold: 0.01})
 	f.Fuzz(func(t *testing.T, prompt, completion string) {
-		var out detector.Scores
-		if err := d.Detect(&detector.Input{Prompt: prompt, Completion: completion}, &out); err != nil {
+		out := make(detector.Out, len(Outputs()))
+		if err := d.Detect(&detector.Input{Prompt: prompt, Completion: completion}, out); err != nil {
 			t.Fatal(err)
 		}
-		for _, o := range []detector.Opt{out.PromptToxicity, out.CompletionToxicity} {
-			if o.Valid && (o.Value < 0 || o.Value > 1 || math.IsNaN(o.Value)) {
-				t.Fatalf("score %v outside [0,1]", o.Value)
+		for _, o := range []detector.Value{out[OutPrompt], out[OutCompletion]} {
+			if o.Valid && (o.Num < 0 || o.Num > 1 || math.IsNaN(o.Num)) {
+				t.Fatalf("score %v outside [0,1]", o.Num)
 			}
 		}
-		if len(out.ToxicityEvidence) > DefaultMaxEvidence {
-			t.Fatalf("%d evidence items", len(out.ToxicityEvidence))
+		if len(out[OutEvidence].List) > DefaultMaxEvidence {
+			t.Fatalf("%d evidence items", len(out[OutEvidence].List))
 		}
 	})
 }
 
 func TestHugeInput(t *testing.T) {
 	big := strings.Repeat("you are an idiot \xff ", 1<<16)
-	var out detector.Scores
-	if err := New(Config{}).Detect(&detector.Input{Prompt: big, Completion: big}, &out); err != nil {
+	out := make(detector.Out, len(Outputs()))
+	if err := New(Config{}).Detect(&detector.Input{Prompt: big, Completion: big}, out); err != nil {
 		t.Fatal(err)
 	}
 	if p := Default().Score(big); p < 0 || p > 1 {

@@ -81,15 +81,16 @@ func CompareFixed(control, treatment *Partial, cfg Config) []Signal {
 	ev.Details = details(false, map[string]any{"control_n": control.count})
 	out := []Signal{ev}
 
-	for i := range treatment.outcomes {
-		t, k := treatment.outcomes[i], control.outcomes[i]
+	ctl := control.ABStats()
+	for i, name := range treatment.lay.outs.names {
+		t, k := treatment.outcomes[i], ctl.outcome(name)
 		if t.trials == 0 || k.trials == 0 || t.positives+k.positives == 0 {
 			continue // nothing to compare (e.g. no errors on either side)
 		}
 		xt, nt, xc, nc := float64(t.positives), float64(t.trials), float64(k.positives), float64(k.trials)
 		z := stats.TwoProportionZTest(xt, nt, xc, nc, c.Confidence)
 		info := map[string]any{"control_rate": xc / nc, "treatment_rate": xt / nt, "control_n": k.trials}
-		d := test(outcomeNames[i], "ab_diff", z.Diff, t.trials, z.P)
+		d := test(name, "ab_diff", z.Diff, t.trials, z.P)
 		d.Lo, d.Hi = z.Lo, z.Hi
 		d.Details = details(!msprtDefault, info)
 		d.Details["test"], d.Details["z"] = "two_proportion_z", num(z.Z)

@@ -3,7 +3,9 @@ package window
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
+	"slices"
 	"testing"
 )
 
@@ -59,4 +61,58 @@ func firstDiff(got, want []byte) string {
 		}
 	}
 	return "lengths differ"
+}
+
+// Partials whose outcome lists differ (written before and after a detector
+// was added) merge into the union; an outcome decided by different
+// thresholds does not merge.
+func TestMergeAcrossOutcomeLists(t *testing.T) {
+	cfg := DefaultConfig()
+	more := DefaultConfig()
+	more.Outcomes = append([]Outcome{{Name: "jailbreak", Threshold: 0.5}}, cfg.Outcomes...)
+	a := fill(NewPartial(testKey, 0, 60, cfg), newGen(1), 300)
+	b := fill(NewPartial(testKey, 0, 60, more), newGen(2), 300)
+	rate := func(p *Partial, name string) (uint64, uint64) {
+		i := p.lay.outs.index(name)
+		if i < 0 {
+			return 0, 0
+		}
+		return p.outcomes[i].positives, p.outcomes[i].trials
+	}
+	ap, at := rate(a, "toxicity")
+	bp, bt := rate(b, "toxicity")
+	for _, order := range [][2]*Partial{{a.Clone(), b}, {b.Clone(), a}} {
+		m := order[0]
+		if err := m.Merge(order[1]); err != nil {
+			t.Fatal(err)
+		}
+		if p, n := rate(m, "toxicity"); p != ap+bp || n != at+bt || m.lay.outs.index("jailbreak") < 0 {
+			t.Fatalf("merged toxicity %d of %d, want %d of %d; outcomes %v", p, n, ap+bp, at+bt, m.lay.outs.names)
+		}
+		// Segment groups follow the union too.
+		var gp uint64
+		for _, g := range m.segments["user.locale"].groups {
+			gp += g.positives[m.lay.outs.index("toxicity")]
+		}
+		if gp != ap+bp {
+			t.Fatalf("segment groups count %d toxic events, want %d", gp, ap+bp)
+		}
+		enc, err := m.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back Partial
+		if err := back.UnmarshalBinary(enc); err != nil {
+			t.Fatal(err)
+		}
+		if p, n := rate(&back, "toxicity"); p != ap+bp || n != at+bt {
+			t.Fatalf("after a round trip: %d of %d", p, n)
+		}
+	}
+	other := DefaultConfig()
+	other.Outcomes = slices.Clone(cfg.Outcomes)
+	other.Outcomes[0].Threshold = 0.7
+	if err := a.Clone().Merge(NewPartial(testKey, 0, 60, other)); !errors.Is(err, ErrLayoutMismatch) {
+		t.Fatalf("toxicity at 0.5 merged with toxicity at 0.7: %v", err)
+	}
 }

@@ -16,15 +16,18 @@ import (
 // partials merge only when those agree, so change them between windows, not
 // within one.
 type Config struct {
-	// ToxicityThreshold: a completion toxicity score >= this is a toxic
-	// event (window.toxicity_threshold, default 0.5).
-	ToxicityThreshold float64 `yaml:"toxicity_threshold"`
-	// InjectionThreshold: a prompt-injection score >= this is an injection
-	// (window.injection_threshold, default 0.5).
-	InjectionThreshold float64 `yaml:"injection_threshold"`
-	// HallucinationThreshold: a hallucination risk >= this on a checkable
-	// event is a hallucination (window.hallucination_threshold, default 0.5).
-	HallucinationThreshold float64 `yaml:"hallucination_threshold"`
+	// Outcomes are the per-event outcomes counted (default
+	// DefaultOutcomes(): the Rate of each default detector output, with
+	// the threshold detectors.<name>.threshold sets, then errors). Not a
+	// key of window: the detectors' declarations and settings make it
+	// (OutcomesOf(registry.Outputs(settings))).
+	Outcomes []Outcome `yaml:"-"`
+
+	// The thresholds that were window keys are detectors.<name>.threshold
+	// now (one key per decision); set, they are an error that says so.
+	MovedToxicityThreshold      float64 `yaml:"toxicity_threshold"`
+	MovedInjectionThreshold     float64 `yaml:"injection_threshold"`
+	MovedHallucinationThreshold float64 `yaml:"hallucination_threshold"`
 
 	// Edges overrides the histogram edges of numeric features by name
 	// (window.edges.<feature>: strictly increasing, at least two). The
@@ -134,18 +137,16 @@ const (
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
 	return Config{
-		ToxicityThreshold:      0.5,
-		InjectionThreshold:     0.5,
-		HallucinationThreshold: 0.5,
-		SampleSize:             256,
-		EmbeddingSampleSize:    64,
-		EmbeddingDims:          32,
-		TopicBits:              3,
-		TextMaxBytes:           4096,
-		MaxGroups:              32,
-		MaxAttributes:          8,
-		MaxCategories:          16,
-		Confidence:             0.95,
+		Outcomes:            DefaultOutcomes(),
+		SampleSize:          256,
+		EmbeddingSampleSize: 64,
+		EmbeddingDims:       32,
+		TopicBits:           3,
+		TextMaxBytes:        4096,
+		MaxGroups:           32,
+		MaxAttributes:       8,
+		MaxCategories:       16,
+		Confidence:          0.95,
 		Drift: DriftConfig{
 			Alpha:        0.01,
 			PSIThreshold: 0.2,
@@ -170,14 +171,55 @@ const (
 	maxEdges         = 1024
 )
 
+// outcomes are c.Outcomes or, when unset, the defaults.
+func (c *Config) outcomes() []Outcome {
+	if c.Outcomes == nil {
+		return DefaultOutcomes()
+	}
+	return c.Outcomes
+}
+
+// OutcomeNames lists the outcomes counted, in order.
+func (c *Config) OutcomeNames() []string {
+	var out []string
+	for _, o := range c.outcomes() {
+		out = append(out, o.Name)
+	}
+	return out
+}
+
+// Threshold is the threshold of the named outcome (0 when it has none or
+// is not counted).
+func (c *Config) Threshold(outcome string) float64 {
+	for _, o := range c.outcomes() {
+		if o.Name == outcome {
+			return o.Threshold
+		}
+	}
+	return 0
+}
+
+// validOutcomes checks a list of outcomes: unique names, at most
+// maxOutcomes, thresholds in [0, 1].
+func validOutcomes(outs []Outcome) error {
+	if len(outs) > maxOutcomes {
+		return fmt.Errorf("window: %d outcomes, at most %d (detector outputs with a rate, and errors)", len(outs), maxOutcomes)
+	}
+	for i, o := range outs {
+		if o.Name == "" || !(o.Threshold >= 0 && o.Threshold <= 1) {
+			return fmt.Errorf("window: outcome %q has threshold %v outside [0, 1]", o.Name, o.Threshold)
+		}
+		for _, p := range outs[:i] {
+			if p.Name == o.Name {
+				return fmt.Errorf("window: outcome %q counted twice", o.Name)
+			}
+		}
+	}
+	return nil
+}
+
 // Validate checks the values, naming the YAML key of anything wrong.
 func (c *Config) Validate() error {
-	unit := func(key string, v float64) error {
-		if !(v > 0 && v <= 1) {
-			return fmt.Errorf("window.%s must be in (0, 1], got %v", key, v)
-		}
-		return nil
-	}
 	open := func(key string, v float64) error {
 		if !(v > 0 && v < 1) {
 			return fmt.Errorf("window.%s must be in (0, 1), got %v", key, v)
@@ -190,10 +232,19 @@ func (c *Config) Validate() error {
 		}
 		return nil
 	}
+	for _, m := range []struct {
+		key, detector string
+		v             float64
+	}{{"toxicity_threshold", "toxicity", c.MovedToxicityThreshold}, {"injection_threshold", "prompt_injection", c.MovedInjectionThreshold},
+		{"hallucination_threshold", "hallucination", c.MovedHallucinationThreshold}} {
+		if m.v != 0 {
+			return fmt.Errorf("window.%s moved to detectors.%s.threshold (one setting for the detector, its rate and its label)", m.key, m.detector)
+		}
+	}
+	if err := validOutcomes(c.Outcomes); err != nil {
+		return err
+	}
 	checks := []error{
-		unit("toxicity_threshold", c.ToxicityThreshold),
-		unit("injection_threshold", c.InjectionThreshold),
-		unit("hallucination_threshold", c.HallucinationThreshold),
 		rng("sample_size", c.SampleSize, 2, maxSampleSize),
 		rng("embedding_sample_size", c.EmbeddingSampleSize, 0, maxSampleSize),
 		rng("embedding_dims", c.EmbeddingDims, 2, maxEmbeddingDims),
@@ -228,8 +279,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("window.bias.min_group_size must be at least 2, got %v", c.Bias.MinGroupSize)
 	}
 	for _, o := range c.Bias.Outcomes {
-		if outcomeIndex(o) < 0 {
-			return fmt.Errorf("window.bias.outcomes: unknown outcome %q (known: %s)", o, strings.Join(OutcomeNames(), ", "))
+		if !slices.ContainsFunc(c.outcomes(), func(x Outcome) bool { return x.Name == o }) {
+			return fmt.Errorf("window.bias.outcomes: unknown outcome %q (known: %s)", o, strings.Join(c.OutcomeNames(), ", "))
 		}
 	}
 	if c.AB.Decision != DecisionMSPRT && c.AB.Decision != DecisionFixed {

@@ -14,9 +14,10 @@ import (
 	"github.com/sightline-dev/sightline/schemas/windowpb"
 )
 
-// EncodingVersion is the version written by MarshalBinary; UnmarshalBinary
-// rejects any other.
-const EncodingVersion = 1
+// EncodingVersion is the version written by MarshalBinary. UnmarshalBinary
+// reads it and version 1 (six outcomes in a fixed order, written before
+// outcomes followed the detectors' declarations), and rejects any other.
+const EncodingVersion = 2
 
 // maxCount bounds any decoded count so that sums of many partials cannot
 // overflow or lose integer precision in float64 histogram counts (2^53).
@@ -45,26 +46,27 @@ func (p *Partial) toProto() *windowpb.Partial {
 		WindowStart:   p.WindowStart,
 		WindowSeconds: p.WindowSeconds,
 		Params: &windowpb.Params{
-			ToxicityThreshold:      l.toxicity,
-			InjectionThreshold:     l.injection,
-			HallucinationThreshold: l.hallucination,
-			SampleSize:             uint32(l.sampleSize),
-			EmbeddingSampleSize:    uint32(l.embSampleSize),
-			EmbeddingDims:          uint32(l.dims),
-			TopicBits:              uint32(l.topicBits),
-			TextMaxBytes:           uint32(l.textMax),
-			MaxGroups:              uint32(l.maxGroups),
-			MaxAttributes:          uint32(l.maxAttrs),
-			MaxCategories:          uint32(l.maxCategories),
+			SampleSize:          uint32(l.sampleSize),
+			EmbeddingSampleSize: uint32(l.embSampleSize),
+			EmbeddingDims:       uint32(l.dims),
+			TopicBits:           uint32(l.topicBits),
+			TextMaxBytes:        uint32(l.textMax),
+			MaxGroups:           uint32(l.maxGroups),
+			MaxAttributes:       uint32(l.maxAttrs),
+			MaxCategories:       uint32(l.maxCategories),
 		},
 		Count:                  p.count,
 		DroppedAttributeEvents: p.droppedAttr,
 	}
+	for i, name := range l.outs.names {
+		m.Params.Outcomes = append(m.Params.Outcomes, &windowpb.OutcomeParam{Name: name, Threshold: l.outs.thresholds[i]})
+	}
 	if p.lay == nil {
 		return m
 	}
-	for i, o := range p.outcomes {
-		m.Outcomes = append(m.Outcomes, &windowpb.Outcome{Name: outcomeNames[i], Positives: o.positives, Trials: o.trials})
+	for i, name := range l.outs.names {
+		o := p.outcomes[i]
+		m.Outcomes = append(m.Outcomes, &windowpb.Outcome{Name: name, Positives: o.positives, Trials: o.trials})
 	}
 	for i := range p.hists {
 		h := &p.hists[i]
@@ -129,14 +131,14 @@ func (p *Partial) toProto() *windowpb.Partial {
 	sort.Strings(attrs)
 	for _, a := range attrs {
 		s := p.segments[a]
-		ps := &windowpb.Segment{Attribute: a, Other: groupProto(OtherGroup, &s.other)}
+		ps := &windowpb.Segment{Attribute: a, Other: groupProto(OtherGroup, &s.other, l.outs.len())}
 		names := make([]string, 0, len(s.groups))
 		for g := range s.groups {
 			names = append(names, g)
 		}
 		sort.Strings(names)
 		for _, g := range names {
-			ps.Groups = append(ps.Groups, groupProto(g, s.groups[g]))
+			ps.Groups = append(ps.Groups, groupProto(g, s.groups[g], l.outs.len()))
 		}
 		m.Segments = append(m.Segments, ps)
 	}
@@ -161,8 +163,8 @@ func topicName(i, bits int) string {
 	return fmt.Sprintf("t%d", i)
 }
 
-func groupProto(name string, g *groupCounts) *windowpb.Group {
-	return &windowpb.Group{Name: name, N: g.n, Positives: slices.Clone(g.positives[:]), Trials: slices.Clone(g.trials[:])}
+func groupProto(name string, g *groupCounts, outcomes int) *windowpb.Group {
+	return &windowpb.Group{Name: name, N: g.n, Positives: slices.Clone(g.positives[:outcomes]), Trials: slices.Clone(g.trials[:outcomes])}
 }
 
 var errCorrupt = errors.New("cannot decode window partial")
@@ -188,25 +190,41 @@ func (p *Partial) UnmarshalBinary(b []byte) error {
 }
 
 func fromProto(m *windowpb.Partial) (*Partial, error) {
-	if m.GetVersion() != EncodingVersion {
-		return nil, corrupt("version %d, want %d", m.GetVersion(), EncodingVersion)
+	v := m.GetVersion()
+	if v != 1 && v != EncodingVersion {
+		return nil, corrupt("version %d, want 1 or %d", v, EncodingVersion)
 	}
 	pp := m.GetParams()
 	if pp == nil {
 		return nil, corrupt("no params")
 	}
+	outs := []Outcome{} // none (an unused partial of version 1) is not the defaults
+	if v == 1 {
+		// The outcomes in the order written (the segment groups' order),
+		// their thresholds from the fields of that layout.
+		legacy := map[string]float64{"toxicity": pp.GetToxicityThreshold(), "prompt_injection": pp.GetInjectionThreshold(),
+			"hallucination": pp.GetHallucinationThreshold()}
+		for _, o := range m.GetOutcomes() {
+			outs = append(outs, Outcome{Name: o.GetName(), Threshold: legacy[o.GetName()]})
+		}
+	} else {
+		for _, o := range pp.GetOutcomes() {
+			outs = append(outs, Outcome{Name: o.GetName(), Threshold: o.GetThreshold()})
+		}
+	}
+	if err := validOutcomes(outs); err != nil {
+		return nil, corrupt("%v", err)
+	}
 	c := Config{
-		ToxicityThreshold:      pp.GetToxicityThreshold(),
-		InjectionThreshold:     pp.GetInjectionThreshold(),
-		HallucinationThreshold: pp.GetHallucinationThreshold(),
-		SampleSize:             int(pp.GetSampleSize()),
-		EmbeddingSampleSize:    int(pp.GetEmbeddingSampleSize()),
-		EmbeddingDims:          int(pp.GetEmbeddingDims()),
-		TopicBits:              int(pp.GetTopicBits()),
-		TextMaxBytes:           int(pp.GetTextMaxBytes()),
-		MaxGroups:              int(pp.GetMaxGroups()),
-		MaxAttributes:          int(pp.GetMaxAttributes()),
-		MaxCategories:          int(pp.GetMaxCategories()),
+		Outcomes:            outs,
+		SampleSize:          int(pp.GetSampleSize()),
+		EmbeddingSampleSize: int(pp.GetEmbeddingSampleSize()),
+		EmbeddingDims:       int(pp.GetEmbeddingDims()),
+		TopicBits:           int(pp.GetTopicBits()),
+		TextMaxBytes:        int(pp.GetTextMaxBytes()),
+		MaxGroups:           int(pp.GetMaxGroups()),
+		MaxAttributes:       int(pp.GetMaxAttributes()),
+		MaxCategories:       int(pp.GetMaxCategories()),
 	}
 	if c.withDefaults().params() != c.params() {
 		return nil, corrupt("params out of range")
@@ -232,11 +250,13 @@ func fromProto(m *windowpb.Partial) (*Partial, error) {
 		return nil, corrupt("count %d", p.count)
 	}
 	p.droppedAttr = m.GetDroppedAttributeEvents()
+	seenOutcome := [maxOutcomes]bool{}
 	for _, o := range m.GetOutcomes() {
-		i := outcomeIndex(o.GetName())
-		if i < 0 {
-			return nil, corrupt("outcome %q unknown", o.GetName())
+		i := l.outs.index(o.GetName())
+		if i < 0 || seenOutcome[i] {
+			return nil, corrupt("outcome %q not in params or repeated", o.GetName())
 		}
+		seenOutcome[i] = true
 		if o.GetTrials() > p.count || o.GetPositives() > o.GetTrials() {
 			return nil, corrupt("outcome %s: %d of %d", o.GetName(), o.GetPositives(), o.GetTrials())
 		}
@@ -360,14 +380,14 @@ func fromProto(m *windowpb.Partial) (*Partial, error) {
 			if _, dup := s.groups[pg.GetName()]; dup {
 				return nil, corrupt("segment %q: group %q repeated", ps.GetAttribute(), pg.GetName())
 			}
-			gc, err := groupFromProto(pg)
+			gc, err := groupFromProto(pg, l.outs.len())
 			if err != nil {
 				return nil, err
 			}
 			s.group(l.maxGroups, pg.GetName()).merge(gc)
 		}
 		if ps.GetOther() != nil {
-			gc, err := groupFromProto(ps.GetOther())
+			gc, err := groupFromProto(ps.GetOther(), l.outs.len())
 			if err != nil {
 				return nil, err
 			}
@@ -414,12 +434,12 @@ func fromProto(m *windowpb.Partial) (*Partial, error) {
 	return p, nil
 }
 
-func groupFromProto(pg *windowpb.Group) (*groupCounts, error) {
+func groupFromProto(pg *windowpb.Group, outcomes int) (*groupCounts, error) {
 	g := &groupCounts{n: pg.GetN()}
-	if len(pg.GetPositives()) != numOutcomes || len(pg.GetTrials()) != numOutcomes || g.n > maxCount {
+	if len(pg.GetPositives()) != outcomes || len(pg.GetTrials()) != outcomes || g.n > maxCount {
 		return nil, corrupt("group %q: outcome counts", pg.GetName())
 	}
-	for i := range g.positives {
+	for i := range outcomes {
 		g.positives[i], g.trials[i] = pg.GetPositives()[i], pg.GetTrials()[i]
 		if g.trials[i] > g.n || g.positives[i] > g.trials[i] {
 			return nil, corrupt("group %q: %d of %d", pg.GetName(), g.positives[i], g.trials[i])

@@ -3,26 +3,87 @@ package window
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/sightline-dev/sightline/processors/stats"
 )
 
 // numABContinuous is the number of continuous features an A/B experiment
-// compares (abContinuous); numABMetrics adds the outcomes' rates.
+// compares (abContinuous); numABMetrics adds room for the outcomes' rates.
 const (
 	numABContinuous = len(abContinuous)
-	numABMetrics    = numOutcomes + numABContinuous
+	numABMetrics    = maxOutcomes + numABContinuous
 )
 
-// abMetricName names metric m of an experiment: an outcome, then a
-// continuous feature.
-func abMetricName(m int) string {
-	if m < numOutcomes {
-		return outcomeNames[m]
+// metricName names metric m of an experiment: m < maxOutcomes is outcome
+// m of e.outs, then the continuous features.
+func (e *Experiment) metricName(m int) string {
+	if m < maxOutcomes {
+		return e.outs.names[m]
 	}
-	return numericDefs[abContinuous[m-numOutcomes]].name
+	return numericDefs[abContinuous[m-maxOutcomes]].name
+}
+
+// isContinuous reports whether name is a continuous A/B metric.
+func isContinuous(name string) bool {
+	for _, i := range abContinuous {
+		if numericDefs[i].name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// emptyOutcomes is the outcome set of statistics without outcomes yet.
+var emptyOutcomes = internOutcomes(nil)
+
+// outcomeNamesSet is the set of names (thresholds dropped: A/B counts
+// of one outcome add up whatever threshold made them, as they always
+// have) in order.
+func outcomeNamesSet(names []string) *outcomeSet {
+	outs := make([]Outcome, len(names))
+	for i, n := range names {
+		outs[i] = Outcome{Name: n}
+	}
+	return internOutcomes(outs)
+}
+
+// unionNames is a's names then b's that a lacks (at most maxOutcomes).
+func unionNames(a, b *outcomeSet) *outcomeSet {
+	if a == b || b == nil {
+		return a
+	}
+	if a == nil {
+		return b
+	}
+	names := slices.Clone(a.names)
+	for _, n := range b.names {
+		if !slices.Contains(names, n) && len(names) < maxOutcomes {
+			names = append(names, n)
+		}
+	}
+	if len(names) == len(a.names) {
+		return a
+	}
+	return outcomeNamesSet(names)
+}
+
+// remapNames is remap for sets of names where to may lack some of from's
+// (they are dropped).
+func remapNames[T any](counts [maxOutcomes]T, from, to *outcomeSet) [maxOutcomes]T {
+	if from == to {
+		return counts
+	}
+	var out [maxOutcomes]T
+	for i, n := range from.names {
+		if j := to.index(n); j >= 0 {
+			out[j] = counts[i]
+		}
+	}
+	return out
 }
 
 // ABStats is what an A/B experiment keeps of one arm: the event count, the
@@ -32,8 +93,28 @@ func abMetricName(m int) string {
 // which windows are added.
 type ABStats struct {
 	Count    uint64
-	outcomes [numOutcomes]outcomeCount
+	outs     *outcomeSet // names of outcomes[:outs.len()]; nil: none
+	outcomes [maxOutcomes]outcomeCount
 	moments  [numABContinuous]exactMoments
+}
+
+// align moves s's outcome counts to the order of to (names only).
+func (s *ABStats) align(to *outcomeSet) {
+	if s.outs == nil {
+		s.outs = emptyOutcomes
+	}
+	s.outcomes, s.outs = remapNames(s.outcomes, s.outs, to), to
+}
+
+// outcome returns the counts of the named outcome.
+func (s *ABStats) outcome(name string) outcomeCount {
+	if s.outs == nil {
+		return outcomeCount{}
+	}
+	if i := s.outs.index(name); i >= 0 {
+		return s.outcomes[i]
+	}
+	return outcomeCount{}
 }
 
 // ABStats returns the A/B statistics of p (zero for a nil or unused
@@ -44,7 +125,10 @@ func (p *Partial) ABStats() ABStats {
 		return s
 	}
 	s.Count = p.count
-	s.outcomes = p.outcomes
+	s.outs = p.lay.names
+	for i := range s.outs.names {
+		s.outcomes[i] = p.outcomes[p.lay.byName[i]]
+	}
 	for j, i := range abContinuous {
 		s.moments[j] = p.moments[i]
 	}
@@ -54,9 +138,15 @@ func (p *Partial) ABStats() ABStats {
 // Merge adds o to s.
 func (s *ABStats) Merge(o *ABStats) {
 	s.Count += o.Count
+	oc := o.outcomes
+	if o.outs != nil && o.outs != s.outs {
+		u := unionNames(s.outs, o.outs)
+		s.align(u)
+		oc = remapNames(oc, o.outs, u)
+	}
 	for i := range s.outcomes {
-		s.outcomes[i].positives += o.outcomes[i].positives
-		s.outcomes[i].trials += o.outcomes[i].trials
+		s.outcomes[i].positives += oc[i].positives
+		s.outcomes[i].trials += oc[i].trials
 	}
 	for j := range s.moments {
 		s.moments[j].merge(&o.moments[j])
@@ -67,16 +157,19 @@ func (s *ABStats) Merge(o *ABStats) {
 // metrics added later decode as empty.
 type abStatsJSON struct {
 	Count    uint64               `json:"n"`
-	Outcomes map[string][2]uint64 `json:"outcomes,omitempty"` // positives, trials
+	Outcomes map[string][2]uint64 `json:"outcomes,omitempty"` // positives, trials, by name
 	Moments  map[string][5]uint64 `json:"moments,omitempty"`  // n, Σq hi, lo, Σq² hi, lo
 }
 
 // MarshalJSON writes the exact integers.
 func (s ABStats) MarshalJSON() ([]byte, error) {
 	j := abStatsJSON{Count: s.Count, Outcomes: map[string][2]uint64{}, Moments: map[string][5]uint64{}}
-	for i, o := range s.outcomes {
-		if o.trials > 0 {
-			j.Outcomes[outcomeNames[i]] = [2]uint64{o.positives, o.trials}
+	if s.outs != nil {
+		// Every outcome, with no trials too: decoded, the statistics are
+		// equal to these.
+		for i, name := range s.outs.names {
+			o := s.outcomes[i]
+			j.Outcomes[name] = [2]uint64{o.positives, o.trials}
 		}
 	}
 	for k, m := range s.moments {
@@ -94,13 +187,19 @@ func (s *ABStats) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("cannot decode A/B statistics: %w", err)
 	}
 	*s = ABStats{Count: j.Count}
-	for i, name := range outcomeNames {
-		if o, ok := j.Outcomes[name]; ok {
-			if o[0] > o[1] {
-				return fmt.Errorf("cannot decode A/B statistics: %s has more positives than trials", name)
-			}
-			s.outcomes[i] = outcomeCount{positives: o[0], trials: o[1]}
+	names := slices.Sorted(maps.Keys(j.Outcomes))
+	if len(names) > maxOutcomes {
+		return fmt.Errorf("cannot decode A/B statistics: %d outcomes, at most %d", len(names), maxOutcomes)
+	}
+	if len(names) > 0 {
+		s.outs = outcomeNamesSet(names)
+	}
+	for i, name := range names {
+		o := j.Outcomes[name]
+		if o[0] > o[1] {
+			return fmt.Errorf("cannot decode A/B statistics: %s has more positives than trials", name)
 		}
+		s.outcomes[i] = outcomeCount{positives: o[0], trials: o[1]}
 	}
 	for k, i := range abContinuous {
 		if m, ok := j.Moments[numericDefs[i].name]; ok {
@@ -135,6 +234,7 @@ type Experiment struct {
 	Last               int64 // window start of the latest look
 	Looks              int
 
+	outs      *outcomeSet // the outcome metrics: m < outs.len()
 	ctl, trt  ABStats
 	seq       [numABMetrics]stats.Sequential
 	oneLook   [numABMetrics]float64 // 1/Λ of the latest look (NaN: none)
@@ -144,7 +244,7 @@ type Experiment struct {
 
 // NewExperiment returns an experiment with no look yet.
 func NewExperiment(control, treatment string, start int64) *Experiment {
-	e := &Experiment{Control: control, Treatment: treatment, Start: start, Last: start}
+	e := &Experiment{Control: control, Treatment: treatment, Start: start, Last: start, outs: emptyOutcomes}
 	for i := range e.oneLook {
 		e.oneLook[i] = math.NaN()
 	}
@@ -191,10 +291,14 @@ func (e *Experiment) Look(windowStart int64, ctl, trt *ABStats, cfg Config) {
 	c := cfg.withDefaults()
 	e.ctl.Merge(ctl)
 	e.trt.Merge(trt)
+	e.alignOutcomes()
 	e.Looks++
 	e.Last = windowStart
 	sd2 := c.AB.MixingSD * c.AB.MixingSD
 	for m := range e.seq {
+		if m < maxOutcomes && m >= e.outs.len() {
+			continue
+		}
 		diff, v, tau2, ok := e.estimate(m, sd2)
 		if !ok {
 			e.oneLook[m] = math.NaN()
@@ -207,12 +311,42 @@ func (e *Experiment) Look(windowStart int64, ctl, trt *ABStats, cfg Config) {
 	}
 }
 
+// alignOutcomes makes e's outcome metrics the union of its own and its
+// arms' outcomes, in that order, and the arms' counts follow it.
+func (e *Experiment) alignOutcomes() {
+	u := unionNames(unionNames(e.outs, e.ctl.outs), e.trt.outs)
+	if u != e.outs {
+		e.seq = remapMetrics(e.seq, e.outs, u)
+		e.oneLook = remapMetrics(e.oneLook, e.outs, u)
+		e.decidedAt = remapMetrics(e.decidedAt, e.outs, u)
+		e.decided = remapMetrics(e.decided, e.outs, u)
+		for m := e.outs.len(); m < maxOutcomes; m++ {
+			if m >= u.len() || !slices.Contains(e.outs.names, u.names[m]) {
+				e.oneLook[m] = math.NaN()
+			}
+		}
+		e.outs = u
+	}
+	e.ctl.align(u)
+	e.trt.align(u)
+}
+
+// remapMetrics moves the outcome part of per-metric state from the order
+// of from to that of to.
+func remapMetrics[T any](a [numABMetrics]T, from, to *outcomeSet) [numABMetrics]T {
+	var head [maxOutcomes]T
+	copy(head[:], a[:maxOutcomes])
+	head = remapNames(head, from, to)
+	copy(a[:maxOutcomes], head[:])
+	return a
+}
+
 // estimate returns metric m's difference (treatment − control), its
 // variance and τ² on the data so far; ok is false while the metric cannot
 // be tested (no trials on a side or no positive on either; fewer than two
 // values on a side).
 func (e *Experiment) estimate(m int, sd2 float64) (diff, v, tau2 float64, ok bool) {
-	if m < numOutcomes {
+	if m < maxOutcomes {
 		t, k := e.trt.outcomes[m], e.ctl.outcomes[m]
 		if t.trials == 0 || k.trials == 0 || t.positives+k.positives == 0 {
 			return 0, 0, 0, false
@@ -234,7 +368,7 @@ func (e *Experiment) estimate(m int, sd2 float64) (diff, v, tau2 float64, ok boo
 // moments returns the treatment's and the control's moments of continuous
 // metric m.
 func (e *Experiment) moments(m int) (t, c stats.Moments) {
-	j := m - numOutcomes
+	j := m - maxOutcomes
 	res := numericDefs[abContinuous[j]].resolution
 	return e.trt.moments[j].moments(res), e.ctl.moments[j].moments(res)
 }
@@ -255,7 +389,7 @@ func (e *Experiment) moments(m int) (t, c stats.Moments) {
 func (e *Experiment) Signals(cfg Config) []Signal {
 	c := cfg.withDefaults()
 	var out []Signal
-	for m := range e.seq {
+	for _, m := range e.metricOrder(c) {
 		sq := &e.seq[m]
 		if sq.Looks == 0 {
 			continue
@@ -265,7 +399,7 @@ func (e *Experiment) Signals(cfg Config) []Signal {
 			n    uint64
 			info map[string]any
 		)
-		if m < numOutcomes {
+		if m < maxOutcomes {
 			t, k := e.trt.outcomes[m], e.ctl.outcomes[m]
 			xt, nt, xc, nc := float64(t.positives), float64(t.trials), float64(k.positives), float64(k.trials)
 			diff, n = xt/nt-xc/nc, t.trials
@@ -276,7 +410,7 @@ func (e *Experiment) Signals(cfg Config) []Signal {
 			info = map[string]any{"control_mean": num(mc.Mean), "treatment_mean": num(mt.Mean), "control_n": uint64(mc.N),
 				"control_sd": num(mc.StdDev()), "treatment_sd": num(mt.StdDev())}
 		}
-		s := row(abMetricName(m), "ab_msprt", diff, n)
+		s := row(e.metricName(m), "ab_msprt", diff, n)
 		s.Group = e.Treatment
 		p := sq.PValue()
 		s.PValue, s.Threshold = ptr(p), ptr(c.AB.Alpha)
@@ -292,6 +426,29 @@ func (e *Experiment) Signals(cfg Config) []Signal {
 		info["one_look_p"], info["decided_at"] = num(e.oneLook[m]), decidedAt
 		s.Details = info
 		out = append(out, s)
+	}
+	return out
+}
+
+// metricOrder lists e's metrics in the order rows are written: the
+// outcomes in the configured order, outcomes no longer configured, then
+// the continuous features (the same order whatever order e learnt its
+// outcomes in, e.g. restored from storage).
+func (e *Experiment) metricOrder(c Config) []int {
+	out := make([]int, 0, numABMetrics)
+	seen := [maxOutcomes]bool{}
+	for _, name := range c.OutcomeNames() {
+		if i := e.outs.index(name); i >= 0 {
+			out, seen[i] = append(out, i), true
+		}
+	}
+	for i := range e.outs.names {
+		if !seen[i] {
+			out = append(out, i)
+		}
+	}
+	for m := maxOutcomes; m < numABMetrics; m++ {
+		out = append(out, m)
 	}
 	return out
 }
@@ -324,7 +481,7 @@ func (e *Experiment) MarshalJSON() ([]byte, error) {
 		Ctl: e.ctl, Trt: e.trt, Metrics: map[string]experimentMetric{}}
 	for m := range e.seq {
 		sq := e.seq[m]
-		if sq.Looks == 0 {
+		if sq.Looks == 0 || (m < maxOutcomes && m >= e.outs.len()) {
 			continue
 		}
 		em := experimentMetric{Looks: sq.Looks, P: sq.P, Lo: sq.Lo, Hi: sq.Hi}
@@ -336,7 +493,7 @@ func (e *Experiment) MarshalJSON() ([]byte, error) {
 			d := e.decidedAt[m]
 			em.DecidedAt = &d
 		}
-		j.Metrics[abMetricName(m)] = em
+		j.Metrics[e.metricName(m)] = em
 	}
 	return json.Marshal(j)
 }
@@ -349,13 +506,37 @@ func (e *Experiment) UnmarshalJSON(b []byte) error {
 	}
 	x := NewExperiment(j.Control, j.Treatment, j.Start)
 	x.Last, x.Looks, x.ctl, x.trt = j.Last, j.Looks, j.Ctl, j.Trt
+	// The outcome metrics: the arms' outcomes and any tested metric that
+	// is not continuous, sorted (Signals orders rows by the config).
+	var names []string
+	for name := range j.Metrics {
+		if !isContinuous(name) {
+			names = append(names, name)
+		}
+	}
+	for _, a := range []*ABStats{&x.ctl, &x.trt} {
+		if a.outs != nil {
+			names = append(names, a.outs.names...)
+		}
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
+	if len(names) > maxOutcomes {
+		return fmt.Errorf("cannot decode experiment: %d outcomes, at most %d", len(names), maxOutcomes)
+	}
+	x.outs = outcomeNamesSet(names)
+	x.ctl.align(x.outs)
+	x.trt.align(x.outs)
 	for m := range x.seq {
-		em, ok := j.Metrics[abMetricName(m)]
+		if m < maxOutcomes && m >= x.outs.len() {
+			continue
+		}
+		em, ok := j.Metrics[x.metricName(m)]
 		if !ok || em.Looks <= 0 {
 			continue
 		}
 		if !(em.P >= 0 && em.P <= 1) || !(em.Lo <= em.Hi) || math.IsInf(em.Lo, 0) || math.IsInf(em.Hi, 0) {
-			return fmt.Errorf("cannot decode experiment: invalid state of %s", abMetricName(m))
+			return fmt.Errorf("cannot decode experiment: invalid state of %s", x.metricName(m))
 		}
 		x.seq[m] = stats.Sequential{Looks: em.Looks, P: em.P, Lo: em.Lo, Hi: em.Hi}
 		if em.OneLook != nil {

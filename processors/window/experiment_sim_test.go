@@ -39,16 +39,21 @@ const (
 	simEffectSD    = 0.2
 )
 
-var (
-	simLatency = numOutcomes // metric index of latency_ms (abContinuous[0])
-	simRefusal = outRefusal
+// Metric indices of an experiment whose arms count only refusals: the
+// refusal rate is its first outcome, latency_ms its first continuous
+// metric (abContinuous[0]).
+const (
+	simRefusal = 0
+	simLatency = maxOutcomes
 )
+
+var simOutcomes = outcomeNamesSet([]string{"refusal"})
 
 // simArm fills s with one window of one arm.
 type simArm func(rng *rand.Rand, s *ABStats, shift float64)
 
 func simByStatistics(rng *rand.Rand, s *ABStats, shift float64) {
-	*s = ABStats{Count: simEvents}
+	*s = ABStats{Count: simEvents, outs: simOutcomes}
 	n := float64(simEvents)
 	res := numericDefs[numLatency].resolution
 	mean := simLatencyMean + shift + simLatencySD/math.Sqrt(n)*rng.NormFloat64()
@@ -58,20 +63,20 @@ func simByStatistics(rng *rand.Rand, s *ABStats, shift float64) {
 	ssq := math.Round(m2/(res*res) + sq*sq/n)
 	s.moments[0] = exactMoments{n: simEvents, sum: i128From(int64(sq)), sumsq: i128FromFloat(ssq)}
 	pos := distuv.Binomial{N: n, P: simRefusalRate, Src: rng}.Rand()
-	s.outcomes[outRefusal] = outcomeCount{positives: uint64(pos), trials: simEvents}
+	s.outcomes[simRefusal] = outcomeCount{positives: uint64(pos), trials: simEvents}
 }
 
 // i128FromFloat converts a non-negative integral float below 2^64.
 func i128FromFloat(f float64) i128 { return i128{lo: uint64(f)} }
 
 func simByEvents(rng *rand.Rand, s *ABStats, shift float64) {
-	*s = ABStats{Count: simEvents}
+	*s = ABStats{Count: simEvents, outs: simOutcomes}
 	res := numericDefs[numLatency].resolution
 	for i := 0; i < simEvents; i++ {
 		s.moments[0].add(simLatencyMean+shift+simLatencySD*rng.NormFloat64(), res)
-		s.outcomes[outRefusal].trials++
+		s.outcomes[simRefusal].trials++
 		if rng.Float64() < simRefusalRate {
-			s.outcomes[outRefusal].positives++
+			s.outcomes[simRefusal].positives++
 		}
 	}
 }

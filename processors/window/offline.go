@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 
 	"github.com/sightline-dev/sightline/processors/detector"
@@ -209,8 +210,8 @@ func constantBoth(a, b *Partial, i int) bool {
 // bias_di_ratio, bias) of one segment attribute, for one outcome or, with
 // outcome "", every outcome with data.
 func BiasReport(d *Dataset, attribute, outcome string, cfg Config) ([]Signal, error) {
-	if outcome != "" && outcomeIndex(outcome) < 0 {
-		return nil, fmt.Errorf("unknown outcome %q (known: %v)", outcome, OutcomeNames())
+	if outcome != "" && !slices.Contains(cfg.OutcomeNames(), outcome) {
+		return nil, fmt.Errorf("unknown outcome %q (known: %v)", outcome, cfg.OutcomeNames())
 	}
 	p := d.Partial("")
 	if p == nil {

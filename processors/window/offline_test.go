@@ -38,14 +38,14 @@ func jsonl(t *testing.T, g *gen, n int, extra func(i int, m map[string]any)) str
 
 // toxicScore marks events whose completion says "toxic" (a stand-in scorer).
 func toxicScore(ev *eventpb.Event, out *detector.Scores) {
-	*out = detector.Scores{}
+	*out = detector.NewScores(testSchema)
 	v := 0.1
 	for _, m := range ev.GetCompletion() {
 		if strings.Contains(m.GetContent(), "toxic") {
 			v = 0.9
 		}
 	}
-	out.CompletionToxicity.Set(v)
+	out.Set("completion_toxicity", v)
 }
 
 func TestDriftReport(t *testing.T) {

@@ -23,7 +23,7 @@ type Key struct{ Tenant, App, Model, Variant string }
 
 // params are the config values that shape a partial.
 type params struct {
-	toxicity, injection, hallucination float64
+	outs                               *outcomeSet
 	sampleSize, embSampleSize, dims    int
 	topicBits, textMax                 int
 	maxGroups, maxAttrs, maxCategories int
@@ -33,6 +33,11 @@ type params struct {
 // params and histogram edges. Partials merge only with an equal layout.
 type layout struct {
 	params
+	// names are the outcomes' names sorted, the order of A/B statistics
+	// (equal statistics compare equal, decoded or not); byName[i] is the
+	// position in outs of names' i-th.
+	names  *outcomeSet
+	byName [maxOutcomes]int
 	edges  [numNumeric][]float64
 	custom [numNumeric]bool // edges differ from the defaults (encoded then)
 	bins   int              // Σ len(edges)+1
@@ -57,19 +62,14 @@ func init() {
 // reports them at config load.
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	unit := func(v *float64, def float64) {
-		if !(*v > 0 && *v <= 1) {
-			*v = def
-		}
-	}
 	intIn := func(v *int, def, lo, hi int) {
 		if *v < lo || *v > hi {
 			*v = def
 		}
 	}
-	unit(&c.ToxicityThreshold, d.ToxicityThreshold)
-	unit(&c.InjectionThreshold, d.InjectionThreshold)
-	unit(&c.HallucinationThreshold, d.HallucinationThreshold)
+	if c.Outcomes == nil || validOutcomes(c.Outcomes) != nil {
+		c.Outcomes = d.Outcomes
+	}
 	intIn(&c.SampleSize, d.SampleSize, 2, maxSampleSize)
 	intIn(&c.EmbeddingSampleSize, d.EmbeddingSampleSize, 0, maxSampleSize)
 	intIn(&c.EmbeddingDims, d.EmbeddingDims, 2, maxEmbeddingDims)
@@ -116,7 +116,7 @@ func (c Config) withDefaults() Config {
 
 func (c Config) params() params {
 	return params{
-		toxicity: c.ToxicityThreshold, injection: c.InjectionThreshold, hallucination: c.HallucinationThreshold,
+		outs:       internOutcomes(c.Outcomes),
 		sampleSize: c.SampleSize, embSampleSize: c.EmbeddingSampleSize, dims: c.EmbeddingDims,
 		topicBits: c.TopicBits, textMax: c.TextMaxBytes,
 		maxGroups: c.MaxGroups, maxAttrs: c.MaxAttributes, maxCategories: c.MaxCategories,
@@ -139,7 +139,10 @@ func validEdges(e []float64) bool {
 // layoutFor returns the shared layout of p and the given edges (nil entries
 // take the defaults; invalid ones too).
 func layoutFor(p params, edges [numNumeric][]float64) *layout {
-	l := &layout{params: p}
+	l := &layout{params: p, names: outcomeNamesSet(slices.Sorted(slices.Values(p.outs.names)))}
+	for i, n := range l.names.names {
+		l.byName[i] = p.outs.index(n)
+	}
 	for i := range l.edges {
 		e := edges[i]
 		if e == nil || !validEdges(e) || slices.Equal(e, numericDefs[i].edges) {
@@ -176,6 +179,43 @@ func (l *layout) equal(o *layout) bool {
 	return l == o || (l.params == o.params && l.sameEdges(o))
 }
 
+// mergeLayout is the layout of l merged with o: l when o's outcomes are
+// among l's, else l with the union of both outcome lists; ok is false
+// when they differ in anything else (see ErrLayoutMismatch).
+func (l *layout) mergeLayout(o *layout) (*layout, bool) {
+	if l.equal(o) {
+		return l, true
+	}
+	lp, op := l.params, o.params
+	lp.outs, op.outs = nil, nil
+	if lp != op || !l.sameEdges(o) {
+		return nil, false
+	}
+	u, ok := l.outs.union(o.outs)
+	if !ok {
+		return nil, false
+	}
+	if u == l.outs {
+		return l, true
+	}
+	lp.outs = u
+	return layoutFor(lp, l.edges), true
+}
+
+// relayout moves p to l, which has every outcome of p's layout (and the
+// same everything else).
+func (p *Partial) relayout(l *layout) {
+	from, to := p.lay.outs, l.outs
+	p.outcomes = remap(p.outcomes, from, to)
+	for _, s := range p.segments {
+		for _, g := range s.groups {
+			g.positives, g.trials = remap(g.positives, from, to), remap(g.trials, from, to)
+		}
+		s.other.positives, s.other.trials = remap(s.other.positives, from, to), remap(s.other.trials, from, to)
+	}
+	p.lay, p.srcSchema = l, nil
+}
+
 func configLayout(cfg Config) *layout {
 	c := cfg.withDefaults()
 	var edges [numNumeric][]float64
@@ -207,7 +247,7 @@ type Partial struct {
 
 	lay      *layout
 	count    uint64
-	outcomes [numOutcomes]outcomeCount
+	outcomes [maxOutcomes]outcomeCount // in the order of lay.outs
 	hists    [numNumeric]stats.Histogram
 	moments  [numNumeric]exactMoments
 	sketches [numSketches]*ddsketch.DDSketch
@@ -225,6 +265,43 @@ type Partial struct {
 	latSample valueSample
 
 	scratch []float32 // per-event embedding, not part of the state
+	// src maps outcomes and score features to the outputs of srcSchema,
+	// the schema of the scores last added (not part of the state).
+	srcSchema *detector.Schema
+	src       sources
+}
+
+// sources are the positions in a scores schema of what Add reads: per
+// outcome the output whose Rate it is (noOutput: not scored; errorOutput:
+// the event's error), per score feature its output.
+type sources struct {
+	outcome [maxOutcomes]int16
+	numeric [numNumeric - numCompletionToxicity]int16
+}
+
+const (
+	noOutput    = -1
+	errorOutput = -2
+)
+
+func (l *layout) sources(schema *detector.Schema) sources {
+	var s sources
+	for j, name := range l.outs.names {
+		s.outcome[j] = noOutput
+		if name == ErrorOutcome {
+			s.outcome[j] = errorOutput
+			continue
+		}
+		for i := 0; i < schema.Len(); i++ {
+			if schema.Output(i).Rate == name {
+				s.outcome[j] = int16(i)
+			}
+		}
+	}
+	for k := range s.numeric {
+		s.numeric[k] = int16(schema.Index(numericDefs[numCompletionToxicity+k].output))
+	}
+	return s
 }
 
 // embScale is the fixed-point unit of the embedding centroid sums.
@@ -294,22 +371,34 @@ func (p *Partial) Add(ev *eventpb.Event, f *features.Features, s *detector.Score
 	l := p.lay
 	p.count++
 
-	var trial, pos [numOutcomes]bool
-	if s != nil {
-		if s.CompletionToxicity.Valid {
-			trial[outToxicity], pos[outToxicity] = true, s.CompletionToxicity.Value >= l.toxicity
+	var trial, pos [maxOutcomes]bool
+	if s != nil && (p.srcSchema != s.Schema || p.srcSchema == nil) {
+		p.src, p.srcSchema = l.sources(s.Schema), s.Schema
+	}
+	for j := range l.outs.names {
+		if s == nil {
+			if l.outs.names[j] == ErrorOutcome {
+				trial[j], pos[j] = true, f.IsError
+			}
+			continue
 		}
-		if s.Hallucination.Valid {
-			trial[outHallucination], pos[outHallucination] = true, s.Hallucination.Value >= l.hallucination
-		}
-		trial[outRefusal], pos[outRefusal] = true, s.Refusal
-		trial[outPII], pos[outPII] = true, len(s.PIIKinds) > 0
-		if s.PromptInjection.Valid {
-			trial[outInjection], pos[outInjection] = true, s.PromptInjection.Value >= l.injection
+		k := p.src.outcome[j]
+		switch {
+		case k == errorOutput:
+			trial[j], pos[j] = true, f.IsError
+		case k >= 0 && int(k) < len(s.Values):
+			v := &s.Values[k]
+			switch s.Schema.Output(int(k)).Kind {
+			case detector.Probability:
+				trial[j], pos[j] = v.Valid, v.Num >= l.outs.thresholds[j]
+			case detector.Flag:
+				trial[j], pos[j] = true, v.Valid && v.Num != 0
+			case detector.Kinds:
+				trial[j], pos[j] = true, len(v.List) > 0
+			}
 		}
 	}
-	trial[outError], pos[outError] = true, f.IsError
-	for i := range p.outcomes {
+	for i := range l.outs.names {
 		if trial[i] {
 			p.outcomes[i].trials++
 			if pos[i] {
@@ -342,17 +431,9 @@ func (p *Partial) Add(ev *eventpb.Event, f *features.Features, s *detector.Score
 		p.addNumeric(numTokensPerSecond, f.OutputTokensPerSecond)
 	}
 	if s != nil {
-		for _, o := range [...]struct {
-			i int
-			v detector.Opt
-		}{
-			{numCompletionToxicity, s.CompletionToxicity},
-			{numPromptToxicity, s.PromptToxicity},
-			{numHallucination, s.Hallucination},
-			{numInjection, s.PromptInjection},
-		} {
-			if o.v.Valid {
-				p.addNumeric(o.i, o.v.Value)
+		for k, i := range p.src.numeric {
+			if i >= 0 && int(i) < len(s.Values) && s.Values[i].Valid {
+				p.addNumeric(numCompletionToxicity+k, s.Values[i].Num)
 			}
 		}
 	}
@@ -406,7 +487,7 @@ func (p *Partial) Add(ev *eventpb.Event, f *features.Features, s *detector.Score
 		}
 		g := seg.group(l.maxGroups, labelOf(val))
 		g.n++
-		for i := range trial {
+		for i := range l.outs.names {
 			if trial[i] {
 				g.trials[i]++
 				if pos[i] {
@@ -460,6 +541,8 @@ var ErrKeyMismatch = errors.New("cannot merge partials of different keys")
 
 // ErrLayoutMismatch is returned by Merge for partials built with different
 // shaping settings (thresholds, sample sizes, caps, histogram edges).
+// Partials whose outcome lists differ merge into the union of both, unless
+// an outcome has different thresholds in them.
 var ErrLayoutMismatch = errors.New("cannot merge partials built with different window settings (thresholds, sample sizes, caps or histogram edges)")
 
 // Merge folds o into p. Both must have the same Key (set Key first to fold
@@ -480,7 +563,20 @@ func (p *Partial) Merge(o *Partial) error {
 		return fmt.Errorf("%w: %+v and %+v", ErrKeyMismatch, p.Key, o.Key)
 	}
 	if !p.lay.equal(o.lay) {
-		return ErrLayoutMismatch
+		// Partials that differ only in outcomes (one written before an
+		// outcome was added) merge into the union of their outcomes.
+		nl, ok := p.lay.mergeLayout(o.lay)
+		if !ok {
+			return ErrLayoutMismatch
+		}
+		if nl != p.lay {
+			p.relayout(nl)
+		}
+		if o.lay != nl {
+			c := o.Clone()
+			c.relayout(nl)
+			o = c
+		}
 	}
 	if o == p {
 		o = p.Clone()
@@ -492,7 +588,7 @@ func (p *Partial) Merge(o *Partial) error {
 	}
 	l := p.lay
 	p.count += o.count
-	for i := range p.outcomes {
+	for i := range l.outs.names {
 		p.outcomes[i].positives += o.outcomes[i].positives
 		p.outcomes[i].trials += o.outcomes[i].trials
 	}

@@ -8,8 +8,18 @@ import (
 	"testing"
 
 	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/registry"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 )
+
+// testSchema is the schema of the default detectors' outputs.
+var testSchema = func() *detector.Schema {
+	s, err := registry.Schema(nil)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}()
 
 // gen makes synthetic scored events with known truth.
 type gen struct {
@@ -48,26 +58,27 @@ func (g *gen) next() (*eventpb.Event, *detector.Scores) {
 	if g.rng.Float64() < 0.02 {
 		ev.Error = &eventpb.Error{Type: "timeout"}
 	}
-	s := &detector.Scores{}
+	sc := detector.NewScores(testSchema)
+	s := &sc
 	rate := g.toxRate
 	if r, ok := g.groupRates[group]; ok {
 		rate = r
 	}
 	if g.rng.Float64() < rate {
-		s.CompletionToxicity.Set(0.6 + 0.4*g.rng.Float64())
+		s.Set("completion_toxicity", 0.6+0.4*g.rng.Float64())
 	} else {
-		s.CompletionToxicity.Set(0.4 * g.rng.Float64())
+		s.Set("completion_toxicity", 0.4*g.rng.Float64())
 	}
-	s.PromptToxicity.Set(0.1 * g.rng.Float64())
+	s.Set("prompt_toxicity", 0.1*g.rng.Float64())
 	if g.seq%2 == 0 { // half the events are checkable
 		if g.rng.Float64() < g.halRate {
-			s.Hallucination.Set(0.7)
+			s.Set("hallucination", 0.7)
 		} else {
-			s.Hallucination.Set(0.1)
+			s.Set("hallucination", 0.1)
 		}
 	}
-	s.PromptInjection.Set(0.05)
-	s.Refusal = g.rng.Float64() < 0.03
+	s.Set("prompt_injection", 0.05)
+	s.SetFlag("refusal", g.rng.Float64() < 0.03)
 	return ev, s
 }
 

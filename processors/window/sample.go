@@ -180,8 +180,8 @@ func (c *capped) sortedKeys() []string {
 // groupCounts are the outcome counts of one segment group.
 type groupCounts struct {
 	n         uint64
-	positives [numOutcomes]uint64
-	trials    [numOutcomes]uint64
+	positives [maxOutcomes]uint64 // in the order of the partial's outcomes
+	trials    [maxOutcomes]uint64
 }
 
 func (g *groupCounts) merge(o *groupCounts) {

@@ -133,32 +133,21 @@ func Signals(cur *Partial, baseline *Partial, baselineName string, cfg Config) [
 }
 
 func appendRates(out []Signal, p *Partial, c Config) []Signal {
-	for i, o := range p.outcomes {
+	for i, name := range p.lay.outs.names {
+		o := p.outcomes[i]
 		if o.trials == 0 {
 			continue
 		}
 		x, n := float64(o.positives), float64(o.trials)
-		s := row(outcomeNames[i], "rate", x/n, o.trials)
+		s := row(name, "rate", x/n, o.trials)
 		s.Lo, s.Hi = stats.Wilson(x, n, c.Confidence)
 		s.Details = map[string]any{"positives": o.positives, "confidence": c.Confidence, "interval": "wilson"}
-		if t := outcomeThreshold(p.lay, i); t > 0 {
+		if t := p.lay.outs.thresholds[i]; t > 0 {
 			s.Details["score_threshold"] = t
 		}
 		out = append(out, s)
 	}
 	return out
-}
-
-func outcomeThreshold(l *layout, i int) float64 {
-	switch i {
-	case outToxicity:
-		return l.toxicity
-	case outHallucination:
-		return l.hallucination
-	case outInjection:
-		return l.injection
-	}
-	return 0
 }
 
 func appendQuantiles(out []Signal, p *Partial) []Signal {
@@ -406,12 +395,12 @@ func appendBias(out []Signal, p *Partial, c Config) []Signal {
 	sort.Strings(attrs)
 	outcomes := c.Bias.Outcomes
 	if len(outcomes) == 0 {
-		outcomes = outcomeNames[:]
+		outcomes = p.lay.outs.names
 	}
 	for _, a := range attrs {
 		for _, oname := range outcomes {
-			if oi := outcomeIndex(oname); oi >= 0 {
-				out = appendBiasOutcome(out, a, p.segments[a], oi, c)
+			if oi := p.lay.outs.index(oname); oi >= 0 {
+				out = appendBiasOutcome(out, a, p.segments[a], oname, oi, c)
 			}
 		}
 	}
@@ -438,7 +427,7 @@ func biasGroups(s *segment, oi int) []stats.GroupCount {
 	return gs
 }
 
-func appendBiasOutcome(out []Signal, attr string, s *segment, oi int, c Config) []Signal {
+func appendBiasOutcome(out []Signal, attr string, s *segment, oname string, oi int, c Config) []Signal {
 	all := biasGroups(s, oi)
 	var tested []stats.GroupCount
 	var trials float64
@@ -451,7 +440,6 @@ func appendBiasOutcome(out []Signal, attr string, s *segment, oi int, c Config) 
 	if trials == 0 {
 		return out
 	}
-	oname := outcomeNames[oi]
 	d := decide.Bias(tested, decide.BiasConfig{Alpha: c.Bias.Alpha, MinGroupSize: c.Bias.MinGroupSize})
 	res := map[string]stats.GroupDisparity{}
 	for _, g := range d.Result.Groups {

@@ -175,7 +175,8 @@ func TestConfigValidate(t *testing.T) {
 		mut  func(*Config)
 		want string
 	}{
-		{func(c *Config) { c.ToxicityThreshold = 0 }, "window.toxicity_threshold"},
+		{func(c *Config) { c.MovedToxicityThreshold = 0.7 }, "detectors.toxicity.threshold"},
+		{func(c *Config) { c.Outcomes = append(c.Outcomes, Outcome{Name: "error"}) }, "counted twice"},
 		{func(c *Config) { c.SampleSize = 1 }, "window.sample_size"},
 		{func(c *Config) { c.MaxGroups = 0 }, "window.max_groups"},
 		{func(c *Config) { c.Drift.Alpha = 1 }, "window.drift.alpha"},

@@ -39,21 +39,24 @@ const (
 )
 
 type Partial struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Version       uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"` // encoding version; 1
-	Tenant        string                 `protobuf:"bytes,2,opt,name=tenant,proto3" json:"tenant,omitempty"`
-	App           string                 `protobuf:"bytes,3,opt,name=app,proto3" json:"app,omitempty"`
-	Model         string                 `protobuf:"bytes,4,opt,name=model,proto3" json:"model,omitempty"`
-	Variant       string                 `protobuf:"bytes,5,opt,name=variant,proto3" json:"variant,omitempty"`
-	WindowStart   int64                  `protobuf:"varint,6,opt,name=window_start,json=windowStart,proto3" json:"window_start,omitempty"` // unix seconds
-	WindowSeconds uint32                 `protobuf:"varint,7,opt,name=window_seconds,json=windowSeconds,proto3" json:"window_seconds,omitempty"`
-	Params        *Params                `protobuf:"bytes,8,opt,name=params,proto3" json:"params,omitempty"`
-	Count         uint64                 `protobuf:"varint,9,opt,name=count,proto3" json:"count,omitempty"` // events added
-	Outcomes      []*Outcome             `protobuf:"bytes,10,rep,name=outcomes,proto3" json:"outcomes,omitempty"`
-	Numerics      []*Numeric             `protobuf:"bytes,11,rep,name=numerics,proto3" json:"numerics,omitempty"`
-	Sketches      []*Sketch              `protobuf:"bytes,12,rep,name=sketches,proto3" json:"sketches,omitempty"`
-	Categoricals  []*Categorical         `protobuf:"bytes,13,rep,name=categoricals,proto3" json:"categoricals,omitempty"`
-	Segments      []*Segment             `protobuf:"bytes,14,rep,name=segments,proto3" json:"segments,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Encoding version. 1: six outcomes in a fixed order, thresholds in
+	// params' threshold fields. 2: the outcomes are params.outcomes (the
+	// detectors' declared rates, then errors), in that order everywhere.
+	Version       uint32         `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	Tenant        string         `protobuf:"bytes,2,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	App           string         `protobuf:"bytes,3,opt,name=app,proto3" json:"app,omitempty"`
+	Model         string         `protobuf:"bytes,4,opt,name=model,proto3" json:"model,omitempty"`
+	Variant       string         `protobuf:"bytes,5,opt,name=variant,proto3" json:"variant,omitempty"`
+	WindowStart   int64          `protobuf:"varint,6,opt,name=window_start,json=windowStart,proto3" json:"window_start,omitempty"` // unix seconds
+	WindowSeconds uint32         `protobuf:"varint,7,opt,name=window_seconds,json=windowSeconds,proto3" json:"window_seconds,omitempty"`
+	Params        *Params        `protobuf:"bytes,8,opt,name=params,proto3" json:"params,omitempty"`
+	Count         uint64         `protobuf:"varint,9,opt,name=count,proto3" json:"count,omitempty"` // events added
+	Outcomes      []*Outcome     `protobuf:"bytes,10,rep,name=outcomes,proto3" json:"outcomes,omitempty"`
+	Numerics      []*Numeric     `protobuf:"bytes,11,rep,name=numerics,proto3" json:"numerics,omitempty"`
+	Sketches      []*Sketch      `protobuf:"bytes,12,rep,name=sketches,proto3" json:"sketches,omitempty"`
+	Categoricals  []*Categorical `protobuf:"bytes,13,rep,name=categoricals,proto3" json:"categoricals,omitempty"`
+	Segments      []*Segment     `protobuf:"bytes,14,rep,name=segments,proto3" json:"segments,omitempty"`
 	// Events of segment attributes beyond params.max_attributes.
 	DroppedAttributeEvents uint64     `protobuf:"varint,15,opt,name=dropped_attribute_events,json=droppedAttributeEvents,proto3" json:"dropped_attribute_events,omitempty"`
 	Embedding              *Embedding `protobuf:"bytes,16,opt,name=embedding,proto3" json:"embedding,omitempty"`
@@ -214,20 +217,26 @@ func (x *Partial) GetLatencySample() *Sample {
 // Params are the settings that shape a partial; partials merge only when
 // their params (and histogram edges) are equal.
 type Params struct {
-	state                  protoimpl.MessageState `protogen:"open.v1"`
-	ToxicityThreshold      float64                `protobuf:"fixed64,1,opt,name=toxicity_threshold,json=toxicityThreshold,proto3" json:"toxicity_threshold,omitempty"`
-	InjectionThreshold     float64                `protobuf:"fixed64,2,opt,name=injection_threshold,json=injectionThreshold,proto3" json:"injection_threshold,omitempty"`
-	HallucinationThreshold float64                `protobuf:"fixed64,3,opt,name=hallucination_threshold,json=hallucinationThreshold,proto3" json:"hallucination_threshold,omitempty"`
-	SampleSize             uint32                 `protobuf:"varint,4,opt,name=sample_size,json=sampleSize,proto3" json:"sample_size,omitempty"`
-	EmbeddingSampleSize    uint32                 `protobuf:"varint,5,opt,name=embedding_sample_size,json=embeddingSampleSize,proto3" json:"embedding_sample_size,omitempty"`
-	EmbeddingDims          uint32                 `protobuf:"varint,6,opt,name=embedding_dims,json=embeddingDims,proto3" json:"embedding_dims,omitempty"`
-	TopicBits              uint32                 `protobuf:"varint,7,opt,name=topic_bits,json=topicBits,proto3" json:"topic_bits,omitempty"`
-	TextMaxBytes           uint32                 `protobuf:"varint,8,opt,name=text_max_bytes,json=textMaxBytes,proto3" json:"text_max_bytes,omitempty"`
-	MaxGroups              uint32                 `protobuf:"varint,9,opt,name=max_groups,json=maxGroups,proto3" json:"max_groups,omitempty"`
-	MaxAttributes          uint32                 `protobuf:"varint,10,opt,name=max_attributes,json=maxAttributes,proto3" json:"max_attributes,omitempty"`
-	MaxCategories          uint32                 `protobuf:"varint,11,opt,name=max_categories,json=maxCategories,proto3" json:"max_categories,omitempty"`
-	unknownFields          protoimpl.UnknownFields
-	sizeCache              protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Version 1 only: the thresholds of toxicity, prompt_injection and
+	// hallucination (version 2 has them in outcomes).
+	ToxicityThreshold      float64 `protobuf:"fixed64,1,opt,name=toxicity_threshold,json=toxicityThreshold,proto3" json:"toxicity_threshold,omitempty"`
+	InjectionThreshold     float64 `protobuf:"fixed64,2,opt,name=injection_threshold,json=injectionThreshold,proto3" json:"injection_threshold,omitempty"`
+	HallucinationThreshold float64 `protobuf:"fixed64,3,opt,name=hallucination_threshold,json=hallucinationThreshold,proto3" json:"hallucination_threshold,omitempty"`
+	SampleSize             uint32  `protobuf:"varint,4,opt,name=sample_size,json=sampleSize,proto3" json:"sample_size,omitempty"`
+	EmbeddingSampleSize    uint32  `protobuf:"varint,5,opt,name=embedding_sample_size,json=embeddingSampleSize,proto3" json:"embedding_sample_size,omitempty"`
+	EmbeddingDims          uint32  `protobuf:"varint,6,opt,name=embedding_dims,json=embeddingDims,proto3" json:"embedding_dims,omitempty"`
+	TopicBits              uint32  `protobuf:"varint,7,opt,name=topic_bits,json=topicBits,proto3" json:"topic_bits,omitempty"`
+	TextMaxBytes           uint32  `protobuf:"varint,8,opt,name=text_max_bytes,json=textMaxBytes,proto3" json:"text_max_bytes,omitempty"`
+	MaxGroups              uint32  `protobuf:"varint,9,opt,name=max_groups,json=maxGroups,proto3" json:"max_groups,omitempty"`
+	MaxAttributes          uint32  `protobuf:"varint,10,opt,name=max_attributes,json=maxAttributes,proto3" json:"max_attributes,omitempty"`
+	MaxCategories          uint32  `protobuf:"varint,11,opt,name=max_categories,json=maxCategories,proto3" json:"max_categories,omitempty"`
+	// Version 2: the outcomes counted, in the order Segment groups list
+	// their counts; partials merge when their common outcomes have equal
+	// thresholds (the merged partial counts the union).
+	Outcomes      []*OutcomeParam `protobuf:"bytes,12,rep,name=outcomes,proto3" json:"outcomes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Params) Reset() {
@@ -337,8 +346,70 @@ func (x *Params) GetMaxCategories() uint32 {
 	return 0
 }
 
+func (x *Params) GetOutcomes() []*OutcomeParam {
+	if x != nil {
+		return x.Outcomes
+	}
+	return nil
+}
+
+// OutcomeParam names an outcome and the threshold that decides it (0 for
+// flags, kinds and errors).
+type OutcomeParam struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Threshold     float64                `protobuf:"fixed64,2,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OutcomeParam) Reset() {
+	*x = OutcomeParam{}
+	mi := &file_sightline_window_v1_partial_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OutcomeParam) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OutcomeParam) ProtoMessage() {}
+
+func (x *OutcomeParam) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_window_v1_partial_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OutcomeParam.ProtoReflect.Descriptor instead.
+func (*OutcomeParam) Descriptor() ([]byte, []int) {
+	return file_sightline_window_v1_partial_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *OutcomeParam) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *OutcomeParam) GetThreshold() float64 {
+	if x != nil {
+		return x.Threshold
+	}
+	return 0
+}
+
 // Outcome is a binary per-event outcome (toxicity over threshold, ...):
 // positives of trials (the events where the outcome could be judged).
+// Written for every outcome, in the order of the outcomes.
 type Outcome struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -350,7 +421,7 @@ type Outcome struct {
 
 func (x *Outcome) Reset() {
 	*x = Outcome{}
-	mi := &file_sightline_window_v1_partial_proto_msgTypes[2]
+	mi := &file_sightline_window_v1_partial_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -362,7 +433,7 @@ func (x *Outcome) String() string {
 func (*Outcome) ProtoMessage() {}
 
 func (x *Outcome) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_window_v1_partial_proto_msgTypes[2]
+	mi := &file_sightline_window_v1_partial_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -375,7 +446,7 @@ func (x *Outcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Outcome.ProtoReflect.Descriptor instead.
 func (*Outcome) Descriptor() ([]byte, []int) {
-	return file_sightline_window_v1_partial_proto_rawDescGZIP(), []int{2}
+	return file_sightline_window_v1_partial_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Outcome) GetName() string {
@@ -419,7 +490,7 @@ type Numeric struct {
 
 func (x *Numeric) Reset() {
 	*x = Numeric{}
-	mi := &file_sightline_window_v1_partial_proto_msgTypes[3]
+	mi := &file_sightline_window_v1_partial_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -431,7 +502,7 @@ func (x *Numeric) String() string {
 func (*Numeric) ProtoMessage() {}
 
 func (x *Numeric) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_window_v1_partial_proto_msgTypes[3]
+	mi := &file_sightline_window_v1_partial_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -444,7 +515,7 @@ func (x *Numeric) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Numeric.ProtoReflect.Descriptor instead.
 func (*Numeric) Descriptor() ([]byte, []int) {
-	return file_sightline_window_v1_partial_proto_rawDescGZIP(), []int{3}
+	return file_sightline_window_v1_partial_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Numeric) GetName() string {
@@ -525,7 +596,7 @@ type Sketch struct {
 
 func (x *Sketch) Reset() {
 	*x = Sketch{}
-	mi := &file_sightline_window_v1_partial_proto_msgTypes[4]
+	mi := &file_sightline_window_v1_partial_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -537,7 +608,7 @@ func (x *Sketch) String() string {
 func (*Sketch) ProtoMessage() {}
 
 func (x *Sketch) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_window_v1_partial_proto_msgTypes[4]
+	mi := &file_sightline_window_v1_partial_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -550,7 +621,7 @@ func (x *Sketch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sketch.ProtoReflect.Descriptor instead.
 func (*Sketch) Descriptor() ([]byte, []int) {
-	return file_sightline_window_v1_partial_proto_rawDescGZIP(), []int{4}
+	return file_sightline_window_v1_partial_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Sketch) GetName() string {
@@ -595,7 +666,7 @@ type Categorical struct {
 
 func (x *Categorical) Reset() {
 	*x = Categorical{}
-	mi := &file_sightline_window_v1_partial_proto_msgTypes[5]
+	mi := &file_sightline_window_v1_partial_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -607,7 +678,7 @@ func (x *Categorical) String() string {
 func (*Categorical) ProtoMessage() {}
 
 func (x *Categorical) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_window_v1_partial_proto_msgTypes[5]
+	mi := &file_sightline_window_v1_partial_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -620,7 +691,7 @@ func (x *Categorical) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Categorical.ProtoReflect.Descriptor instead.
 func (*Categorical) Descriptor() ([]byte, []int) {
-	return file_sightline_window_v1_partial_proto_rawDescGZIP(), []int{5}
+	return file_sightline_window_v1_partial_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Categorical) GetName() string {
@@ -662,7 +733,7 @@ type Segment struct {
 
 func (x *Segment) Reset() {
 	*x = Segment{}
-	mi := &file_sightline_window_v1_partial_proto_msgTypes[6]
+	mi := &file_sightline_window_v1_partial_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -674,7 +745,7 @@ func (x *Segment) String() string {
 func (*Segment) ProtoMessage() {}
 
 func (x *Segment) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_window_v1_partial_proto_msgTypes[6]
+	mi := &file_sightline_window_v1_partial_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -687,7 +758,7 @@ func (x *Segment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Segment.ProtoReflect.Descriptor instead.
 func (*Segment) Descriptor() ([]byte, []int) {
-	return file_sightline_window_v1_partial_proto_rawDescGZIP(), []int{6}
+	return file_sightline_window_v1_partial_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Segment) GetAttribute() string {
@@ -712,7 +783,8 @@ func (x *Segment) GetOther() *Group {
 }
 
 // Group holds the outcome counts of one group of a segment attribute,
-// positives and trials in the order of Partial.outcomes.
+// positives and trials in the order of the outcomes (version 2:
+// params.outcomes; version 1: Partial.outcomes).
 type Group struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -725,7 +797,7 @@ type Group struct {
 
 func (x *Group) Reset() {
 	*x = Group{}
-	mi := &file_sightline_window_v1_partial_proto_msgTypes[7]
+	mi := &file_sightline_window_v1_partial_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -737,7 +809,7 @@ func (x *Group) String() string {
 func (*Group) ProtoMessage() {}
 
 func (x *Group) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_window_v1_partial_proto_msgTypes[7]
+	mi := &file_sightline_window_v1_partial_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -750,7 +822,7 @@ func (x *Group) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Group.ProtoReflect.Descriptor instead.
 func (*Group) Descriptor() ([]byte, []int) {
-	return file_sightline_window_v1_partial_proto_rawDescGZIP(), []int{7}
+	return file_sightline_window_v1_partial_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Group) GetName() string {
@@ -795,7 +867,7 @@ type Embedding struct {
 
 func (x *Embedding) Reset() {
 	*x = Embedding{}
-	mi := &file_sightline_window_v1_partial_proto_msgTypes[8]
+	mi := &file_sightline_window_v1_partial_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -807,7 +879,7 @@ func (x *Embedding) String() string {
 func (*Embedding) ProtoMessage() {}
 
 func (x *Embedding) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_window_v1_partial_proto_msgTypes[8]
+	mi := &file_sightline_window_v1_partial_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -820,7 +892,7 @@ func (x *Embedding) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Embedding.ProtoReflect.Descriptor instead.
 func (*Embedding) Descriptor() ([]byte, []int) {
-	return file_sightline_window_v1_partial_proto_rawDescGZIP(), []int{8}
+	return file_sightline_window_v1_partial_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Embedding) GetN() uint64 {
@@ -862,7 +934,7 @@ type Sample struct {
 
 func (x *Sample) Reset() {
 	*x = Sample{}
-	mi := &file_sightline_window_v1_partial_proto_msgTypes[9]
+	mi := &file_sightline_window_v1_partial_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -874,7 +946,7 @@ func (x *Sample) String() string {
 func (*Sample) ProtoMessage() {}
 
 func (x *Sample) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_window_v1_partial_proto_msgTypes[9]
+	mi := &file_sightline_window_v1_partial_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -887,7 +959,7 @@ func (x *Sample) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sample.ProtoReflect.Descriptor instead.
 func (*Sample) Descriptor() ([]byte, []int) {
-	return file_sightline_window_v1_partial_proto_rawDescGZIP(), []int{9}
+	return file_sightline_window_v1_partial_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Sample) GetHashes() []uint64 {
@@ -927,7 +999,7 @@ const file_sightline_window_v1_partial_proto_rawDesc = "" +
 	"\bsegments\x18\x0e \x03(\v2\x1c.sightline.window.v1.SegmentR\bsegments\x128\n" +
 	"\x18dropped_attribute_events\x18\x0f \x01(\x04R\x16droppedAttributeEvents\x12<\n" +
 	"\tembedding\x18\x10 \x01(\v2\x1e.sightline.window.v1.EmbeddingR\tembedding\x12B\n" +
-	"\x0elatency_sample\x18\x11 \x01(\v2\x1b.sightline.window.v1.SampleR\rlatencySample\"\xcf\x03\n" +
+	"\x0elatency_sample\x18\x11 \x01(\v2\x1b.sightline.window.v1.SampleR\rlatencySample\"\x8e\x04\n" +
 	"\x06Params\x12-\n" +
 	"\x12toxicity_threshold\x18\x01 \x01(\x01R\x11toxicityThreshold\x12/\n" +
 	"\x13injection_threshold\x18\x02 \x01(\x01R\x12injectionThreshold\x127\n" +
@@ -943,7 +1015,11 @@ const file_sightline_window_v1_partial_proto_rawDesc = "" +
 	"max_groups\x18\t \x01(\rR\tmaxGroups\x12%\n" +
 	"\x0emax_attributes\x18\n" +
 	" \x01(\rR\rmaxAttributes\x12%\n" +
-	"\x0emax_categories\x18\v \x01(\rR\rmaxCategories\"S\n" +
+	"\x0emax_categories\x18\v \x01(\rR\rmaxCategories\x12=\n" +
+	"\boutcomes\x18\f \x03(\v2!.sightline.window.v1.OutcomeParamR\boutcomes\"@\n" +
+	"\fOutcomeParam\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
+	"\tthreshold\x18\x02 \x01(\x01R\tthreshold\"S\n" +
 	"\aOutcome\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tpositives\x18\x02 \x01(\x04R\tpositives\x12\x16\n" +
@@ -999,35 +1075,37 @@ func file_sightline_window_v1_partial_proto_rawDescGZIP() []byte {
 	return file_sightline_window_v1_partial_proto_rawDescData
 }
 
-var file_sightline_window_v1_partial_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_sightline_window_v1_partial_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_sightline_window_v1_partial_proto_goTypes = []any{
-	(*Partial)(nil),     // 0: sightline.window.v1.Partial
-	(*Params)(nil),      // 1: sightline.window.v1.Params
-	(*Outcome)(nil),     // 2: sightline.window.v1.Outcome
-	(*Numeric)(nil),     // 3: sightline.window.v1.Numeric
-	(*Sketch)(nil),      // 4: sightline.window.v1.Sketch
-	(*Categorical)(nil), // 5: sightline.window.v1.Categorical
-	(*Segment)(nil),     // 6: sightline.window.v1.Segment
-	(*Group)(nil),       // 7: sightline.window.v1.Group
-	(*Embedding)(nil),   // 8: sightline.window.v1.Embedding
-	(*Sample)(nil),      // 9: sightline.window.v1.Sample
+	(*Partial)(nil),      // 0: sightline.window.v1.Partial
+	(*Params)(nil),       // 1: sightline.window.v1.Params
+	(*OutcomeParam)(nil), // 2: sightline.window.v1.OutcomeParam
+	(*Outcome)(nil),      // 3: sightline.window.v1.Outcome
+	(*Numeric)(nil),      // 4: sightline.window.v1.Numeric
+	(*Sketch)(nil),       // 5: sightline.window.v1.Sketch
+	(*Categorical)(nil),  // 6: sightline.window.v1.Categorical
+	(*Segment)(nil),      // 7: sightline.window.v1.Segment
+	(*Group)(nil),        // 8: sightline.window.v1.Group
+	(*Embedding)(nil),    // 9: sightline.window.v1.Embedding
+	(*Sample)(nil),       // 10: sightline.window.v1.Sample
 }
 var file_sightline_window_v1_partial_proto_depIdxs = []int32{
 	1,  // 0: sightline.window.v1.Partial.params:type_name -> sightline.window.v1.Params
-	2,  // 1: sightline.window.v1.Partial.outcomes:type_name -> sightline.window.v1.Outcome
-	3,  // 2: sightline.window.v1.Partial.numerics:type_name -> sightline.window.v1.Numeric
-	4,  // 3: sightline.window.v1.Partial.sketches:type_name -> sightline.window.v1.Sketch
-	5,  // 4: sightline.window.v1.Partial.categoricals:type_name -> sightline.window.v1.Categorical
-	6,  // 5: sightline.window.v1.Partial.segments:type_name -> sightline.window.v1.Segment
-	8,  // 6: sightline.window.v1.Partial.embedding:type_name -> sightline.window.v1.Embedding
-	9,  // 7: sightline.window.v1.Partial.latency_sample:type_name -> sightline.window.v1.Sample
-	7,  // 8: sightline.window.v1.Segment.groups:type_name -> sightline.window.v1.Group
-	7,  // 9: sightline.window.v1.Segment.other:type_name -> sightline.window.v1.Group
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	3,  // 1: sightline.window.v1.Partial.outcomes:type_name -> sightline.window.v1.Outcome
+	4,  // 2: sightline.window.v1.Partial.numerics:type_name -> sightline.window.v1.Numeric
+	5,  // 3: sightline.window.v1.Partial.sketches:type_name -> sightline.window.v1.Sketch
+	6,  // 4: sightline.window.v1.Partial.categoricals:type_name -> sightline.window.v1.Categorical
+	7,  // 5: sightline.window.v1.Partial.segments:type_name -> sightline.window.v1.Segment
+	9,  // 6: sightline.window.v1.Partial.embedding:type_name -> sightline.window.v1.Embedding
+	10, // 7: sightline.window.v1.Partial.latency_sample:type_name -> sightline.window.v1.Sample
+	2,  // 8: sightline.window.v1.Params.outcomes:type_name -> sightline.window.v1.OutcomeParam
+	8,  // 9: sightline.window.v1.Segment.groups:type_name -> sightline.window.v1.Group
+	8,  // 10: sightline.window.v1.Segment.other:type_name -> sightline.window.v1.Group
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_sightline_window_v1_partial_proto_init() }
@@ -1041,7 +1119,7 @@ func file_sightline_window_v1_partial_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sightline_window_v1_partial_proto_rawDesc), len(file_sightline_window_v1_partial_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

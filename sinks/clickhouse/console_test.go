@@ -11,7 +11,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sightline-dev/sightline/internal/testenv"
-	"github.com/sightline-dev/sightline/processors/detector"
 	"github.com/sightline-dev/sightline/processors/features"
 	"github.com/sightline-dev/sightline/processors/window"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
@@ -44,7 +43,8 @@ func consoleEvents(t *testing.T, n int, t0 time.Time) []chsink.EventRow {
 		}
 		r := chsink.EventRow{Event: ev, Features: features.Compute(ev), Offset: int64(i)}
 		if i%3 != 0 { // some calls have no toxicity score (NULL sorts last)
-			r.Scores.CompletionToxicity = detector.Opt{Value: float64(i%4) / 4, Valid: true}
+			r.Scores = defaultScores(t)
+			r.Scores.Set("completion_toxicity", float64(i%4)/4)
 		}
 		rows = append(rows, r)
 	}

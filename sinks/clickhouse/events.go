@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -24,26 +25,138 @@ type EventRow struct {
 	DetectorErrors []string
 	Partition      int32
 	Offset         int64
+
+	ingestedAt time.Time // set by InsertEvents
 }
 
-// EventColumns is the explicit column list of every llm_events insert.
-var EventColumns = []string{
-	"event_id", "tenant", "app", "environment", "ts", "ts_us", "duration_ms", "ttft_ms",
-	"provider", "operation", "request_model", "model",
-	"prompt_roles", "prompt_contents", "completion_roles", "completion_contents", "finish_reasons",
-	"input_tokens", "output_tokens", "cost_usd", "error_type", "error_message",
-	"trace_id", "span_id", "conversation_id", "user_id", "prompt_template_id", "prompt_template_version",
-	"variant", "context", "reference", "segment_keys", "segment_values", "attribute_keys", "attribute_values",
-	"embedding", "sdk_name", "sdk_version", "response_id", "truncated",
-	"prompt_chars", "completion_chars", "context_chars", "prompt_messages", "completion_messages", "context_items",
-	"total_tokens", "output_tokens_per_second", "has_context", "has_reference", "is_error",
-	"kafka_partition", "kafka_offset", "ingested_at",
-	"completion_toxicity", "prompt_toxicity", "toxicity_evidence", "hallucination", "grounding", "unsupported_spans",
-	"rouge_l", "bleu", "token_f1", "exact_match", "pii_kinds", "prompt_injection", "injection_evidence",
-	"refusal", "refusal_confidence", "detector_errors",
+// eventColumns are llm_events' columns that do not come from detectors,
+// in insert order; each detector output adds its own after them
+// (EventsTable), then detector_errors.
+var eventColumns = []Column[EventRow]{
+	Col("event_id", func(r *EventRow) any { return r.Event.GetEventId() }),
+	Col("tenant", func(r *EventRow) any { return r.Event.GetTenant() }),
+	Col("app", func(r *EventRow) any { return r.Event.GetApp() }),
+	Col("environment", func(r *EventRow) any { return r.Event.GetEnvironment() }),
+	Col("ts", func(r *EventRow) any { return r.Event.GetTs().AsTime().UTC() }),
+	Col("ts_us", func(r *EventRow) any { return uint32(r.Event.GetTs().AsTime().Nanosecond() / 1000) }),
+	Col("duration_ms", func(r *EventRow) any { return r.Event.GetDurationMs() }),
+	Col("ttft_ms", func(r *EventRow) any { return r.Event.TtftMs }),
+	Col("provider", func(r *EventRow) any { return r.Event.GetProvider() }),
+	Col("operation", func(r *EventRow) any { return r.Event.GetOperation() }),
+	Col("request_model", func(r *EventRow) any { return r.Event.GetRequestModel() }),
+	Col("model", func(r *EventRow) any { return r.Event.GetModel() }),
+	Col("prompt_roles", func(r *EventRow) any { return messageField(r.Event.GetPrompt(), (*eventpb.Message).GetRole) }),
+	Col("prompt_contents", func(r *EventRow) any { return messageField(r.Event.GetPrompt(), (*eventpb.Message).GetContent) }),
+	Col("completion_roles", func(r *EventRow) any { return messageField(r.Event.GetCompletion(), (*eventpb.Message).GetRole) }),
+	Col("completion_contents", func(r *EventRow) any { return messageField(r.Event.GetCompletion(), (*eventpb.Message).GetContent) }),
+	Col("finish_reasons", func(r *EventRow) any {
+		return messageField(r.Event.GetCompletion(), (*eventpb.Message).GetFinishReason)
+	}),
+	Col("input_tokens", func(r *EventRow) any { return r.Event.GetInputTokens() }),
+	Col("output_tokens", func(r *EventRow) any { return r.Event.GetOutputTokens() }),
+	Col("cost_usd", func(r *EventRow) any { return r.Event.GetCostUsd() }),
+	Col("error_type", func(r *EventRow) any { return r.Event.GetError().GetType() }),
+	Col("error_message", func(r *EventRow) any { return r.Event.GetError().GetMessage() }),
+	Col("trace_id", func(r *EventRow) any { return r.Event.GetTraceId() }),
+	Col("span_id", func(r *EventRow) any { return r.Event.GetSpanId() }),
+	Col("conversation_id", func(r *EventRow) any { return r.Event.GetConversationId() }),
+	Col("user_id", func(r *EventRow) any { return r.Event.GetUserId() }),
+	Col("prompt_template_id", func(r *EventRow) any { return r.Event.GetPromptTemplate().GetId() }),
+	Col("prompt_template_version", func(r *EventRow) any { return r.Event.GetPromptTemplate().GetVersion() }),
+	Col("variant", func(r *EventRow) any { return r.Event.GetVariant() }),
+	Col("context", func(r *EventRow) any { return strs(r.Event.GetContext()) }),
+	Col("reference", func(r *EventRow) any { return r.Event.GetReference() }),
+	Col("segment_keys", func(r *EventRow) any { return keys(r.Event.GetSegments()) }),
+	Col("segment_values", func(r *EventRow) any { return values(r.Event.GetSegments()) }),
+	Col("attribute_keys", func(r *EventRow) any { return keys(r.Event.GetAttributes()) }),
+	Col("attribute_values", func(r *EventRow) any { return values(r.Event.GetAttributes()) }),
+	Col("embedding", func(r *EventRow) any {
+		if e := r.Event.GetEmbedding(); e != nil {
+			return e
+		}
+		return []float32{}
+	}),
+	Col("sdk_name", func(r *EventRow) any { return r.Event.GetSdk().GetName() }),
+	Col("sdk_version", func(r *EventRow) any { return r.Event.GetSdk().GetVersion() }),
+	Col("response_id", func(r *EventRow) any { return r.Event.GetResponseId() }),
+	Col("truncated", func(r *EventRow) any { return b2u(r.Event.GetTruncated()) }),
+	Col("prompt_chars", func(r *EventRow) any { return r.Features.PromptChars }),
+	Col("completion_chars", func(r *EventRow) any { return r.Features.CompletionChars }),
+	Col("context_chars", func(r *EventRow) any { return r.Features.ContextChars }),
+	Col("prompt_messages", func(r *EventRow) any { return r.Features.PromptMessages }),
+	Col("completion_messages", func(r *EventRow) any { return r.Features.CompletionMessages }),
+	Col("context_items", func(r *EventRow) any { return r.Features.ContextItems }),
+	Col("total_tokens", func(r *EventRow) any { return r.Features.TotalTokens }),
+	Col("output_tokens_per_second", func(r *EventRow) any { return r.Features.OutputTokensPerSecond }),
+	Col("has_context", func(r *EventRow) any { return b2u(r.Features.HasContext) }),
+	Col("has_reference", func(r *EventRow) any { return b2u(r.Features.HasReference) }),
+	Col("is_error", func(r *EventRow) any { return b2u(r.Features.IsError) }),
+	Col("kafka_partition", func(r *EventRow) any { return r.Partition }),
+	Col("kafka_offset", func(r *EventRow) any { return r.Offset }),
+	Col("ingested_at", func(r *EventRow) any { return r.ingestedAt }),
 }
 
-var insertEvents = InsertStmt("llm_events", EventColumns)
+var detectorErrorsColumn = Col("detector_errors", func(r *EventRow) any { return strs(r.DetectorErrors) })
+
+// outputColumn is the column of output i of a schema: the output's name,
+// its value by kind (ColumnType). Rows scored with that schema fill it;
+// rows without scores leave it NULL (or empty).
+func outputColumn(o *detector.Output, i int) Column[EventRow] {
+	value := func(r *EventRow) *detector.Value {
+		if i < len(r.Scores.Values) {
+			return &r.Scores.Values[i]
+		}
+		return &detector.Value{}
+	}
+	switch o.Kind {
+	case detector.Probability, detector.Metric:
+		return Col(o.Name, func(r *EventRow) any {
+			v := value(r)
+			if !v.Valid {
+				return (*float32)(nil)
+			}
+			f := float32(v.Num)
+			return &f
+		})
+	case detector.Flag:
+		return Col(o.Name, func(r *EventRow) any { v := value(r); return b2u(v.Valid && v.Num != 0) })
+	default:
+		return Col(o.Name, func(r *EventRow) any { return strs(value(r).List) })
+	}
+}
+
+var eventTables sync.Map // schemaKey -> *Table[EventRow]
+
+// schemaKey identifies a schema by its outputs' names and kinds: equal
+// schemas share one table whatever scorer made them.
+func schemaKey(schema *detector.Schema) string {
+	var b strings.Builder
+	for i := 0; i < schema.Len(); i++ {
+		o := schema.Output(i)
+		b.WriteString(o.Name)
+		b.WriteByte(byte('0' + o.Kind))
+	}
+	return b.String()
+}
+
+// EventsTable is the llm_events insert of rows scored with schema: the
+// event's columns, one column per detector output (named as the output;
+// a migration adds it, see detector.Kind.ColumnType) and detector_errors.
+// Detectors that are not in the schema (disabled) are left out of the
+// column list, so their columns take their defaults (NULL, [], 0).
+func EventsTable(schema *detector.Schema) *Table[EventRow] {
+	key := schemaKey(schema)
+	if t, ok := eventTables.Load(key); ok {
+		return t.(*Table[EventRow])
+	}
+	cols := append([]Column[EventRow](nil), eventColumns...)
+	for i := 0; i < schema.Len(); i++ {
+		cols = append(cols, outputColumn(schema.Output(i), i))
+	}
+	cols = append(cols, detectorErrorsColumn)
+	t, _ := eventTables.LoadOrStore(key, NewTable("llm_events", cols...))
+	return t.(*Table[EventRow])
+}
 
 // InsertStmt is the INSERT statement of a batch into table with an explicit
 // column list, which old servers need (see DESIGN).
@@ -51,34 +164,43 @@ func InsertStmt(table string, cols []string) string {
 	return "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ")"
 }
 
-// InsertEvents writes rows to llm_events in one batch (one attempt).
+// InsertEvents writes rows to llm_events (one attempt): one batch for the
+// rows scored with one schema (a stage's rows) and those without scores;
+// rows scored with other schemas go in batches of their own.
 func InsertEvents(ctx context.Context, conn driver.Conn, rows []EventRow) error {
-	if len(rows) == 0 {
-		return nil
-	}
-	b, err := conn.PrepareBatch(ctx, insertEvents)
-	if err != nil {
-		return fmt.Errorf("cannot prepare llm_events insert: %w", err)
-	}
 	now := time.Now().UTC()
 	for i := range rows {
-		if err := appendEvent(b, &rows[i], now); err != nil {
-			_ = b.Abort()
-			return fmt.Errorf("cannot append to llm_events batch: %w", err)
-		}
+		rows[i].ingestedAt = now
 	}
-	if err := b.Send(); err != nil {
-		return fmt.Errorf("cannot insert %d rows into llm_events: %w", len(rows), err)
+	for len(rows) > 0 {
+		var schema *detector.Schema
+		for i := range rows {
+			if rows[i].Scores.Schema.Len() > 0 {
+				schema = rows[i].Scores.Schema
+				break
+			}
+		}
+		key := schemaKey(schema)
+		batch, rest := rows, []EventRow(nil)
+		for i := range rows {
+			if s := rows[i].Scores.Schema; s.Len() > 0 && s != schema && schemaKey(s) != key {
+				batch, rest = nil, nil
+				for j := range rows {
+					if s := rows[j].Scores.Schema; s.Len() == 0 || s == schema || schemaKey(s) == key {
+						batch = append(batch, rows[j])
+					} else {
+						rest = append(rest, rows[j])
+					}
+				}
+				break
+			}
+		}
+		if err := EventsTable(schema).Insert(ctx, conn, batch); err != nil {
+			return err
+		}
+		rows = rest
 	}
 	return nil
-}
-
-func opt(o detector.Opt) *float32 {
-	if !o.Valid {
-		return nil
-	}
-	v := float32(o.Value)
-	return &v
 }
 
 func strs(s []string) []string {
@@ -95,64 +217,30 @@ func b2u(b bool) uint8 {
 	return 0
 }
 
-func kv(m map[string]string) (keys, vals []string) {
-	if len(m) == 0 {
-		return []string{}, []string{}
+func messageField(msgs []*eventpb.Message, f func(*eventpb.Message) string) []string {
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		out[i] = f(m)
 	}
-	keys = make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	vals = make([]string, len(keys))
-	for i, k := range keys {
-		vals[i] = m[k]
-	}
-	return keys, vals
+	return out
 }
 
-func appendEvent(b driver.Batch, r *EventRow, now time.Time) error {
-	ev := r.Event
-	ts := ev.GetTs().AsTime().UTC()
-	n := len(ev.GetPrompt())
-	pr, pc := make([]string, n), make([]string, n)
-	for i, m := range ev.GetPrompt() {
-		pr[i], pc[i] = m.GetRole(), m.GetContent()
+// keys and values are a map's entries sorted by key (Nested columns).
+func keys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
 	}
-	n = len(ev.GetCompletion())
-	cr, cc, fr := make([]string, n), make([]string, n), make([]string, n)
-	for i, m := range ev.GetCompletion() {
-		cr[i], cc[i], fr[i] = m.GetRole(), m.GetContent(), m.GetFinishReason()
+	sort.Strings(out)
+	return out
+}
+
+func values(m map[string]string) []string {
+	ks := keys(m)
+	for i, k := range ks {
+		ks[i] = m[k]
 	}
-	sk, sv := kv(ev.GetSegments())
-	ak, av := kv(ev.GetAttributes())
-	ctxs := ev.GetContext()
-	if ctxs == nil {
-		ctxs = []string{}
-	}
-	emb := ev.GetEmbedding()
-	if emb == nil {
-		emb = []float32{}
-	}
-	f := &r.Features
-	sc := &r.Scores
-	return b.Append(
-		ev.GetEventId(), ev.GetTenant(), ev.GetApp(), ev.GetEnvironment(), ts, uint32(ts.Nanosecond()/1000),
-		ev.GetDurationMs(), ev.TtftMs,
-		ev.GetProvider(), ev.GetOperation(), ev.GetRequestModel(), ev.GetModel(),
-		pr, pc, cr, cc, fr,
-		ev.GetInputTokens(), ev.GetOutputTokens(), ev.GetCostUsd(), ev.GetError().GetType(), ev.GetError().GetMessage(),
-		ev.GetTraceId(), ev.GetSpanId(), ev.GetConversationId(), ev.GetUserId(),
-		ev.GetPromptTemplate().GetId(), ev.GetPromptTemplate().GetVersion(),
-		ev.GetVariant(), ctxs, ev.GetReference(), sk, sv, ak, av,
-		emb, ev.GetSdk().GetName(), ev.GetSdk().GetVersion(), ev.GetResponseId(), b2u(ev.GetTruncated()),
-		f.PromptChars, f.CompletionChars, f.ContextChars, f.PromptMessages, f.CompletionMessages, f.ContextItems,
-		f.TotalTokens, f.OutputTokensPerSecond, b2u(f.HasContext), b2u(f.HasReference), b2u(f.IsError),
-		r.Partition, r.Offset, now,
-		opt(sc.CompletionToxicity), opt(sc.PromptToxicity), strs(sc.ToxicityEvidence), opt(sc.Hallucination), opt(sc.Grounding), strs(sc.UnsupportedSpans),
-		opt(sc.RougeL), opt(sc.BLEU), opt(sc.TokenF1), opt(sc.ExactMatch), strs(sc.PIIKinds), opt(sc.PromptInjection), strs(sc.InjectionEvidence),
-		b2u(sc.Refusal), opt(sc.RefusalConfidence), strs(r.DetectorErrors),
-	)
+	return ks
 }
 
 // FeedbackColumns is the explicit column list of llm_feedback inserts.

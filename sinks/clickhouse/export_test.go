@@ -85,7 +85,7 @@ func Statements() ([]Statement, error) {
 		add(Statement{"count_events" + suffix, countEventsSQL(w), a})
 	}
 	for _, ins := range []struct{ name, sql string }{
-		{"insert_events", insertEvents}, {"insert_feedback", insertFeedback}, {"insert_signals", insertSignals},
+		{"insert_events", EventsTable(registrySchema()).InsertSQL()}, {"insert_feedback", insertFeedback}, {"insert_signals", insertSignals},
 		{"insert_windows", insertWindows}, {"insert_baselines", insertBaselines},
 		{"insert_evaluations", EvaluationsTable.InsertSQL()}, {"insert_eval_runs", EvalRunsTable.InsertSQL()},
 		{"insert_schema_migrations", recordMigrationInsert},

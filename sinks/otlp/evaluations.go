@@ -43,10 +43,6 @@ import (
 // EventName is the OpenTelemetry GenAI event the exporter sends.
 const EventName = "gen_ai.evaluation.result"
 
-// LabelThreshold is the score at or above which a [0,1] score gets the
-// positive label ("toxic", "unsupported", "injection").
-const LabelThreshold = 0.5
-
 // Config of the exporter.
 type Config struct {
 	// Endpoint is the OTLP/HTTP logs URL, e.g.
@@ -325,46 +321,51 @@ type evaluation struct {
 	value                    float64
 }
 
-// appendEvaluations appends the scores an event has, in a fixed order.
+// appendEvaluations appends the outputs of an event that its schema
+// exports (detector.Eval), in schema order, for those it has.
 func appendEvaluations(out []evaluation, sc *detector.Scores) []evaluation {
-	add := func(name string, o detector.Opt, pos, neg, explanation string) {
-		if !o.Valid {
-			return
+	for i := 0; i < sc.Schema.Len() && i < len(sc.Values); i++ {
+		o, v := sc.Schema.Output(i), &sc.Values[i]
+		e := o.Eval
+		if e == nil {
+			continue
 		}
-		label := neg
-		if o.Value >= LabelThreshold {
-			label = pos
+		ev := evaluation{name: e.Name, value: v.Num}
+		switch o.Kind {
+		case detector.Kinds:
+			if len(v.List) == 0 {
+				continue
+			}
+			kinds := append([]string(nil), v.List...)
+			sort.Strings(kinds)
+			ev.value, ev.label = float64(len(kinds)), strings.Join(kinds, ",")
+		case detector.Metric:
+			if !v.Valid {
+				continue
+			}
+			ev.label = e.Positive
+		default: // a decision: a probability with its threshold, a flag
+			if !v.Valid {
+				continue
+			}
+			ev.label = e.Negative
+			if sc.Decided(i) {
+				ev.label = e.Positive
+			}
 		}
-		out = append(out, evaluation{name: name, value: o.Value, label: label, explanation: explanation})
-	}
-	add("toxicity", sc.CompletionToxicity, "toxic", "not_toxic", strings.Join(sc.ToxicityEvidence, "; "))
-	add("prompt_toxicity", sc.PromptToxicity, "toxic", "not_toxic", "")
-	spans := ""
-	if n := len(sc.UnsupportedSpans); n > 0 {
-		spans = strconv.Itoa(n) + " unsupported spans"
-	}
-	add("hallucination", sc.Hallucination, "unsupported", "supported", spans)
-	add("prompt_injection", sc.PromptInjection, "injection", "benign", strings.Join(sc.InjectionEvidence, "; "))
-	if sc.RefusalConfidence.Valid {
-		// The label is the refusal detector's own decision (its threshold).
-		label := "answered"
-		if sc.Refusal {
-			label = "refused"
+		if e.Explanation != "" {
+			if j := sc.Schema.Index(e.Explanation); j >= 0 && j < len(sc.Values) {
+				items := sc.Values[j].List
+				switch {
+				case len(items) == 0:
+				case e.CountOnly:
+					ev.explanation = strconv.Itoa(len(items)) + " " + strings.ReplaceAll(e.Explanation, "_", " ")
+				default:
+					ev.explanation = strings.Join(items, "; ")
+				}
+			}
 		}
-		out = append(out, evaluation{name: "refusal", value: sc.RefusalConfidence.Value, label: label})
-	}
-	if len(sc.PIIKinds) > 0 {
-		kinds := append([]string(nil), sc.PIIKinds...)
-		sort.Strings(kinds)
-		out = append(out, evaluation{name: "pii", value: float64(len(kinds)), label: strings.Join(kinds, ",")})
-	}
-	for _, m := range []struct {
-		name string
-		o    detector.Opt
-	}{{"rouge_l", sc.RougeL}, {"bleu", sc.BLEU}, {"token_f1", sc.TokenF1}, {"exact_match", sc.ExactMatch}} {
-		if m.o.Valid {
-			out = append(out, evaluation{name: m.name, value: m.o.Value, label: "reference"})
-		}
+		out = append(out, ev)
 	}
 	return out
 }

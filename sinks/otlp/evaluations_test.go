@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/registry"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 )
@@ -54,6 +55,15 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.mu.Unlock()
 }
 
+// scores are empty scores of the default detectors.
+func scores() detector.Scores {
+	schema, err := registry.Schema(nil)
+	if err != nil {
+		panic(err)
+	}
+	return detector.NewScores(schema)
+}
+
 func rows() []chsink.EventRow {
 	ev := &eventpb.Event{EventId: "0190d9a2-0000-7000-8000-000000000001", Tenant: "acme", App: "support-bot",
 		Environment: "prod", Model: "gpt-4o", ResponseId: "chatcmpl-1",
@@ -61,16 +71,17 @@ func rows() []chsink.EventRow {
 		Ts:         timestamppb.New(time.Date(2025, 10, 1, 12, 0, 0, 0, time.UTC)),
 		Prompt:     []*eventpb.Message{{Role: "user", Content: "my email is jane@example.com"}},
 		Completion: []*eventpb.Message{{Role: "assistant", Content: "You are an idiot."}}}
-	var sc detector.Scores
-	sc.CompletionToxicity.Set(0.93)
-	sc.ToxicityEvidence = []string{"idiot"}
-	sc.PromptToxicity.Set(0.01)
-	sc.Hallucination.Set(0.2)
-	sc.UnsupportedSpans = []string{"the secret spans"}
-	sc.PromptInjection.Set(0.02)
-	sc.RefusalConfidence.Set(0.1)
-	sc.PIIKinds = []string{"email"}
-	sc.RougeL.Set(0.5)
+	sc := scores()
+	sc.Set("completion_toxicity", 0.93)
+	sc.SetList("toxicity_evidence", []string{"idiot"})
+	sc.Set("prompt_toxicity", 0.01)
+	sc.Set("hallucination", 0.2)
+	sc.SetList("unsupported_spans", []string{"the secret spans"})
+	sc.Set("prompt_injection", 0.02)
+	sc.Set("refusal_confidence", 0.1)
+	sc.SetFlag("refusal", false)
+	sc.SetList("pii_kinds", []string{"email"})
+	sc.Set("rouge_l", 0.5)
 	// An event without trace context and with no scores at all.
 	bare := &eventpb.Event{EventId: "0190d9a2-0000-7000-8000-000000000002", App: "other"}
 	return []chsink.EventRow{{Event: ev, Scores: sc}, {Event: bare}}
@@ -91,8 +102,8 @@ func TestExport(t *testing.T) {
 	otherEv := proto.Clone(other.Event).(*eventpb.Event)
 	otherEv.App, otherEv.TraceId = "search", ""
 	other.Event = otherEv
-	other.Scores = detector.Scores{}
-	other.Scores.CompletionToxicity.Set(0.1)
+	other.Scores = scores()
+	other.Scores.Set("completion_toxicity", 0.1)
 	e.Add(append(batch, other))
 	e.Close(context.Background())
 
