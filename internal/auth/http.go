@@ -20,6 +20,7 @@ const (
 	SurfaceConsole = "console"
 	SurfaceMetrics = "metrics"
 	SurfaceAudit   = "audit"
+	SurfaceAdmin   = "admin"
 	SurfaceOTLP    = "otlp"
 )
 
@@ -39,13 +40,13 @@ type Guard struct {
 func NewGuard(ring *Keyring, cfg Config, reg prometheus.Registerer) (*Guard, error) {
 	cfg = cfg.WithDefaults()
 	g := &Guard{ring: ring, cfg: cfg, requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sightline_auth_requests_total",
-		Help: "Requests checked for an API key, by surface (ingest, read, console, metrics, audit, otlp) and result " +
+		Help: "Requests checked for an API key, by surface (ingest, read, console, metrics, audit, admin, otlp) and result " +
 			"(ok; unauthenticated: 401; forbidden: 403, the key's role or tenant; rate_limited: 429, auth.rate_limit)."},
 		[]string{"surface", "result"})}
 	if ring != nil {
 		g.lim = newLimiter(cfg.RateLimit, time.Now)
 	}
-	for _, s := range []string{SurfaceIngest, SurfaceRead, SurfaceConsole, SurfaceMetrics, SurfaceAudit, SurfaceOTLP} {
+	for _, s := range []string{SurfaceIngest, SurfaceRead, SurfaceConsole, SurfaceMetrics, SurfaceAudit, SurfaceAdmin, SurfaceOTLP} {
 		for _, r := range []string{"ok", "unauthenticated", "forbidden", "rate_limited"} {
 			g.requests.WithLabelValues(s, r)
 		}

@@ -7,20 +7,23 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/sightline-dev/sightline/internal/auth"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 )
 
-// The read API (GET /v1/signals, /v1/alerts, /v1/summary) answers from
-// ClickHouse. It returns signals, alert history and per-app aggregates,
-// never prompt or completion text: the server listens on loopback by
-// default and has no authentication, and event content holds personal
-// data.
+// The read API (GET /v1/signals, /v1/alerts, /v1/summary, and for admin
+// keys GET /v1/audit) answers from ClickHouse. It returns signals, alert
+// history, per-app aggregates and the audit trail, never prompt or
+// completion text (event content holds personal data; the Console's call
+// page shows it, audited). A key of one tenant reads that tenant's rows
+// only: the tenant travels into the query as a condition.
 
 // Limits of one read request.
 const (
@@ -124,15 +127,27 @@ func parseTime(s string, def, now time.Time) (time.Time, error) {
 	return t, nil
 }
 
-// read runs one API read: parse, query, answer.
-func (s *Server) read(w http.ResponseWriter, r *http.Request, run func(ctx context.Context, conn driver.Conn) (any, error)) {
+// read runs one API read: parse, query, answer. tenant is the tenant the
+// caller's key restricts the read to ("" for a key of every tenant or no
+// authentication); a tenant parameter naming another is 403.
+func (s *Server) read(w http.ResponseWriter, r *http.Request, run func(ctx context.Context, conn driver.Conn, tenant string) (any, error)) {
+	p, ok := auth.FromContext(r.Context())
+	if !ok {
+		auth.WriteDenied(w, &auth.Denied{Status: http.StatusUnauthorized, Err: errors.New("no authentication ran for this request")}, false)
+		return
+	}
+	tenant, err := p.ReadTenant(r.URL.Query().Get("tenant"))
+	if err != nil {
+		auth.WriteDenied(w, err, false)
+		return
+	}
 	if s.cfg.Query == nil {
 		writeJSON(w, http.StatusServiceUnavailable, apiError{"this process has no ClickHouse to read from"})
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
 	defer cancel()
-	out, err := run(ctx, s.cfg.Query)
+	out, err := run(ctx, s.cfg.Query, tenant)
 	var br badRequest
 	switch {
 	case errors.As(err, &br):
@@ -148,9 +163,9 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, run func(ctx conte
 // &metric=&group=&window_seconds=&flagged=true&since=&until=&limit=,
 // oldest window first.
 func (s *Server) signals(w http.ResponseWriter, r *http.Request) {
-	s.read(w, r, func(ctx context.Context, conn driver.Conn) (any, error) {
+	s.read(w, r, func(ctx context.Context, conn driver.Conn, tenant string) (any, error) {
 		v := r.URL.Query()
-		var f chsink.SignalFilter
+		f := chsink.SignalFilter{Tenant: tenant}
 		// The parameters that are not plain string filters.
 		if fl := v.Get("flagged"); fl != "" {
 			b, err := strconv.ParseBool(fl)
@@ -185,13 +200,13 @@ func (s *Server) signals(w http.ResponseWriter, r *http.Request) {
 // alerts answers GET /v1/alerts?rule=&state=&kind=&app=&model=&tenant=
 // &since=&until=&limit=, in the order they were recorded.
 func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
-	s.read(w, r, func(ctx context.Context, conn driver.Conn) (any, error) {
+	s.read(w, r, func(ctx context.Context, conn driver.Conn, tenant string) (any, error) {
 		eqs, rg, err := readQuery(r.URL.Query(), map[string]string{"rule": "rule", "state": "state", "kind": "kind",
 			"app": "app", "model": "model", "tenant": "tenant", "severity": "severity"})
 		if err != nil {
 			return nil, err
 		}
-		out, err := chsink.ReadAlerts(ctx, conn, chsink.AlertFilter{Eq: eqs, Range: rg})
+		out, err := chsink.ReadAlerts(ctx, conn, chsink.AlertFilter{Tenant: tenant, Eq: eqs, Range: rg})
 		if err != nil {
 			return nil, err
 		}
@@ -202,15 +217,40 @@ func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
 // summary answers GET /v1/summary?tenant=&app=&model=&since=&until=:
 // calls per tenant, app and model (deduplicated), by call time.
 func (s *Server) summary(w http.ResponseWriter, r *http.Request) {
-	s.read(w, r, func(ctx context.Context, conn driver.Conn) (any, error) {
+	s.read(w, r, func(ctx context.Context, conn driver.Conn, tenant string) (any, error) {
 		eqs, rg, err := readQuery(r.URL.Query(), map[string]string{"tenant": "tenant", "app": "app", "model": "model"})
 		if err != nil {
 			return nil, err
 		}
-		out, err := chsink.ReadSummary(ctx, conn, chsink.SummaryFilter{Eq: eqs, Range: rg})
+		out, err := chsink.ReadSummary(ctx, conn, chsink.SummaryFilter{Tenant: tenant, Eq: eqs, Range: rg})
 		if err != nil {
 			return nil, err
 		}
 		return map[string]any{"apps": out}, nil
+	})
+}
+
+// audit answers GET /v1/audit?action=&actor=&tenant=&target=&outcome=
+// &since=&until=&limit= (admin keys): who read which call's content, who
+// created or revoked keys, who ran forget or export, oldest first. An
+// admin key of one tenant sees the rows about that tenant or done by its
+// keys.
+func (s *Server) audit(w http.ResponseWriter, r *http.Request) {
+	s.read(w, r, func(ctx context.Context, conn driver.Conn, tenant string) (any, error) {
+		eqs, rg, err := readQuery(r.URL.Query(), map[string]string{"action": "action", "actor": "actor", "tenant": "tenant",
+			"target": "target", "outcome": "outcome"})
+		if err != nil {
+			return nil, err
+		}
+		if tenant != "" {
+			// The key's tenant bounds the rows; a tenant parameter
+			// naming it adds nothing.
+			eqs = slices.DeleteFunc(eqs, func(e chsink.Eq) bool { return e.Column == "tenant" })
+		}
+		out, err := chsink.ReadAudit(ctx, conn, chsink.AuditFilter{Tenant: tenant, Eq: eqs, Range: rg})
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"audit": out}, nil
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sightline-dev/sightline/internal/auth"
 	"github.com/sightline-dev/sightline/schemas"
 )
 
@@ -49,6 +51,10 @@ const (
 	rejectMalformed     = "malformed"
 	rejectNoValidEvents = "no_valid_events"
 	rejectCanceled      = "canceled"
+	// rejectWrongTenant: every event claimed a tenant other than the
+	// key's, under auth.tenant_mismatch: refuse (403); also the reason
+	// of each such event.
+	rejectWrongTenant = "wrong_tenant"
 )
 
 // Retry-After of the answers that ask the caller to come back.
@@ -77,10 +83,14 @@ type ingestError struct {
 
 // ingester serves POST /v1/events within its IngestConfig.
 type ingester struct {
-	cfg   IngestConfig
-	prod  *kgo.Client
-	topic string
-	slots chan struct{} // one per request being served
+	cfg IngestConfig
+	// mismatch: what happens to an event claiming a tenant other than
+	// its key's (the guard's auth.tenant_mismatch).
+	mismatch  auth.TenantMismatch
+	relabeled prometheus.Counter
+	prod      *kgo.Client
+	topic     string
+	slots     chan struct{} // one per request being served
 	// budget holds body bytes + unacknowledged event bytes; bodyBytes
 	// and brokerBytes split what it holds, to tell a slow broker (503)
 	// from many callers (429).
@@ -114,16 +124,19 @@ func newIngester(cfg IngestConfig, prod *kgo.Client, topic string, reg prometheu
 			[]string{"reason"}),
 		receivedBytes: prometheus.NewCounter(prometheus.CounterOpts{Name: "sightline_ingest_received_bytes_total",
 			Help: "Body bytes read by POST /v1/events."}),
+		relabeled: prometheus.NewCounter(prometheus.CounterOpts{Name: "sightline_ingest_events_relabeled_total",
+			Help: "Events that claimed a tenant other than their API key's and were stored under the key's (auth.tenant_mismatch: relabel)."}),
+		mismatch: auth.Relabel,
 	}
 	for _, r := range []string{rejectConcurrency, rejectInflightBytes, rejectBroker, rejectBodyTooLarge, rejectTooManyEvents,
-		rejectEmptyBody, rejectMalformed, rejectNoValidEvents, rejectCanceled} {
+		rejectEmptyBody, rejectMalformed, rejectNoValidEvents, rejectCanceled, rejectWrongTenant} {
 		in.rejectedRequests.WithLabelValues(r)
 	}
 	for _, r := range []schemas.Reason{schemas.ReasonDecode, schemas.ReasonSchemaVersion, schemas.ReasonMissingField,
-		schemas.ReasonInvalidField, schemas.ReasonTooLarge, "encode", rejectBroker} {
+		schemas.ReasonInvalidField, schemas.ReasonTooLarge, "encode", rejectBroker, rejectWrongTenant} {
 		in.eventsRejected.WithLabelValues(string(r))
 	}
-	collectors := []prometheus.Collector{in.requests, in.rejectedRequests, in.eventsAccepted, in.eventsRejected, in.receivedBytes,
+	collectors := []prometheus.Collector{in.requests, in.rejectedRequests, in.eventsAccepted, in.eventsRejected, in.receivedBytes, in.relabeled,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sightline_ingest_inflight_bytes",
 			Help:        inflightHelp,
 			ConstLabels: prometheus.Labels{"stage": "body"}}, func() float64 { return float64(in.bodyBytes.Load()) }),
@@ -141,9 +154,15 @@ func newIngester(cfg IngestConfig, prod *kgo.Client, topic string, reg prometheu
 	return in, nil
 }
 
-// ServeHTTP answers POST /v1/events.
+// ServeHTTP answers POST /v1/events. The request's Principal (the guard
+// put it in the context) decides the tenant of its events.
 func (in *ingester) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	in.requests.Inc()
+	who, ok := auth.FromContext(r.Context())
+	if !ok {
+		auth.WriteDenied(w, &auth.Denied{Status: http.StatusUnauthorized, Err: errors.New("no authentication ran for this request")}, false)
+		return
+	}
 	switch {
 	case r.ContentLength > in.cfg.MaxBodyBytes:
 		in.refuse(w, http.StatusRequestEntityTooLarge, rejectBodyTooLarge, "", fmt.Sprintf(
@@ -189,6 +208,7 @@ func (in *ingester) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	in.bodyBytes.Add(reserve)
 
 	run := in.newRun(r.Context(), reserve)
+	run.who = who
 	stop := run.read(http.MaxBytesReader(w, r.Body, in.cfg.MaxBodyBytes))
 	run.giveBack(run.held) // what the body did not use
 	in.answer(w, run, stop)
@@ -226,6 +246,10 @@ func (in *ingester) answer(w http.ResponseWriter, run *ingestRun, stop *stopped)
 	}
 	if stop == nil && res.Accepted == 0 && len(res.Rejected) > 0 {
 		stop = &stopped{http.StatusBadRequest, rejectNoValidEvents, "no valid event: see rejected"}
+		if !slices.ContainsFunc(res.Rejected, func(e ingestError) bool { return e.Reason != rejectWrongTenant }) {
+			stop = &stopped{http.StatusForbidden, rejectWrongTenant, fmt.Sprintf(
+				"every event claims a tenant this API key does not send for (it sends for %q; auth.tenant_mismatch is refuse)", run.who.Tenant)}
+		}
 	}
 	code := http.StatusOK
 	if stop != nil {
@@ -243,7 +267,8 @@ func (in *ingester) answer(w http.ResponseWriter, run *ingestRun, stop *stopped)
 
 // ingestRun is one request's events on their way to the broker.
 type ingestRun struct {
-	in *ingester
+	in  *ingester
+	who auth.Principal // the key: its tenant is the events' tenant
 	// held: reserved bytes not yet given back or handed to an event
 	// waiting for the broker; only the handler's goroutine touches it.
 	held     int64
@@ -437,6 +462,18 @@ func (run *ingestRun) event(doc []byte, cost int64) *stopped {
 	run.index++
 	ev, err := schemas.DecodeJSON(doc)
 	var b []byte
+	if err == nil {
+		// The key decides the tenant, never the payload.
+		var relabeled bool
+		if ev.Tenant, relabeled, err = run.who.IngestTenant(ev.Tenant, run.in.mismatch); err != nil {
+			run.rejected = append(run.rejected, ingestError{Index: i, Reason: rejectWrongTenant, Error: err.Error()})
+			run.in.eventsRejected.WithLabelValues(rejectWrongTenant).Inc()
+			run.giveBack(cost)
+			return nil
+		} else if relabeled {
+			run.in.relabeled.Inc()
+		}
+	}
 	if err == nil {
 		if b, err = proto.Marshal(ev); err != nil {
 			err = &schemas.Error{Reason: "encode", Detail: err.Error()}

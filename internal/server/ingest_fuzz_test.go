@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sightline-dev/sightline/internal/auth"
 	"github.com/sightline-dev/sightline/internal/broker"
 	"github.com/sightline-dev/sightline/internal/testenv"
 )
@@ -39,14 +40,19 @@ func FuzzIngest(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	// An ingest key of tenant acme that refuses other tenants' events:
+	// a body of only those is a 403.
+	in.mismatch = auth.Refuse
+	who := auth.Principal{KeyID: "fuzz", Tenant: "acme", Role: auth.RoleIngest}
 	f.Fuzz(func(t *testing.T, body []byte, chunked bool) {
 		r := httptest.NewRequest(http.MethodPost, "/v1/events", bytes.NewReader(body))
+		r = r.WithContext(auth.NewContext(r.Context(), who))
 		if chunked {
 			r.Body, r.ContentLength = io.NopCloser(io.MultiReader(bytes.NewReader(body))), -1
 		}
 		w := httptest.NewRecorder()
 		in.ServeHTTP(w, r)
-		if c := w.Code; c != http.StatusOK && c != http.StatusBadRequest && c != http.StatusRequestEntityTooLarge {
+		if c := w.Code; c != http.StatusOK && c != http.StatusBadRequest && c != http.StatusRequestEntityTooLarge && c != http.StatusForbidden {
 			t.Fatalf("answered %d: %s", c, w.Body)
 		}
 		var res ingestResult

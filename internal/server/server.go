@@ -1,10 +1,12 @@
 // Package server is the HTTP surface of a Sightline process: /metrics,
 // /healthz, /readyz, the JSON ingest endpoint (POST /v1/events) and the
-// read API over ClickHouse (GET /v1/signals, /v1/alerts, /v1/summary).
+// read API over ClickHouse (GET /v1/signals, /v1/alerts, /v1/summary,
+// /v1/audit), each behind the API-key guard of internal/auth.
 package server
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -17,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sightline-dev/sightline/internal/auth"
 	"github.com/sightline-dev/sightline/schemas"
 )
 
@@ -53,8 +56,19 @@ type Config struct {
 	Ingest IngestConfig
 	// Query, when set, is the ClickHouse the read API answers from.
 	Query driver.Conn
-	// Console, when set, serves the web UI at / (internal/console).
+	// Console, when set, serves the web UI at / (internal/console). It
+	// checks keys itself (console.Options.Guard).
 	Console http.Handler
+	// Guard checks the API key of every request to /metrics and /v1/
+	// (nil: auth.Off(), every request anonymous). /healthz, /readyz and
+	// /v1/schema are open.
+	Guard *auth.Guard
+	// Reads, when set, bounds the concurrent reads of the read API (and
+	// of the Console, which wraps its pages with the same limiter).
+	Reads *ReadLimiter
+	// TLS, when set, serves HTTPS (auth.CertReloader's config reloads
+	// the certificate).
+	TLS *tls.Config
 }
 
 // Server is a running HTTP server.
@@ -85,9 +99,18 @@ func Start(cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
+	if s.cfg.Guard == nil {
+		s.cfg.Guard = auth.Off()
+	}
+	if s.in != nil {
+		s.in.mismatch = s.cfg.Guard.TenantMismatch()
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("cannot listen on %s (http_addr): %w", cfg.Addr, err)
+	}
+	if cfg.TLS != nil {
+		ln = tls.NewListener(ln, cfg.TLS)
 	}
 	s.ln = ln
 	mux := http.NewServeMux()
@@ -98,6 +121,7 @@ func Start(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /v1/signals", s.signals)
 	mux.HandleFunc("GET /v1/alerts", s.alerts)
 	mux.HandleFunc("GET /v1/summary", s.summary)
+	mux.HandleFunc("GET /v1/audit", s.audit)
 	mux.Handle(LifecyclePath, LifecycleHandler(cfg.Query)) // forget and export (lifecycle_api.go)
 	mux.HandleFunc("GET /v1/schema", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/schema+json")
@@ -106,9 +130,46 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.Console != nil {
 		mux.Handle("/", cfg.Console)
 	}
-	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s.srv = &http.Server{Handler: s.guarded(mux), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		MaxHeaderBytes: 64 << 10}
 	go s.srv.Serve(ln)
 	return s, nil
+}
+
+// guarded puts every request to /metrics and /v1/ behind the guard: the
+// ingest endpoint needs an ingest key, the reads a read key, anything else
+// under /v1/ (the audit trail, the admin API) an admin key, so an
+// endpoint added later is closed until it says otherwise. The reads then
+// wait for a slot of the read limiter. The Console guards its own pages.
+func (s *Server) guarded(mux http.Handler) http.Handler {
+	g := s.cfg.Guard
+	metrics := g.Metrics(mux)
+	ingest := g.Require(auth.SurfaceIngest, auth.RoleIngest, false, mux)
+	readMux, auditMux := mux, mux
+	if s.cfg.Reads != nil {
+		readMux, auditMux = s.cfg.Reads.Wrap(auth.SurfaceRead, mux), s.cfg.Reads.Wrap(auth.SurfaceAudit, mux)
+	}
+	read := g.Require(auth.SurfaceRead, auth.RoleRead, false, readMux)
+	audit := g.Require(auth.SurfaceAudit, auth.RoleAdmin, false, auditMux)
+	admin := g.Require(auth.SurfaceAdmin, auth.RoleAdmin, false, mux)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch p := r.URL.Path; {
+		case p == "/healthz" || p == "/readyz" || p == "/v1/schema":
+			mux.ServeHTTP(w, r.WithContext(auth.NewContext(r.Context(), auth.Anonymous)))
+		case p == "/metrics":
+			metrics.ServeHTTP(w, r)
+		case p == "/v1/events":
+			ingest.ServeHTTP(w, r)
+		case p == "/v1/signals" || p == "/v1/alerts" || p == "/v1/summary":
+			read.ServeHTTP(w, r)
+		case p == "/v1/audit":
+			audit.ServeHTTP(w, r)
+		case strings.HasPrefix(p, "/v1/") || p == "/v1":
+			admin.ServeHTTP(w, r)
+		default:
+			mux.ServeHTTP(w, r) // the Console, which checks keys itself
+		}
+	})
 }
 
 // Addr is the listening address.
