@@ -4,6 +4,7 @@ import (
 	"bytes"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -157,7 +158,7 @@ func ParseJSON(b []byte) (*eventpb.Event, error) {
 func jsonErr(err error) string {
 	// encoding/json errors quote offending values only for type errors,
 	// which name the Go type and field, not the content.
-	if te, ok := err.(*json.UnmarshalTypeError); ok {
+	if te := (*json.UnmarshalTypeError)(nil); errors.As(err, &te) {
 		return fmt.Sprintf("field %q: cannot use a JSON %s as %s", te.Field, te.Value, te.Type)
 	}
 	return err.Error()

@@ -2,6 +2,7 @@ package schemas
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -67,8 +68,8 @@ func TestValidate(t *testing.T) {
 				}
 				return
 			}
-			e, ok := err.(*Error)
-			if !ok {
+			var e *Error
+			if !errors.As(err, &e) {
 				t.Fatalf("got %v, want *Error with reason %s", err, tt.reason)
 			}
 			if e.Reason != tt.reason || e.Field != tt.field {

@@ -137,5 +137,5 @@ func ExampleKafkaSASL() {
 	if err != nil {
 		panic(err) // a refused password or CA is reported here, naming the option
 	}
-	defer client.Close(context.Background())
+	client.Close(context.Background())
 }

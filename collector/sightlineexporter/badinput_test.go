@@ -522,7 +522,7 @@ func FuzzLogs(f *testing.F) {
 // pcommon writes them.
 func TestArenaDoubleAsString(t *testing.T) {
 	var a arena
-	for _, f := range []float64{0, 0.2, -0.5, 1, 512, 0.1 + 0.2, 1e-6, 9.99e-7, 1e20, 1e21, 123456789.125, -0.0,
+	for _, f := range []float64{0, 0.2, -0.5, 1, 512, 0.1 + 0.2, 1e-6, 9.99e-7, 1e20, 1e21, 123456789.125, math.Copysign(0, -1),
 		math.Inf(1), math.Inf(-1), math.NaN(), math.SmallestNonzeroFloat64, math.MaxFloat64} {
 		v := pcommon.NewValueDouble(f)
 		if got, want := a.asString(v), v.AsString(); got != want {

@@ -229,7 +229,7 @@ func newReportBias(g *globals) *cobra.Command {
 				switch s.Metric {
 				case "bias_rate":
 					m := byGroup[key{s.Name, s.Group}]
-					finding := "-"
+					var finding string
 					switch {
 					case s.Details["insufficient"] == true:
 						finding = "insufficient"

@@ -2,6 +2,7 @@ package console
 
 import (
 	"encoding/xml"
+	"errors"
 	"io"
 	"math"
 	"strings"
@@ -14,7 +15,7 @@ func wellFormed(t *testing.T, what, s string) {
 	t.Helper()
 	d := xml.NewDecoder(strings.NewReader(s))
 	for {
-		if _, err := d.Token(); err == io.EOF {
+		if _, err := d.Token(); errors.Is(err, io.EOF) {
 			return
 		} else if err != nil {
 			t.Fatalf("%s: not well-formed: %v\n%s", what, err, s)

@@ -81,7 +81,7 @@ func (u *upSystem) clickhousePID() int {
 			if err != nil {
 				continue
 			}
-			cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+			cmd, err := os.ReadFile(filepath.Join("/proc/", e.Name(), "cmdline"))
 			if err == nil && strings.Contains(string(cmd), want) && strings.Contains(string(cmd), "clickhouse") {
 				found = pid
 				return true, ""
@@ -164,9 +164,8 @@ type timed struct {
 }
 
 type backlogSampler struct {
-	stopc   chan struct{}
-	done    chan []timed
-	samples []timed
+	stopc chan struct{}
+	done  chan []timed
 }
 
 // sampleBacklog reads the true backlog of the score stage every 100 ms

@@ -288,7 +288,7 @@ func looksRandom(s string) bool {
 // (see SensitiveName; an authorization scheme is kept: "Bearer ***"), and
 // credentials after Bearer, Basic, Digest or Negotiate.
 func String(s string) string {
-	if s == "" || strings.IndexAny(s, ":= ") < 0 {
+	if s == "" || !strings.ContainsAny(s, ":= ") {
 		return s
 	}
 	var b strings.Builder
@@ -456,7 +456,7 @@ func skipScheme(s string, i int) int {
 
 // pairs masks the values of pairs whose name says secret.
 func pairs(s string) string {
-	if strings.IndexAny(s, ":=") < 0 {
+	if !strings.ContainsAny(s, ":=") {
 		return s
 	}
 	var b strings.Builder

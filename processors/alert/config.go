@@ -116,7 +116,10 @@ func ParseConfig(b []byte) (Config, error) {
 	if err := decodeStrict(b, &c); err != nil {
 		return c, err
 	}
-	return c, c.Validate()
+	// Validate first: it fills defaults into c, and the operands of a
+	// return are not ordered against its call.
+	err := c.Validate()
+	return c, err
 }
 
 func decodeStrict(b []byte, v any) error {

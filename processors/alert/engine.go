@@ -275,7 +275,7 @@ type verdict int
 const (
 	noData verdict = iota
 	matching
-	clear
+	clearing
 )
 
 // check evaluates the rule's condition on one row.
@@ -289,12 +289,12 @@ func (r *rule) check(s *window.Signal) (verdict, float64) {
 	}
 	if r.op == nil {
 		if r.condition == CondSignificant && s.PValue != nil && s.Threshold != nil && !(*s.PValue <= *s.Threshold) {
-			return clear, th
+			return clearing, th
 		}
 		if s.Decision {
 			return matching, th
 		}
-		return clear, th
+		return clearing, th
 	}
 	th = *r.Threshold
 	if math.IsNaN(s.Value) || math.IsInf(s.Value, 0) {
@@ -303,7 +303,7 @@ func (r *rule) check(s *window.Signal) (verdict, float64) {
 	if r.op(s.Value, th) {
 		return matching, th
 	}
-	return clear, th
+	return clearing, th
 }
 
 func (r *rule) matches(row *chsink.SignalRow) bool {
@@ -470,14 +470,14 @@ func (e *Engine) step(s *series, v verdict, b *batch) {
 	if v == noData {
 		switch s.rule.noData {
 		case NoDataOK:
-			v = clear
+			v = clearing
 		case NoDataAlerting:
 			v = matching
 		default:
 			return
 		}
 	}
-	if v == clear {
+	if v == clearing {
 		switch s.state {
 		case statePending:
 			s.state, s.consecutive = stateInactive, 0

@@ -1,19 +1,20 @@
 package stats
 
 import (
+	"errors"
 	"math"
 	"math/rand/v2"
 	"testing"
 )
 
 func TestHistogramBinsAndMerge(t *testing.T) {
-	if _, err := NewHistogram([]float64{1}); err != ErrEdges {
+	if _, err := NewHistogram([]float64{1}); !errors.Is(err, ErrEdges) {
 		t.Errorf("one edge: err %v, want ErrEdges", err)
 	}
-	if _, err := NewHistogram([]float64{0, 1, 1}); err != ErrEdges {
+	if _, err := NewHistogram([]float64{0, 1, 1}); !errors.Is(err, ErrEdges) {
 		t.Errorf("repeated edge: err %v, want ErrEdges", err)
 	}
-	if _, err := NewHistogram([]float64{0, math.NaN()}); err != ErrEdges {
+	if _, err := NewHistogram([]float64{0, math.NaN()}); !errors.Is(err, ErrEdges) {
 		t.Errorf("NaN edge: err %v, want ErrEdges", err)
 	}
 	h, err := NewHistogram([]float64{0, 1, 2})
@@ -60,7 +61,7 @@ func TestHistogramBinsAndMerge(t *testing.T) {
 		}
 	}
 	other, _ := NewHistogram(LinearEdges(-3, 3, 8))
-	if err := a.Merge(other); err != ErrEdgesMismatch {
+	if err := a.Merge(other); !errors.Is(err, ErrEdgesMismatch) {
 		t.Errorf("merge with other edges: %v, want ErrEdgesMismatch", err)
 	}
 	if LinearEdges(1, 1, 4) != nil || LinearEdges(0, 1, 0) != nil {

@@ -250,18 +250,18 @@ func LoadBaseline(ctx context.Context, conn driver.Conn, name string, key window
 		return nil, fmt.Errorf("cannot read llm_baselines: %w", err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var enc string
-		if err := rows.Scan(&enc); err != nil {
-			return nil, fmt.Errorf("cannot read llm_baselines: %w", err)
-		}
-		p := new(window.Partial)
-		if err := p.UnmarshalBinary([]byte(enc)); err != nil {
-			return nil, fmt.Errorf("baseline %q of %v is unreadable: %w", name, key, err)
-		}
-		return p, nil
+	if !rows.Next() {
+		return nil, rows.Err()
 	}
-	return nil, rows.Err()
+	var enc string
+	if err := rows.Scan(&enc); err != nil {
+		return nil, fmt.Errorf("cannot read llm_baselines: %w", err)
+	}
+	p := new(window.Partial)
+	if err := p.UnmarshalBinary([]byte(enc)); err != nil {
+		return nil, fmt.Errorf("baseline %q of %v is unreadable: %w", name, key, err)
+	}
+	return p, nil
 }
 
 const windowsBetweenQuery = `SELECT partial FROM llm_windows FINAL
