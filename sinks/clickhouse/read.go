@@ -189,10 +189,13 @@ type AlertView struct {
 	Outcome       string    `json:"outcome,omitempty"`
 	StatusCode    int32     `json:"status_code,omitempty"`
 	Error         string    `json:"error,omitempty"`
+	// IncidentID is the incident the row belongs to: a rule's group_by
+	// gathers series into incidents, notified once each.
+	IncidentID string `json:"incident_id,omitempty"`
 }
 
 // AlertFilterColumns are the columns ReadAlerts filters on.
-var AlertFilterColumns = []string{"rule", "state", "kind", "app", "model", "tenant", "severity"}
+var AlertFilterColumns = []string{"rule", "state", "kind", "app", "model", "tenant", "severity", "incident_id"}
 
 // AlertFilter selects alert rows.
 type AlertFilter struct {
@@ -210,7 +213,7 @@ func (f AlertFilter) sql() (string, []any, error) {
 	}
 	return `SELECT ts, alert_id, rule, kind, state, severity, tenant, app, model, variant, grp,
 	signal, metric, value, threshold, n, window_start, window_seconds, action, action_type, attempt, outcome,
-	status_code, error
+	status_code, error, incident_id
 FROM llm_alerts WHERE ` + w + ` ORDER BY seq` + limit(f.Limit), args, nil
 }
 
@@ -234,7 +237,7 @@ func ReadAlerts(ctx context.Context, conn driver.Conn, f AlertFilter) ([]AlertVi
 		)
 		if err := rows.Scan(&a.Time, &a.AlertID, &a.Rule, &a.Kind, &a.State, &a.Severity, &a.Tenant, &a.App, &a.Model,
 			&a.Variant, &a.Group, &a.Signal, &a.Metric, &value, &threshold, &a.N, &a.WindowStart, &a.WindowSeconds,
-			&a.Action, &a.ActionType, &a.Attempt, &a.Outcome, &a.StatusCode, &a.Error); err != nil {
+			&a.Action, &a.ActionType, &a.Attempt, &a.Outcome, &a.StatusCode, &a.Error, &a.IncidentID); err != nil {
 			return nil, fmt.Errorf("cannot read llm_alerts: %w", err)
 		}
 		a.Time, a.WindowStart = a.Time.UTC(), a.WindowStart.UTC()
