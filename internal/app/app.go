@@ -45,9 +45,17 @@ func NewRegistry() *prometheus.Registry {
 	return reg
 }
 
-// ClickHouseOptions turns the config into sink options.
+// ClickHouseOptions is the config's connection with addr (comma-separated)
+// in place of clickhouse.addr.
 func ClickHouseOptions(c config.ClickHouseConfig, addr string) chsink.Options {
-	return chsink.Options{Addrs: strings.Split(addr, ","), Database: c.Database, Username: c.Username, Password: c.Password}
+	o := c.Options
+	o.Addrs = nil
+	for _, a := range strings.Split(addr, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			o.Addrs = append(o.Addrs, a)
+		}
+	}
+	return o
 }
 
 // Up runs everything on one machine until ctx ends: the embedded broker
@@ -105,7 +113,7 @@ func Up(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			"retention", cfg.Kafka.Retention, "retention_bytes_per_partition", cfg.Kafka.RetentionBytes)
 	}
 
-	chAddr := cfg.ClickHouse.Addr
+	chAddr := cfg.ClickHouse.Addrs.String()
 	var chLocal *chlocal.Supervisor
 	if chAddr == "" {
 		s, err := chlocal.Supervise(ctx, chlocal.Config{
@@ -121,12 +129,13 @@ func Up(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		chAddr = s.Addr()
 		log.Info("local clickhouse started", "addr", chAddr, "http", s.HTTPAddr(), "data_dir", filepath.Join(cfg.DataDir, "clickhouse"))
 	}
-	conn, err := chsink.Open(ctx, ClickHouseOptions(cfg.ClickHouse, chAddr))
+	chOpts := ClickHouseOptions(cfg.ClickHouse, chAddr)
+	conn, err := chsink.Open(ctx, chOpts)
 	if err != nil {
 		return err
 	}
 	cleanups = append(cleanups, func() { conn.Close() })
-	res, err := chsink.Migrate(ctx, conn)
+	res, err := chsink.MigrateOn(ctx, conn, chOpts)
 	if err != nil {
 		return err
 	}
@@ -342,14 +351,15 @@ func Aggregate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if len(cfg.Kafka.Brokers) == 0 {
 		return errors.New("sightline aggregate needs --kafka-brokers (or kafka.brokers in the config file)")
 	}
-	if cfg.ClickHouse.Addr == "" {
+	if len(cfg.ClickHouse.Addrs) == 0 {
 		return errors.New("sightline aggregate needs --clickhouse-addr (or clickhouse.addr in the config file)")
 	}
+	warnScaleOut(cfg, log)
 	kopts, err := kafkaOpts(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	conn, err := chsink.Open(ctx, ClickHouseOptions(cfg.ClickHouse, cfg.ClickHouse.Addr))
+	conn, err := chsink.Open(ctx, cfg.ClickHouse.Options)
 	if err != nil {
 		return err
 	}
@@ -357,13 +367,15 @@ func Aggregate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	reg := NewRegistry()
 	aggCfg := AggregateConfig(cfg, cfg.Kafka.Brokers, log)
 	aggCfg.KafkaOpts = kopts
-	engine, err := alertEngine(cfg, conn, reg, log)
+	// One of possibly several aggregate members: the alert state of the
+	// keys it takes over is reloaded from llm_alerts (alertowner.go).
+	owned, err := newOwnedAlerts(cfg, conn, reg, log)
 	if err != nil {
 		return err
 	}
-	if engine != nil {
-		aggCfg.OnSignals = engine.Evaluate
-		defer closeEngine(engine, log)
+	if owned != nil {
+		aggCfg.OnSignals = owned.Evaluate
+		defer owned.Close()
 	}
 	agg, err := aggregate.New(aggCfg, conn, reg)
 	if err != nil {
@@ -384,7 +396,7 @@ func Aggregate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer srv.Close(context.Background())
-	log.Info("aggregate stage running", "brokers", strings.Join(cfg.Kafka.Brokers, ","), "clickhouse", cfg.ClickHouse.Addr, "http", srv.Addr())
+	log.Info("aggregate stage running", "brokers", strings.Join(cfg.Kafka.Brokers, ","), "clickhouse", cfg.ClickHouse.Addrs.String(), "http", srv.Addr())
 	return agg.Run(ctx)
 }
 
@@ -394,14 +406,14 @@ func Score(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if len(cfg.Kafka.Brokers) == 0 {
 		return errors.New("sightline score needs --kafka-brokers (or kafka.brokers in the config file)")
 	}
-	if cfg.ClickHouse.Addr == "" {
+	if len(cfg.ClickHouse.Addrs) == 0 {
 		return errors.New("sightline score needs --clickhouse-addr (or clickhouse.addr in the config file)")
 	}
 	kopts, err := kafkaOpts(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	conn, err := chsink.Open(ctx, ClickHouseOptions(cfg.ClickHouse, cfg.ClickHouse.Addr))
+	conn, err := chsink.Open(ctx, cfg.ClickHouse.Options)
 	if err != nil {
 		return err
 	}
@@ -431,7 +443,7 @@ func Score(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer srv.Close(context.Background())
-	log.Info("score stage running", "brokers", strings.Join(cfg.Kafka.Brokers, ","), "clickhouse", cfg.ClickHouse.Addr, "http", srv.Addr())
+	log.Info("score stage running", "brokers", strings.Join(cfg.Kafka.Brokers, ","), "clickhouse", cfg.ClickHouse.Addrs.String(), "http", srv.Addr())
 	return stage.Run(ctx)
 }
 

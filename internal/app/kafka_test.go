@@ -41,7 +41,7 @@ func securedConfig(t *testing.T, b *kafkatest.Broker) (config.Config, driver.Con
 	cfg.HTTPAddr = "127.0.0.1:" + port()
 	cfg.Kafka.Config = b.Config(kafkaconf.MechanismScramSHA512)
 	cfg.Kafka.SASL.Password, cfg.Kafka.SASL.PasswordEnv = "", passwordEnv
-	cfg.ClickHouse.Addr, cfg.ClickHouse.Database = ch.Addrs[0], ch.Database
+	cfg.ClickHouse.Addrs, cfg.ClickHouse.Database = ch.Addrs[:1], ch.Database
 	cfg.Score.FlushInterval = 200 * time.Millisecond
 	cfg.Aggregate.Window, cfg.Aggregate.Lateness = 2*time.Second, time.Second
 	testenv.Must(t, cfg.Validate(), "config")

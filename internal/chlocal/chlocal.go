@@ -12,11 +12,13 @@ package chlocal
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,6 +49,56 @@ type Config struct {
 	// Stderr receives the server's own stderr (default: discarded; the
 	// server logs to Dir/log).
 	Stderr io.Writer
+	// Password, when set, is required of the default user (stored as its
+	// SHA-256), for tests of credentials.
+	Password string
+	// TLSPort, when set, serves the native protocol over TLS on this port
+	// (tcp_port_secure) with CertFile and KeyFile (PEM).
+	TLSPort           int
+	CertFile, KeyFile string
+	// Cluster makes the server one host of a cluster (for tests: see
+	// internal/testenv's StartCluster).
+	Cluster *ClusterConfig
+}
+
+// ClusterConfig is one host's view of a cluster: the cluster's hosts
+// (remote_servers), ZooKeeper, its own shard and replica (macros, used in
+// replicated tables' paths) and the port replicas fetch parts on.
+type ClusterConfig struct {
+	Name string
+	// Shards lists each shard's replicas, 127.0.0.1 ports of their native
+	// protocol.
+	Shards [][]int
+	// ZooKeeper is host:port of the ZooKeeper servers.
+	ZooKeeper []string
+	// Shard and Replica are this host's macros ({shard}, {replica}).
+	Shard, Replica string
+	// InterserverPort serves parts to the other replicas (required).
+	InterserverPort int
+}
+
+func (c *ClusterConfig) xml() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "    <remote_servers>\n        <%s>\n", c.Name)
+	for _, shard := range c.Shards {
+		// internal_replication: an insert goes to one replica, which
+		// replicates it (the tables are Replicated*MergeTree).
+		b.WriteString("            <shard>\n                <internal_replication>true</internal_replication>\n")
+		for _, port := range shard {
+			fmt.Fprintf(&b, "                <replica><host>127.0.0.1</host><port>%d</port></replica>\n", port)
+		}
+		b.WriteString("            </shard>\n")
+	}
+	fmt.Fprintf(&b, "        </%s>\n    </remote_servers>\n    <zookeeper>\n", c.Name)
+	for _, zk := range c.ZooKeeper {
+		host, port, _ := strings.Cut(zk, ":")
+		fmt.Fprintf(&b, "        <node><host>%s</host><port>%s</port></node>\n", host, port)
+	}
+	fmt.Fprintf(&b, "        <session_timeout_ms>10000</session_timeout_ms>\n    </zookeeper>\n")
+	fmt.Fprintf(&b, "    <macros><shard>%s</shard><replica>%s</replica></macros>\n", c.Shard, c.Replica)
+	fmt.Fprintf(&b, "    <interserver_http_host>127.0.0.1</interserver_http_host>\n    <interserver_http_port>%d</interserver_http_port>\n", c.InterserverPort)
+	b.WriteString("    <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>\n")
+	return b.String()
 }
 
 // Server is a running local ClickHouse.
@@ -169,7 +221,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 
 func (s *Server) waitReady(ctx context.Context) error {
 	deadline := time.Now().Add(s.cfg.StartTimeout)
-	url := "http://" + s.HTTPAddr() + "/?query=SELECT%201"
+	q := url.Values{"query": {"SELECT 1"}}
+	if s.cfg.Password != "" {
+		q.Set("user", "default")
+		q.Set("password", s.cfg.Password)
+	}
+	u := "http://" + s.HTTPAddr() + "/?" + q.Encode()
 	client := &http.Client{Timeout: time.Second}
 	for {
 		select {
@@ -179,7 +236,7 @@ func (s *Server) waitReady(ctx context.Context) error {
 			return ctx.Err()
 		default:
 		}
-		resp, err := client.Get(url)
+		resp, err := client.Get(u)
 		if err == nil {
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
@@ -223,6 +280,21 @@ func errorLog(dir string) string { return filepath.Join(dir, "log", "clickhouse-
 // Done is closed when the server process exits.
 func (s *Server) Done() <-chan struct{} { return s.done }
 
+// Kill stops the server at once (SIGKILL), as a crash would, and waits for
+// it (tests of a replica going down).
+func (s *Server) Kill() {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.done
+}
+
+// Config is the configuration the server runs with (ports filled in).
+func (s *Server) Config() Config { return s.cfg }
+
 func writeConfig(cfg Config) error {
 	d := cfg.Dir
 	// <yandex> is the root element every release from 18.16 to current
@@ -258,19 +330,29 @@ func writeConfig(cfg Config) error {
     <builtin_dictionaries_reload_interval>3600</builtin_dictionaries_reload_interval>
     <max_session_timeout>3600</max_session_timeout>
     <default_session_timeout>60</default_session_timeout>
-</yandex>
-`, d, cfg.TCPPort, cfg.HTTPPort)
+%[4]s</yandex>
+`, d, cfg.TCPPort, cfg.HTTPPort, extraConfig(cfg))
+	// A cluster's hosts read and write each shard through its first live
+	// replica (what sinks/clickhouse requires in cluster mode).
+	loadBalancing := "random"
+	if cfg.Cluster != nil {
+		loadBalancing = "in_order"
+	}
+	password := "<password></password>"
+	if cfg.Password != "" {
+		password = fmt.Sprintf("<password_sha256_hex>%x</password_sha256_hex>", sha256.Sum256([]byte(cfg.Password)))
+	}
 	users := `<?xml version="1.0"?>
 <yandex>
     <profiles>
         <default>
             <max_memory_usage>4000000000</max_memory_usage>
-            <load_balancing>random</load_balancing>
+            <load_balancing>` + loadBalancing + `</load_balancing>
         </default>
     </profiles>
     <users>
         <default>
-            <password></password>
+            ` + password + `
             <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
             <profile>default</profile>
             <quota>default</quota>
@@ -301,4 +383,29 @@ func writeConfig(cfg Config) error {
 		}
 	}
 	return nil
+}
+
+// extraConfig is the optional part of config.xml: the TLS port and the
+// cluster.
+func extraConfig(cfg Config) string {
+	var b strings.Builder
+	if cfg.TLSPort != 0 {
+		fmt.Fprintf(&b, `    <tcp_port_secure>%d</tcp_port_secure>
+    <openSSL>
+        <server>
+            <certificateFile>%s</certificateFile>
+            <privateKeyFile>%s</privateKeyFile>
+            <verificationMode>none</verificationMode>
+            <loadDefaultCAFile>false</loadDefaultCAFile>
+            <cacheSessions>true</cacheSessions>
+            <disableProtocols>sslv2,sslv3</disableProtocols>
+            <preferServerCiphers>true</preferServerCiphers>
+        </server>
+    </openSSL>
+`, cfg.TLSPort, cfg.CertFile, cfg.KeyFile)
+	}
+	if cfg.Cluster != nil {
+		b.WriteString(cfg.Cluster.xml())
+	}
+	return b.String()
 }

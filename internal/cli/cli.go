@@ -46,7 +46,7 @@ func (g *globals) load(cmd *cobra.Command) (config.Config, error) {
 		cfg.Kafka.Brokers = splitList(g.brokers)
 	}
 	if f.Changed("clickhouse-addr") {
-		cfg.ClickHouse.Addr = g.chAddr
+		cfg.ClickHouse.Addrs = splitList(g.chAddr)
 	}
 	if f.Changed("clickhouse-database") {
 		cfg.ClickHouse.Database = g.chDB
@@ -126,27 +126,7 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 				return app.Aggregate(cmd.Context(), cfg, g.logger())
 			},
 		},
-		&cobra.Command{
-			Use:   "migrate",
-			Short: "Apply the ClickHouse migrations to --clickhouse-addr",
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				cfg, err := g.load(cmd)
-				if err != nil {
-					return err
-				}
-				conn, err := openClickHouse(cmd, cfg)
-				if err != nil {
-					return err
-				}
-				defer conn.Close()
-				res, err := chsink.Migrate(cmd.Context(), conn)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(stdout, "applied %v, skipped (server too old) %v, schema version %d\n", res.Applied, res.Skipped, res.Current)
-				return nil
-			},
-		},
+		newMigrate(g),
 		newLoadgen(g),
 		newSummary(g),
 		newEval(g),
@@ -202,7 +182,7 @@ func newLoadgen(g *globals) *cobra.Command {
 // openClickHouse connects the tool commands to clickhouse.addr, or to the
 // local server `sightline up` manages when none is configured.
 func openClickHouse(cmd *cobra.Command, cfg config.Config) (driver.Conn, error) {
-	addr := cfg.ClickHouse.Addr
+	addr := cfg.ClickHouse.Addrs.String()
 	if addr == "" {
 		addr = fmt.Sprintf("127.0.0.1:%d", cfg.ClickHouse.LocalPort)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/sightline-dev/sightline/processors/score"
 	"github.com/sightline-dev/sightline/processors/window"
 	"github.com/sightline-dev/sightline/schemas/kafkaconf"
+	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 	"github.com/sightline-dev/sightline/sinks/otlp"
 )
 
@@ -94,15 +95,14 @@ type KafkaConfig struct {
 	RetentionBytes int64         `yaml:"retention_bytes"`
 }
 
-// ClickHouseConfig: empty Addr means a local clickhouse-server managed by
-// sightline.
+// ClickHouseConfig is the connection (sinks/clickhouse owns its keys,
+// defaults and validation: addr, database, username, password,
+// password_env, tls, cluster, ...) plus the ports of the local server
+// `sightline up` runs when addr is empty.
 type ClickHouseConfig struct {
-	Addr      string `yaml:"addr"`
-	Database  string `yaml:"database"`
-	Username  string `yaml:"username"`
-	Password  string `yaml:"password"`
-	LocalPort int    `yaml:"local_port"`
-	LocalHTTP int    `yaml:"local_http_port"`
+	chsink.Options `yaml:",inline"`
+	LocalPort      int `yaml:"local_port"`
+	LocalHTTP      int `yaml:"local_http_port"`
 }
 
 // Default returns the configuration `sightline up` runs with when given
@@ -116,7 +116,7 @@ func Default() Config {
 			Retention: broker.DefaultRetention, RetentionBytes: broker.DefaultRetentionBytes,
 		},
 		ClickHouse: ClickHouseConfig{
-			Database: "default", Username: "default", LocalPort: 19000, LocalHTTP: 18123,
+			Options: chsink.DefaultOptions(), LocalPort: 19000, LocalHTTP: 18123,
 		},
 		Score:     score.DefaultConfig(),
 		Aggregate: aggregate.DefaultConfig(),
@@ -165,6 +165,12 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Kafka.Config.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
+	}
+	if err := c.ClickHouse.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if c.ClickHouse.Cluster != "" && len(c.ClickHouse.Addrs) == 0 {
+		return fmt.Errorf("config: clickhouse.cluster needs clickhouse.addr (sightline runs a single local server, not a cluster)")
 	}
 	if err := c.Score.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
