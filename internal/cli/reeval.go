@@ -27,7 +27,7 @@ func newReeval(g *globals) *cobra.Command {
 		Use:   "reeval",
 		Short: "Re-evaluate stored events with an LLM judge (OpenAI-compatible endpoint) and measure the online detectors against it",
 		Long: "Reads the events of a scope (--tenant/--app/--model/--variant; empty matches all) and range (--from/--to,\n" +
-			"RFC 3339), or of an alert (--alert-id: its key and windows from llm_alerts), from llm_events; asks the judge\n" +
+			"RFC 3339), or of an alert or incident (--alert-id: its keys and windows from llm_alerts), from llm_events; asks the judge\n" +
 			"for a JSON verdict on each (toxicity, hallucination given the context or reference, bias); writes\n" +
 			"llm_evaluations and a summary row in llm_eval_runs (judge rates; precision, recall and F1 of the online\n" +
 			"detectors against the judge), and prints the summary.\n\n" +
@@ -75,7 +75,7 @@ func newReeval(g *globals) *cobra.Command {
 	f.StringVar(&rc.Scope.Variant, "variant", "", "variant of the events (empty: all)")
 	f.StringVar(&from, "from", "", "start of the range, inclusive (RFC 3339)")
 	f.StringVar(&to, "to", "", "end of the range, exclusive (RFC 3339)")
-	f.StringVar(&rc.AlertID, "alert-id", "", "take scope and range from this alert in llm_alerts instead")
+	f.StringVar(&rc.AlertID, "alert-id", "", "take scope and range from this alert or incident (the id a notification carries) in llm_alerts instead")
 	f.StringVar(&rc.JudgeURL, "judge-url", "", "OpenAI-compatible API base of the judge, e.g. http://gpu-host:8000/v1 (vLLM)")
 	f.StringVar(&rc.JudgeModel, "judge-model", "", "judge model name as the endpoint knows it")
 	f.IntVar(&rc.Concurrency, "concurrency", 4, "judge requests in flight at most")

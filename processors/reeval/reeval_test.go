@@ -338,6 +338,45 @@ func TestRunForAlert(t *testing.T) {
 	}
 }
 
+// --alert-id may name an incident (the id a grouped notification and its
+// job request carry): the job spans its series, here two models of one
+// app, and no other app.
+func TestRunForIncident(t *testing.T) {
+	conn, _ := testenv.Database(t)
+	ctx := context.Background()
+	f := newFakeJudge(t, time.Second)
+	cfg := jobConfig(f)
+	cfg.Scope, cfg.From, cfg.To = Scope{}, time.Time{}, time.Time{}
+	cfg.AlertID = "incident-1"
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO llm_alerts (alert_id, incident_id, kind, state, tenant, app, model, variant, window_start, window_seconds)")
+	testenv.Must(t, err, "prepare")
+	for _, r := range []struct {
+		id, incident, kind, state, app, variant string
+		start                                   time.Duration
+	}{
+		{"incident-1", "incident-1", "incident", "firing", "support-bot", "", 5 * time.Minute},
+		{"alert-a", "incident-1", "state", "firing", "support-bot", "A", 5 * time.Minute},
+		{"alert-b", "incident-1", "state", "firing", "support-bot", "B", 10 * time.Minute},
+		{"alert-b", "incident-1", "state", "resolved", "support-bot", "B", 30 * time.Minute},
+		{"alert-c", "incident-2", "state", "firing", "other-app", "A", 0},
+	} {
+		testenv.Must(t, b.Append(r.id, r.incident, r.kind, r.state, "acme", r.app, "gpt-4o-mini", r.variant, t0.Add(r.start), uint32(300)), "append")
+	}
+	testenv.Must(t, b.Send(), "send")
+	store(t, conn, []spec{
+		{tenant: "acme", app: "support-bot", variant: "A", at: 6 * time.Minute, completion: "a #toxic", detTox: 0.9, detHal: -1},
+		{tenant: "acme", app: "support-bot", variant: "B", at: 11 * time.Minute, completion: "b #toxic", detTox: 0.9, detHal: -1},
+		{tenant: "acme", app: "support-bot", variant: "B", at: 16 * time.Minute, completion: "after", detTox: 0.1, detHal: -1},
+		{tenant: "acme", app: "other-app", variant: "A", at: 6 * time.Minute, completion: "other app", detTox: 0.1, detHal: -1},
+	})
+	sum, err := Run(ctx, cfg, conn, &bytes.Buffer{})
+	testenv.Must(t, err, "run")
+	if sum.Events != 2 || !sum.From.Equal(t0.Add(5*time.Minute)) || !sum.To.Equal(t0.Add(15*time.Minute)) ||
+		sum.Scope.App != "support-bot" || sum.Scope.Variant != "*" {
+		t.Fatalf("incident job: %+v", sum)
+	}
+}
+
 // Without llm_alerts the error says what is missing.
 func TestRunForAlertWithoutAlertsTable(t *testing.T) {
 	conn, _ := testenv.Database(t)

@@ -23,16 +23,25 @@ var ErrNoAlert = errors.New("alert not found in llm_alerts")
 var alertScopeColumns = []string{"alert_id", "tenant", "app", "model", "variant", "window_start", "window_seconds"}
 
 const (
-	alertScopeColumnsQuery = "SELECT countIf(name IN ('alert_id','tenant','app','model','variant','window_start','window_seconds')), countIf(name = 'state') " +
+	alertScopeColumnsQuery = "SELECT countIf(name IN ('alert_id','tenant','app','model','variant','window_start','window_seconds')), " +
+		"countIf(name = 'state'), countIf(name = 'incident_id') " +
 		"FROM system.columns WHERE database = currentDatabase() AND table = 'llm_alerts'"
 	alertScopeQuery = `SELECT count(), any(tenant), any(app), any(model), any(variant),
 	min(window_start), max(toDateTime(toUInt32(window_start) + window_seconds))
 FROM llm_alerts WHERE alert_id = ?`
 	alertScopeFiringQuery = alertScopeQuery + " AND state IN ('pending', 'firing')"
+	// An id may also name an incident (migration 0008): its series may
+	// differ in a key column, which then matches every value ('*').
+	incidentScopeQuery = `SELECT count(), if(uniqExact(tenant) = 1, any(tenant), '*'), if(uniqExact(app) = 1, any(app), '*'),
+	if(uniqExact(model) = 1, any(model), '*'), if(uniqExact(variant) = 1, any(variant), '*'),
+	min(window_start), max(toDateTime(toUInt32(window_start) + window_seconds))
+FROM llm_alerts WHERE (alert_id = ? OR incident_id = ?)`
+	incidentScopeFiringQuery = incidentScopeQuery + " AND state IN ('pending', 'firing')"
 )
 
 // Scope is a key of the events a job reads; empty values match anything
-// unless Exact (an alert's key, whose empty values are values).
+// unless Exact (an alert's key, whose empty values are values); "*"
+// always matches anything (an incident's series differing in a column).
 type Scope struct {
 	Tenant, App, Model, Variant string
 	Exact                       bool
@@ -42,17 +51,23 @@ type Scope struct {
 // AlertScope reads an alert's key and the span of its windows: from the
 // earliest window_start recorded for it to the end of its latest window,
 // counting only the rows in state pending or firing (the window that
-// resolved it is not part of the incident) when there are any.
+// resolved it is not part of the incident) when there are any. The id
+// may be an incident's (the one a grouped notification and its job
+// request carry): the scope then spans its series.
 func AlertScope(ctx context.Context, conn driver.Conn, alertID string) (Scope, error) {
-	var n, hasState uint64
-	if err := conn.QueryRow(ctx, alertScopeColumnsQuery).Scan(&n, &hasState); err != nil {
+	var n, hasState, hasIncident uint64
+	if err := conn.QueryRow(ctx, alertScopeColumnsQuery).Scan(&n, &hasState, &hasIncident); err != nil {
 		return Scope{}, fmt.Errorf("cannot read system.columns: %w", err)
 	}
 	if n != uint64(len(alertScopeColumns)) {
 		return Scope{}, fmt.Errorf("cannot read alert %q: %w", alertID, ErrNoAlerts)
 	}
+	all, firing, args := alertScopeQuery, alertScopeFiringQuery, []any{alertID}
+	if hasIncident > 0 {
+		all, firing, args = incidentScopeQuery, incidentScopeFiringQuery, []any{alertID, alertID}
+	}
 	read := func(q string) (rows uint64, s Scope, err error) {
-		err = conn.QueryRow(ctx, q, alertID).Scan(&rows, &s.Tenant, &s.App, &s.Model, &s.Variant, &s.From, &s.To)
+		err = conn.QueryRow(ctx, q, args...).Scan(&rows, &s.Tenant, &s.App, &s.Model, &s.Variant, &s.From, &s.To)
 		return
 	}
 	var (
@@ -61,10 +76,10 @@ func AlertScope(ctx context.Context, conn driver.Conn, alertID string) (Scope, e
 		err  error
 	)
 	if hasState > 0 {
-		rows, s, err = read(alertScopeFiringQuery)
+		rows, s, err = read(firing)
 	}
 	if err == nil && rows == 0 {
-		rows, s, err = read(alertScopeQuery)
+		rows, s, err = read(all)
 	}
 	if err != nil {
 		return Scope{}, fmt.Errorf("cannot read alert %q from llm_alerts: %w", alertID, err)
@@ -83,7 +98,7 @@ func (s Scope) where() (string, []any) {
 	where := "ts >= toDateTime(?) AND ts < toDateTime(?)"
 	args := []any{s.From.Unix(), s.To.Unix()}
 	for _, f := range []struct{ col, val string }{{"tenant", s.Tenant}, {"app", s.App}, {"model", s.Model}, {"variant", s.Variant}} {
-		if !s.Exact && (f.val == "" || f.val == "*") {
+		if f.val == "*" || (!s.Exact && f.val == "") {
 			continue
 		}
 		where += " AND " + f.col + " = ?"

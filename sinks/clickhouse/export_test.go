@@ -62,6 +62,8 @@ func Statements() ([]Statement, error) {
 		Statement{"alert_scope_columns", alertScopeColumnsQuery, nil},
 		Statement{"alert_scope", alertScopeQuery, []any{"id"}},
 		Statement{"alert_scope_firing", alertScopeFiringQuery, []any{"id"}},
+		Statement{"incident_scope", incidentScopeQuery, []any{"id", "id"}},
+		Statement{"incident_scope_firing", incidentScopeFiringQuery, []any{"id", "id"}},
 		Statement{"prior_verdicts", priorVerdictsQuery, []any{"job"}},
 		Statement{"applied_migrations", appliedMigrationsQuery, nil},
 		Statement{"column_exists", columnExistsQuery, []any{"llm_events", "event_id"}},

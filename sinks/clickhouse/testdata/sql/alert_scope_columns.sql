@@ -1,1 +1,1 @@
-SELECT countIf(name IN ('alert_id','tenant','app','model','variant','window_start','window_seconds')), countIf(name = 'state') FROM system.columns WHERE database = currentDatabase() AND table = 'llm_alerts'
+SELECT countIf(name IN ('alert_id','tenant','app','model','variant','window_start','window_seconds')), countIf(name = 'state'), countIf(name = 'incident_id') FROM system.columns WHERE database = currentDatabase() AND table = 'llm_alerts'
