@@ -128,6 +128,7 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 		},
 		newMigrate(g),
 		newLoadgen(g),
+		newKeys(g),
 		newSummary(g),
 		newEval(g),
 		newTrain(g),
