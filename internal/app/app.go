@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sightline-dev/sightline/collector/distribution"
+	"github.com/sightline-dev/sightline/internal/auth"
 	"github.com/sightline-dev/sightline/internal/broker"
 	"github.com/sightline-dev/sightline/internal/chlocal"
 	"github.com/sightline-dev/sightline/internal/config"
@@ -63,6 +64,10 @@ func ClickHouseOptions(c config.ClickHouseConfig, addr string) chsink.Options {
 // is set), migrations, the score stage and the HTTP server.
 func Up(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	// Before anything starts: no listener beyond loopback without keys.
+	if err := auth.CheckExposure(cfg.Auth, Listeners(cfg, cfg.OTLP.Enabled)...); err != nil {
 		return err
 	}
 	// One score and one aggregate member, restarted in place: static
@@ -188,8 +193,13 @@ func Up(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		pinged := chReady
 		chReady = func() bool { return chLocal.Running() && pinged() }
 	}
+	sec, err := NewSecurity(ctx, cfg, conn, reg, log, Listeners(cfg, cfg.OTLP.Enabled)...)
+	if err != nil {
+		return err
+	}
+	cleanups = append(cleanups, sec.Close)
 	ui, err := console.Handler(console.Options{Conn: conn, Config: cfg.Console, ListenAddr: cfg.HTTPAddr, Rules: cfg.Alerts.Rules,
-		Window: &cfg.Window, Registerer: reg, Logger: log})
+		Window: &cfg.Window, Registerer: reg, Logger: log, Guard: sec.Guard, Limit: sec.Reads.Console})
 	if err != nil {
 		return err
 	}
@@ -198,6 +208,9 @@ func Up(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Gatherer: reg,
 		Ingest:   cfg.Ingest,
 		Console:  ui,
+		Guard:    sec.Guard,
+		Reads:    sec.Reads,
+		TLS:      sec.TLS,
 		Checks: []server.Check{
 			{Name: "broker", Ready: probes.add(producer.Ping)},
 			{Name: "clickhouse", Ready: chReady},
@@ -211,8 +224,8 @@ func Up(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	log.Info("http server listening", "addr", srv.Addr(), "endpoints", "/metrics /healthz /readyz POST /v1/events GET /v1/signals /v1/alerts /v1/summary",
-		"console", cfg.Console.Enabled)
+	log.Info("http server listening", "addr", srv.Addr(), "endpoints", "/metrics /healthz /readyz POST /v1/events GET /v1/signals /v1/alerts /v1/summary /v1/audit",
+		"console", cfg.Console.Enabled, "auth", cfg.Auth.Enabled, "tls", sec.TLS != nil)
 
 	var (
 		col      *distribution.Running
@@ -386,10 +399,15 @@ func Aggregate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer stopRetention()
+	sec, err := NewSecurity(ctx, cfg, conn, reg, log, Listeners(cfg, false)...)
+	if err != nil {
+		return err
+	}
+	defer sec.Close()
 	probes := newProbes(defaultProbeInterval, defaultProbeTimeout)
 	defer probes.Close()
 	srv, err := server.Start(server.Config{
-		Addr: cfg.HTTPAddr, Gatherer: reg,
+		Addr: cfg.HTTPAddr, Gatherer: reg, Guard: sec.Guard, TLS: sec.TLS,
 		Checks: []server.Check{{Name: "clickhouse", Ready: probes.add(conn.Ping)}, {Name: "aggregate", Status: agg.Status}},
 	})
 	if err != nil {
@@ -433,10 +451,15 @@ func Score(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	sec, err := NewSecurity(ctx, cfg, conn, reg, log, Listeners(cfg, false)...)
+	if err != nil {
+		return err
+	}
+	defer sec.Close()
 	probes := newProbes(defaultProbeInterval, defaultProbeTimeout)
 	defer probes.Close()
 	srv, err := server.Start(server.Config{
-		Addr: cfg.HTTPAddr, Gatherer: reg,
+		Addr: cfg.HTTPAddr, Gatherer: reg, Guard: sec.Guard, TLS: sec.TLS,
 		Checks: []server.Check{{Name: "clickhouse", Ready: probes.add(conn.Ping)}, {Name: "score", Status: stage.Status}},
 	})
 	if err != nil {

@@ -30,6 +30,7 @@ type globals struct {
 	chDB       string
 	httpAddr   string
 	logLevel   string
+	insecure   bool
 	out        io.Writer
 }
 
@@ -53,6 +54,9 @@ func (g *globals) load(cmd *cobra.Command) (config.Config, error) {
 	}
 	if f.Changed("http-addr") {
 		cfg.HTTPAddr = g.httpAddr
+	}
+	if g.insecure {
+		cfg.Auth.Insecure = true
 	}
 	return cfg, cfg.Validate()
 }
@@ -101,6 +105,7 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 	pf.StringVar(&g.chDB, "clickhouse-database", "default", "ClickHouse database")
 	pf.StringVar(&g.httpAddr, "http-addr", "127.0.0.1:8088", "HTTP address for /metrics, /healthz, /readyz and ingest")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	pf.BoolVar(&g.insecure, "insecure", false, "listen beyond loopback without API keys (auth.insecure): only behind something that authenticates every request")
 
 	root.AddCommand(
 		upCommand(g),

@@ -19,7 +19,8 @@ func newConsole(g *globals) *cobra.Command {
 		Long: `Serve the Sightline Console and the read API from a ClickHouse, for deployments
 where the stages run elsewhere (without --clickhouse-addr: the local server that
 ` + "`sightline up`" + ` manages). It listens on --http-addr (default 127.0.0.1:8088) and
-shows call content only on a loopback address.`,
+shows call content only on a loopback address or, with auth.enabled, to read
+and admin keys (each read of a call's content is audited).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := g.load(cmd)
 			if err != nil {
@@ -32,8 +33,13 @@ shows call content only on a loopback address.`,
 			defer conn.Close()
 			reg := app.NewRegistry()
 			log := g.logger()
+			sec, err := app.NewSecurity(cmd.Context(), cfg, conn, reg, log, app.Listeners(cfg, false)...)
+			if err != nil {
+				return err
+			}
+			defer sec.Close()
 			ui, err := console.New(console.Options{Conn: conn, Config: cfg.Console, ListenAddr: cfg.HTTPAddr, Rules: cfg.Alerts.Rules,
-				Window: &cfg.Window, Registerer: reg, Logger: log})
+				Window: &cfg.Window, Registerer: reg, Logger: log, Guard: sec.Guard, Limit: sec.Reads.Console})
 			if err != nil {
 				return err
 			}
@@ -43,11 +49,15 @@ shows call content only on a loopback address.`,
 				return conn.Ping(ctx) == nil
 			}
 			srv, err := server.Start(server.Config{Addr: cfg.HTTPAddr, Gatherer: reg, Query: conn, Console: ui,
-				Checks: []server.Check{{Name: "clickhouse", Ready: ready}}})
+				Checks: []server.Check{{Name: "clickhouse", Ready: ready}}, Guard: sec.Guard, Reads: sec.Reads, TLS: sec.TLS})
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.out, "Sightline Console: http://%s/\n", srv.Addr())
+			scheme := "http"
+			if sec.TLS != nil {
+				scheme = "https"
+			}
+			fmt.Fprintf(g.out, "Sightline Console: %s://%s/\n", scheme, srv.Addr())
 			<-cmd.Context().Done()
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()

@@ -20,7 +20,7 @@ import (
 
 // keysFileOf is the keys file the configuration names (auth.keys_file),
 // "" for ClickHouse.
-func keysFileOf(cfg config.Config) string { return "" }
+func keysFileOf(cfg config.Config) string { return cfg.Auth.KeysFile }
 
 func newKeys(g *globals) *cobra.Command {
 	var keysFile string

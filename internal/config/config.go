@@ -11,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/sightline-dev/sightline/internal/auth"
 	"github.com/sightline-dev/sightline/internal/broker"
 	"github.com/sightline-dev/sightline/internal/console"
 	"github.com/sightline-dev/sightline/internal/lifecycle"
@@ -60,6 +61,14 @@ type Config struct {
 	Console console.Config `yaml:"console"`
 	// Retention is per tenant (internal/lifecycle owns its keys, defaults and validation).
 	Retention lifecycle.Config `yaml:"retention"`
+	// Auth: API keys on every surface, tenant handling, rate limits,
+	// --insecure (internal/auth owns its keys, defaults and validation).
+	Auth auth.Config `yaml:"auth"`
+	// TLS serves the HTTP server and the OTLP receivers over TLS
+	// (certificate reloaded on change and SIGHUP).
+	TLS auth.TLSConfig `yaml:"tls"`
+	// Reads bounds the concurrent expensive reads (read API, Console).
+	Reads server.ReadConfig `yaml:"reads"`
 }
 
 // OTLPConfig: where `sightline up --otlp` accepts OTLP, as
@@ -123,6 +132,8 @@ func Default() Config {
 		Window:    window.DefaultConfig(),
 		OTLP:      OTLPConfig{GRPCAddr: "127.0.0.1:4317", HTTPAddr: "127.0.0.1:4318", MetricsAddr: "127.0.0.1:8889"},
 		Console:   console.DefaultConfig(),
+		Auth:      auth.DefaultConfig(),
+		Reads:     server.DefaultReadConfig(),
 	}
 }
 
@@ -186,6 +197,11 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Console.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
+	}
+	for _, v := range []interface{ Validate() error }{c.Auth, c.TLS, c.Reads} {
+		if err := v.Validate(); err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
 	}
 	if len(c.Alerts.Rules) > 0 || len(c.Alerts.Actions) > 0 {
 		if err := c.Alerts.Validate(); err != nil {
