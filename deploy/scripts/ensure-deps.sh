@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what `make test` and `make demo` need from the operating system's
 # packages when it is missing: clickhouse-server, prometheus-alertmanager
-# (the alert actions' test runs a real Alertmanager) and chromium (the
-# Console's browser test drives it headless) (Debian/Ubuntu packages).
+# (the alert actions' test runs a real Alertmanager), chromium (the
+# Console's browser test drives it headless) and zookeeper (the ClickHouse
+# cluster test, internal/clustertest, runs one ZooKeeper for 2x2 servers;
+# it brings a Java runtime) (Debian/Ubuntu packages).
 # Go itself must already be installed.
 set -euo pipefail
 
@@ -18,6 +20,11 @@ have_alertmanager() {
   command -v prometheus-alertmanager >/dev/null 2>&1 || [ -x /usr/bin/prometheus-alertmanager ]
 }
 
+# The Debian package's jar, run with java by internal/testenv (no service).
+have_zookeeper() {
+  [ -f /usr/share/java/zookeeper.jar ] && command -v java >/dev/null 2>&1
+}
+
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
   SUDO="sudo"
@@ -27,6 +34,7 @@ missing=()
 have_clickhouse || missing+=(clickhouse-server clickhouse-client)
 have_alertmanager || missing+=(prometheus-alertmanager)
 have_chromium || missing+=(chromium)
+have_zookeeper || missing+=(zookeeper)
 # promtool checks deploy/prometheus/sightline_rules.yml in the tests.
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 # protoc checks that the generated protobuf code is current (schemas).
@@ -45,3 +53,4 @@ fi
 have_clickhouse || { echo "clickhouse-server is still not installed" >&2; exit 1; }
 have_alertmanager || { echo "prometheus-alertmanager is still not installed" >&2; exit 1; }
 have_chromium || { echo "chromium is still not installed" >&2; exit 1; }
+have_zookeeper || { echo "zookeeper (with a Java runtime) is still not installed" >&2; exit 1; }

@@ -10,6 +10,7 @@ import (
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/proto"
 
 	"github.com/sightline-dev/sightline/schemas/migrations"
 )
@@ -369,7 +370,7 @@ func (r *clusterRunner) shards() int {
 // exec runs one ON CLUSTER statement, waiting up to DDLTimeout for every
 // host. A host that did not finish is named, with what to do.
 func (r *clusterRunner) exec(ctx context.Context, sql string) error {
-	ctx = ch.Context(ctx, ch.WithSettings(ch.Settings{"distributed_ddl_task_timeout": int(r.o.DDLTimeout.Seconds())}))
+	ctx = ch.Context(ctx, ch.WithSettings(ch.Settings{"distributed_ddl_task_timeout": int64Setting(r.conn, int(r.o.DDLTimeout.Seconds()))}))
 	rows, err := r.conn.Query(ctx, sql)
 	done := map[string]bool{}
 	if err == nil {
@@ -412,6 +413,19 @@ func (r *clusterRunner) exec(ctx context.Context, sql string) error {
 			"then run the migration again): %w", r.o.Cluster, orList(missing, "a host"), r.o.DDLTimeout, err)
 	}
 	return err
+}
+
+// int64Setting is v as the driver must send a signed (SettingInt64)
+// setting such as distributed_ddl_task_timeout. Servers before settings
+// travelled as strings (18.16 among them) read a signed setting as a
+// zigzag varint, but the driver writes every integer as an unsigned
+// varint: 5 would arrive as -3, and a negative DDL timeout means wait
+// forever. So, to those servers, send the zigzag form of v (v >= 0: 2v).
+func int64Setting(conn driver.Conn, v int) int {
+	if sv, err := conn.ServerVersion(); err == nil && sv.Revision <= proto.DBMS_MIN_REVISION_WITH_SETTINGS_SERIALIZED_AS_STRINGS && v >= 0 {
+		return 2 * v
+	}
+	return v
 }
 
 func orList(xs []string, none string) string {
