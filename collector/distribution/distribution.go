@@ -1,7 +1,8 @@
 // Package distribution is the sightline-collector: an OpenTelemetry
 // Collector built from the OTLP receiver, the memory limiter and batch
-// processors, the Sightline and debug exporters and the badrequest
-// middleware (a 400, not a 500, for every malformed OTLP/HTTP body), with
+// processors, the Sightline and debug exporters, the badrequest
+// middleware (a 400, not a 500, for every malformed OTLP/HTTP body) and
+// the sightlineauth extension (Sightline API keys on the receivers), with
 // a default configuration that works with `sightline up` out of the box.
 //
 // It holds everything cmd/sightline-collector wires, so it can be tested;
@@ -29,7 +30,9 @@ import (
 	"go.opentelemetry.io/collector/service/telemetry"
 	"go.opentelemetry.io/collector/service/telemetry/otelconftelemetry"
 
+	"github.com/sightline-dev/sightline/collector/sightlineauth"
 	"github.com/sightline-dev/sightline/collector/sightlineexporter"
+	"github.com/sightline-dev/sightline/internal/auth"
 )
 
 // DefaultConfig is the configuration used when no --config is given.
@@ -45,7 +48,12 @@ const Version = "0.1.0"
 const DefaultMetricsPort = 8889
 
 // Components returns the factories of the distribution.
-func Components() (otelcol.Factories, error) {
+func Components() (otelcol.Factories, error) { return components(nil) }
+
+// components returns the factories; with a guard, the sightlineauth
+// extension checks keys with it instead of a keys_file (sightline up
+// --otlp).
+func components(guard *auth.Guard) (otelcol.Factories, error) {
 	var err error
 	f := otelcol.Factories{Telemetry: telemetryFactory{otelconftelemetry.NewFactory()}}
 	if f.Receivers, err = otelcol.MakeFactoryMap[receiver.Factory](otlpreceiver.NewFactory()); err != nil {
@@ -59,11 +67,16 @@ func Components() (otelcol.Factories, error) {
 		sightlineexporter.NewFactory(), debugexporter.NewFactory()); err != nil {
 		return f, err
 	}
-	if f.Extensions, err = otelcol.MakeFactoryMap[extension.Factory](newBadRequestFactory()); err != nil {
+	authFactory := sightlineauth.NewFactory()
+	if guard != nil {
+		authFactory = sightlineauth.NewFactoryWithGuard(guard)
+	}
+	if f.Extensions, err = otelcol.MakeFactoryMap[extension.Factory](newBadRequestFactory(), authFactory); err != nil {
 		return f, err
 	}
 	f.ExtensionModules = map[component.Type]string{
-		badRequestType: "github.com/sightline-dev/sightline/collector/distribution",
+		badRequestType:     "github.com/sightline-dev/sightline/collector/distribution",
+		sightlineauth.Type: "github.com/sightline-dev/sightline/collector/sightlineauth",
 	}
 	f.ReceiverModules = map[component.Type]string{
 		component.MustNewType("otlp"): "go.opentelemetry.io/collector/receiver/otlpreceiver v0.165.0",

@@ -10,6 +10,9 @@ import (
 
 	"go.opentelemetry.io/collector/otelcol"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/sightline-dev/sightline/collector/sightlineauth"
+	"github.com/sightline-dev/sightline/internal/auth"
 )
 
 // Options configure a collector run inside another process: `sightline up
@@ -28,6 +31,15 @@ type Options struct {
 	MetricsAddr string
 	// Tenant is the exporter's default tenant.
 	Tenant string
+	// Guard, when it checks keys, makes both receivers require an
+	// ingest key (the sightlineauth extension, with this guard); the
+	// batch processor keeps the key's tenant (metadata_keys) for the
+	// exporter.
+	Guard *auth.Guard
+	// TLSCertFile and TLSKeyFile, when set, serve both receivers over
+	// TLS, the files checked for a change every TLSReload (default 10s).
+	TLSCertFile, TLSKeyFile string
+	TLSReload               time.Duration
 }
 
 // Running is a collector started by Start.
@@ -49,6 +61,9 @@ func Start(ctx context.Context, o Options) (*Running, error) {
 		return nil, err
 	}
 	set := Settings("yaml:"+DefaultConfig, "yaml:"+override)
+	if o.Guard != nil && o.Guard.Enabled() {
+		set.Factories = func() (otelcol.Factories, error) { return components(o.Guard) }
+	}
 	set.DisableGracefulShutdown = true
 	col, err := otelcol.NewCollector(set)
 	if err != nil {
@@ -117,10 +132,20 @@ func (o Options) yaml() (string, error) {
 	if o.Tenant != "" {
 		exp["tenant"] = o.Tenant
 	}
+	grpcCfg := map[string]any{"endpoint": o.grpc()}
+	httpCfg := map[string]any{"endpoint": o.http()}
+	if o.TLSCertFile != "" {
+		reload := o.TLSReload
+		if reload == 0 {
+			reload = 10 * time.Second
+		}
+		t := map[string]any{"cert_file": o.TLSCertFile, "key_file": o.TLSKeyFile, "reload_interval": reload.String()}
+		grpcCfg["tls"], httpCfg["tls"] = t, t
+	}
 	cfg := map[string]any{
 		"receivers": map[string]any{"otlp": map[string]any{"protocols": map[string]any{
-			"grpc": map[string]any{"endpoint": o.grpc()},
-			"http": map[string]any{"endpoint": o.http()},
+			"grpc": grpcCfg,
+			"http": httpCfg,
 		}}},
 		"exporters": map[string]any{"sightline": exp},
 		"service": map[string]any{"telemetry": map[string]any{
@@ -131,6 +156,16 @@ func (o Options) yaml() (string, error) {
 				"prometheus": map[string]any{"host": host, "port": port},
 			}}}}},
 		}},
+	}
+	if o.Guard != nil && o.Guard.Enabled() {
+		// gRPC through the authenticator; HTTP through the middleware,
+		// which answers 403 and 429 where the authenticator could only
+		// say 401.
+		cfg["extensions"] = map[string]any{"sightlineauth": map[string]any{}}
+		grpcCfg["auth"] = map[string]any{"authenticator": "sightlineauth"}
+		httpCfg["middlewares"] = []any{map[string]any{"id": "sightlineauth"}, map[string]any{"id": "badrequest"}}
+		cfg["processors"] = map[string]any{"batch": map[string]any{"metadata_keys": []any{sightlineauth.TenantMetadataKey}}}
+		cfg["service"].(map[string]any)["extensions"] = []any{"badrequest", "sightlineauth"}
 	}
 	b, err := yaml.Marshal(cfg)
 	return string(b), err

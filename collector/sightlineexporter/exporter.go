@@ -9,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/exporter"
@@ -283,6 +284,7 @@ func (e *sightlineExporter) pushTraces(ctx context.Context, td ptrace.Traces) er
 	a := e.arena()
 	defer e.release(a)
 	a.out = e.tr.tracesIn(a, td, a.out[:0])
+	stampKeyTenant(ctx, a.out)
 	if e.join == nil {
 		return e.send(ctx, a.out)
 	}
@@ -302,6 +304,7 @@ func (e *sightlineExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	defer e.release(a)
 	if e.join == nil {
 		a.out = e.tr.logsIn(a, ld, a.out[:0])
+		stampKeyTenant(ctx, a.out)
 		return e.send(ctx, a.out)
 	}
 	t := e.tr.withArena(a)
@@ -309,6 +312,9 @@ func (e *sightlineExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	var parts []*logPart
 	for _, g := range t.logGroups(ld) {
 		ev, promptSrc, complSrc := t.logEvent(g)
+		if kt := senderTenant(ctx); kt != "" {
+			ev.Tenant = kt
+		}
 		if g.traceID.IsEmpty() || g.spanID.IsEmpty() {
 			// Nothing ties these records to a span: a call of their own.
 			if t.finish(ev) {
@@ -325,6 +331,36 @@ func (e *sightlineExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 		e.join.forget(a.keys)
 	}
 	return err
+}
+
+// senderTenant is the tenant of the API key that sent the data in ctx: the
+// sightlineauth extension puts it in the client info (Auth attribute
+// "tenant", and metadata x-sightline-tenant, which a batch processor with
+// metadata_keys: [x-sightline-tenant] keeps). "" when no key let the data
+// in. Read here by name: importing the extension would link the key
+// stores into every build of this exporter.
+func senderTenant(ctx context.Context) string {
+	info := client.FromContext(ctx)
+	if info.Auth != nil {
+		if t, ok := info.Auth.GetAttribute("tenant").(string); ok && t != "" {
+			return t
+		}
+	}
+	if v := info.Metadata.Get("x-sightline-tenant"); len(v) == 1 {
+		return v[0]
+	}
+	return ""
+}
+
+// stampKeyTenant stores every event under the key's tenant, whatever
+// tenant its resource or span claims (sightline.tenant): the key decides
+// the tenant, never the payload.
+func stampKeyTenant(ctx context.Context, evs []*eventpb.Event) {
+	if kt := senderTenant(ctx); kt != "" {
+		for _, ev := range evs {
+			ev.Tenant = kt
+		}
+	}
 }
 
 // arena returns an arena for one push.

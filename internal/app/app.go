@@ -235,6 +235,7 @@ func Up(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		col, err = distribution.Start(ctx, distribution.Options{
 			Brokers: brokers, GRPCAddr: cfg.OTLP.GRPCAddr, HTTPAddr: cfg.OTLP.HTTPAddr,
 			MetricsAddr: cfg.OTLP.MetricsAddr, Tenant: cfg.OTLP.Tenant,
+			Guard: sec.Guard, TLSCertFile: cfg.TLS.CertFile, TLSKeyFile: cfg.TLS.KeyFile, TLSReload: cfg.TLS.ReloadInterval,
 		})
 		if err != nil {
 			sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -19,8 +19,8 @@ import (
 	"github.com/sightline-dev/sightline/internal/testenv"
 )
 
-// `up` with auth.enabled against a real ClickHouse: every surface wants a
-// key, an ingest key's events are stored under its tenant whatever they
+// `up --otlp` with auth.enabled against a real ClickHouse: every surface
+// (OTLP too) wants a key, an ingest key's events are stored under its tenant whatever they
 // claim, a read key sees its tenant's calls only, and a revoked key is
 // refused within auth.refresh_interval.
 func TestUpWithKeys(t *testing.T) {
@@ -38,6 +38,8 @@ func TestUpWithKeys(t *testing.T) {
 	cfg.Score.FlushInterval = 200 * time.Millisecond
 	cfg.Auth.Enabled = true
 	cfg.Auth.RefreshInterval = 500 * time.Millisecond
+	cfg.OTLP.Enabled = true
+	cfg.OTLP.GRPCAddr, cfg.OTLP.HTTPAddr, cfg.OTLP.MetricsAddr = "127.0.0.1:"+port(), "127.0.0.1:"+port(), "127.0.0.1:"+port()
 	testenv.Must(t, cfg.Validate(), "config")
 
 	ctx := context.Background()
@@ -105,6 +107,19 @@ func TestUpWithKeys(t *testing.T) {
 	} {
 		if code, body := do(c.method, c.path, c.key, ""); code != c.status {
 			t.Errorf("%s %s: %d %s, want %d", c.method, c.path, code, body, c.status)
+		}
+	}
+	for key, want := range map[string]int{"": 401, readA: 403, ingestA: 200} {
+		req, _ := http.NewRequest("POST", "http://"+cfg.OTLP.HTTPAddr+"/v1/traces", strings.NewReader(`{"resourceSpans":[]}`))
+		req.Header.Set("Content-Type", "application/json")
+		if key != "" {
+			req.Header.Set("X-Sightline-Key", key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		testenv.Must(t, err, "otlp")
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("OTLP/HTTP with %q: %d, want %d", key, resp.StatusCode, want)
 		}
 	}
 

@@ -14,7 +14,7 @@ const maxHeaderKey = 512
 //
 //	Authorization: Bearer slk_...   (APIs, OTLP exporters, Prometheus)
 //	Authorization: Basic base64(anything:slk_...)   (a browser's login prompt: the password is the key)
-//	X-API-Key: slk_...
+//	X-Sightline-Key: slk_...   (or X-API-Key)
 //
 // It returns "" with ErrNoKey when none is there and ErrMalformed when a
 // header is there but holds no key in one of these forms. The key's form
@@ -23,7 +23,11 @@ func KeyFromHeaders(h map[string][]string) (string, error) {
 	if v, ok := header(h, "Authorization"); ok {
 		return keyFromAuthorization(v)
 	}
-	if v, ok := header(h, "X-Api-Key"); ok {
+	v, ok := header(h, "X-Sightline-Key")
+	if !ok {
+		v, ok = header(h, "X-Api-Key")
+	}
+	if ok {
 		v = strings.TrimSpace(v)
 		if v == "" || len(v) > maxHeaderKey {
 			return "", ErrMalformed

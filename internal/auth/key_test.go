@@ -64,6 +64,8 @@ func TestKeyFromHeaders(t *testing.T) {
 		{"basic: the password is the key", map[string][]string{"Authorization": {"Basic " + b64("me:"+k)}}, k, nil},
 		{"basic without user", map[string][]string{"Authorization": {"Basic " + b64(":"+k)}}, k, nil},
 		{"x-api-key", map[string][]string{"X-Api-Key": {k}}, k, nil},
+		{"x-sightline-key", map[string][]string{"X-Sightline-Key": {k}}, k, nil},
+		{"x-sightline-key, grpc metadata", map[string][]string{"x-sightline-key": {" " + k}}, k, nil},
 		{"none", map[string][]string{"Accept": {"*/*"}}, "", ErrNoKey},
 		{"empty authorization", map[string][]string{"Authorization": {""}}, "", ErrMalformed},
 		{"scheme only", map[string][]string{"Authorization": {"Bearer"}}, "", ErrMalformed},
