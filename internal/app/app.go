@@ -70,6 +70,9 @@ func Up(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err := auth.CheckExposure(cfg.Auth, Listeners(cfg, cfg.OTLP.Enabled)...); err != nil {
 		return err
 	}
+	if err := checkEmbeddedBroker(cfg); err != nil {
+		return err
+	}
 	// One score and one aggregate member, restarted in place: static
 	// members get their partitions back at once, and the same
 	// transactional id aborts a crashed predecessor's open transaction

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"log/slog"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -44,6 +45,19 @@ func Listeners(cfg config.Config, otlp bool) []auth.Listener {
 			auth.Listener{Setting: "otlp.http_addr", Addr: cfg.OTLP.HTTPAddr})
 	}
 	return ls
+}
+
+// checkEmbeddedBroker refuses an embedded broker reachable beyond
+// loopback, with or without keys (they do not cover Kafka), unless
+// insecure.
+func checkEmbeddedBroker(cfg config.Config) error {
+	if len(cfg.Kafka.Brokers) > 0 || cfg.Auth.Insecure || auth.IsLoopback(cfg.Kafka.EmbeddedAddr) {
+		return nil
+	}
+	return fmt.Errorf("cannot start: kafka.embedded_addr %s is reachable beyond this machine and the embedded broker has no "+
+		"authentication (API keys do not cover Kafka), so anyone who can reach it could read every prompt and completion and "+
+		"write events under any tenant. Listen on 127.0.0.1, point kafka.brokers at a Kafka with TLS and SASL, or pass "+
+		"--insecure (auth.insecure: true) if the network in front of it is trusted", cfg.Kafka.EmbeddedAddr)
 }
 
 // NewSecurity builds the guard, read limiter and TLS of a process from

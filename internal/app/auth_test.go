@@ -217,4 +217,11 @@ func TestUpRefusesAnOpenAddress(t *testing.T) {
 	if err := app.Up(context.Background(), cfg, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "otlp.http_addr") {
 		t.Fatalf("up --otlp on [::] without auth: %v", err)
 	}
+	// Keys do not cover Kafka: an embedded broker beyond loopback is
+	// refused with auth on too.
+	cfg.OTLP.Enabled, cfg.Auth.Enabled, cfg.Kafka.EmbeddedAddr = false, true, "0.0.0.0:19092"
+	if err := app.Up(context.Background(), cfg, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "kafka.embedded_addr") ||
+		!strings.Contains(err.Error(), "--insecure") {
+		t.Fatalf("up with the embedded broker on 0.0.0.0: %v", err)
+	}
 }
