@@ -239,34 +239,9 @@ func lookupCue(key uint64) *cueEntry {
 	}
 }
 
-// cueMatch records what matched in one text: the categories present and, per
-// category, the first phrase that fired (for evidence).
-type cueMatch struct {
-	cats    [numCategories]bool
-	phrases [numCategories]string
-}
-
-func (c *cueMatch) reset() { *c = cueMatch{} }
-
-func (c *cueMatch) set(cat int, phrase string) {
-	if !c.cats[cat] {
-		c.cats[cat], c.phrases[cat] = true, phrase
-	}
-}
-
-// appendCats appends the present categories to dst as dense feature indexes.
-func (c *cueMatch) appendCats(dst []uint8) []uint8 {
-	for i, ok := range c.cats {
-		if ok {
-			dst = append(dst, uint8(i))
-		}
-	}
-	return dst
-}
-
 // matchCues scans norm (from hashing.Normalize) for cue phrases and the
 // proximity rules.
-func matchCues(c *cueMatch, norm []byte) {
+func matchCues(c *hashing.CueMatch, norm []byte) {
 	var ring [maxPhrase]uint64 // hashes of the last words, ring[pos%maxPhrase]
 	pos := 0
 	lastOverrideVerb, lastRevealVerb := -proximityWindow-1, -proximityWindow-1
@@ -285,16 +260,16 @@ func matchCues(c *cueMatch, norm []byte) {
 				continue
 			}
 			if ent.cat >= 0 {
-				c.set(int(ent.cat), ent.phrase)
+				c.Set(int(ent.cat), ent.phrase)
 			}
 			if n != 1 {
 				continue
 			}
 			if ent.cls&clsOverrideObj != 0 && pos-lastOverrideVerb <= proximityWindow && pos != lastOverrideVerb {
-				c.set(catOverride, evOverrideRule)
+				c.Set(catOverride, evOverrideRule)
 			}
 			if ent.cls&clsRevealObj != 0 && pos-lastRevealVerb <= proximityWindow && pos != lastRevealVerb {
-				c.set(catExfiltration, evRevealRule)
+				c.Set(catExfiltration, evRevealRule)
 			}
 			if ent.cls&clsOverrideVerb != 0 {
 				lastOverrideVerb = pos

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/internal/hashing"
 )
 
 // Config configures the prompt-injection detector. The zero value is usable:
@@ -112,12 +113,12 @@ func (d *Detector) Detect(in *detector.Input, out detector.Out) error {
 	if len(text) > d.cfg.MaxBytes {
 		text = text[:d.cfg.MaxBytes]
 	}
-	s := scratchPool.Get().(*scratch)
-	defer scratchPool.Put(s)
-	p := sigmoid(d.model.margin(s, text))
+	s := hashing.GetScratch()
+	defer hashing.PutScratch(s)
+	p := hashing.Sigmoid(d.model.c.Margin(s, text))
 	out.Set(OutScore, p)
 	if p >= d.cfg.Threshold {
-		out.SetList(OutEvidence, d.model.evidence(nil, s, d.maxEvidence))
+		out.SetList(OutEvidence, d.model.c.Evidence(nil, s, d.maxEvidence))
 	}
 	return nil
 }

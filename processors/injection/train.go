@@ -174,10 +174,10 @@ func Train(examples []Example, cfg TrainConfig) (*Model, error) {
 	}
 	samples := make([]hashing.Sample, len(examples))
 	var norm []byte
-	var cm cueMatch
+	var cm hashing.CueMatch
 	for i, e := range examples {
 		norm = hashing.Normalize(norm[:0], e.Text)
-		cm.reset()
+		cm = hashing.CueMatch{}
 		matchCues(&cm, norm)
 		w := 1 / max(nNeg, 1)
 		if e.Injection() {
@@ -185,7 +185,7 @@ func Train(examples []Example, cfg TrainConfig) (*Model, error) {
 		}
 		samples[i] = hashing.Sample{
 			Feats:  feats.Extract(nil, norm),
-			Extra:  cm.appendCats(nil),
+			Extra:  cm.AppendCats(nil),
 			Label:  e.Injection(),
 			Weight: w * float64(len(examples)),
 		}
@@ -195,7 +195,7 @@ func Train(examples []Example, cfg TrainConfig) (*Model, error) {
 		return nil, fmt.Errorf("cannot train injection model: %w", err)
 	}
 	lin.Bias += float32(math.Log(cfg.Prior / (1 - cfg.Prior)))
-	return &Model{lin: lin}, nil
+	return newModel(lin), nil
 }
 
 // CVResult is the outcome of CrossValidate.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/internal/hashing"
 )
 
 // Config configures the toxicity detector. The zero value is usable: both
@@ -114,16 +115,16 @@ func (d *Detector) Detect(in *detector.Input, out detector.Out) error {
 	if in == nil || len(out) < len(Outputs()) {
 		return errors.New("cannot detect toxicity: nil input or scores")
 	}
-	s := scratchPool.Get().(*scratch)
-	defer scratchPool.Put(s)
+	s := hashing.GetScratch()
+	defer hashing.PutScratch(s)
 	if !d.cfg.DisablePrompt && in.Prompt != "" {
-		out.Set(OutPrompt, sigmoid(d.model.margin(s, d.clip(in.Prompt))))
+		out.Set(OutPrompt, hashing.Sigmoid(d.model.c.Margin(s, d.clip(in.Prompt))))
 	}
 	if !d.cfg.DisableCompletion && in.Completion != "" {
-		p := sigmoid(d.model.margin(s, d.clip(in.Completion)))
+		p := hashing.Sigmoid(d.model.c.Margin(s, d.clip(in.Completion)))
 		out.Set(OutCompletion, p)
 		if p >= d.cfg.Threshold {
-			out.SetList(OutEvidence, d.model.evidence(nil, s, d.maxEvidence))
+			out.SetList(OutEvidence, d.model.c.Evidence(nil, s, d.maxEvidence))
 		}
 	}
 	return nil

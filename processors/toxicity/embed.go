@@ -1,7 +1,6 @@
 package toxicity
 
 import (
-	"bytes"
 	_ "embed"
 	"sync"
 
@@ -15,18 +14,8 @@ import (
 //go:embed model.bin.gz
 var embedded []byte
 
-var defaultModel = sync.OnceValue(func() *Model {
-	m, err := ReadModel(bytes.NewReader(embedded))
-	if err != nil {
-		// The embedded file is built and tested with the package; a bad one
-		// is a build defect, not a runtime condition.
-		panic("toxicity: cannot load embedded model: " + err.Error())
-	}
-	return m
-})
+var defaultModel = sync.OnceValue(func() *Model { return newModel(hashing.LoadEmbedded(embedded, magic, "toxicity")) })
 
 // Default returns the model embedded in the binary, trained on the dev data
 // with DefaultTrainConfig. It is loaded once, on first use.
 func Default() *Model { return defaultModel() }
-
-var sigmoid = hashing.Sigmoid

@@ -186,7 +186,7 @@ func Train(examples []Example, cfg TrainConfig) (*Model, error) {
 		return nil, fmt.Errorf("cannot train toxicity model: %w", err)
 	}
 	lin.Bias += float32(math.Log(cfg.Prior / (1 - cfg.Prior)))
-	return &Model{lin: lin}, nil
+	return newModel(lin), nil
 }
 
 func samplesOf(examples []Example, feats hashing.Features, balance float64) []hashing.Sample {

@@ -1,12 +1,14 @@
 // Package hashing holds what the linear text detectors under processors/
 // share: a text normalizer, hashed word and character n-gram features, a
 // logistic-regression model over those features with a compact binary form,
-// its deterministic trainer, and the ROC-AUC and k-fold helpers their quality
-// tests use.
+// its deterministic trainer, the ROC-AUC and k-fold helpers their quality
+// tests use, and Classifier, the scoring and evidence machinery they all run
+// on: the detectors differ only in their weights, cues and evidence phrases.
 //
-// Everything on the scoring path works on caller-owned buffers so that a
-// detector can score an event without allocating. Nothing here logs, and no
-// function panics on any input, including invalid UTF-8.
+// Everything on the scoring path works on caller-owned or pooled buffers so
+// that a detector can score an event without allocating. Nothing here logs,
+// and no function panics on any input, including invalid UTF-8 (LoadEmbedded
+// panics on a bad model built into the binary, a build defect).
 package hashing
 
 import (
