@@ -18,7 +18,7 @@ vet:
 
 # The whole suite: unit, fuzz seeds, integration against a real ClickHouse
 # (started by the tests) and the in-process Kafka broker.
-test: deps vet
+test: deps vet lint
 	$(GO) test $(GOFLAGS_TEST) ./...
 
 # Static checks (.golangci.yml: staticcheck, errorlint, gocritic, depguard

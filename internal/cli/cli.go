@@ -58,7 +58,8 @@ func (g *globals) load(cmd *cobra.Command) (config.Config, error) {
 	if g.insecure {
 		cfg.Auth.Insecure = true
 	}
-	return cfg, cfg.Validate()
+	err = cfg.Validate() // before the return: it may fill defaults into cfg
+	return cfg, err
 }
 
 func (g *globals) logger() *slog.Logger {

@@ -155,7 +155,8 @@ func Load(path string) (Config, error) {
 	// The windows count the outcomes the detectors declare, decided by
 	// detectors.<name>.threshold: one key per decision.
 	c.Window.Outcomes = window.OutcomesOf(registry.Outputs(c.Detectors))
-	return c, c.Validate()
+	err = c.Validate() // before the return: it may fill defaults into c
+	return c, err
 }
 
 // Validate checks the values, naming the YAML key of anything wrong.

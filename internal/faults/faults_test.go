@@ -81,7 +81,7 @@ func (u *upSystem) clickhousePID() int {
 			if err != nil {
 				continue
 			}
-			cmd, err := os.ReadFile(filepath.Join("/proc/", e.Name(), "cmdline"))
+			cmd, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
 			if err == nil && strings.Contains(string(cmd), want) && strings.Contains(string(cmd), "clickhouse") {
 				found = pid
 				return true, ""

@@ -389,7 +389,7 @@ func (run *ingestRun) readArray(r io.Reader) *stopped {
 		}
 		return run.readError(err)
 	}
-	if _, err := dec.Token(); err != io.EOF {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		if err == nil {
 			err = errors.New("more JSON")
 		}
@@ -404,7 +404,7 @@ func (run *ingestRun) readLines(br *bufio.Reader) *stopped {
 	var long []byte // a line longer than br's buffer, gathered
 	for {
 		chunk, err := br.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
+		if errors.Is(err, bufio.ErrBufferFull) {
 			long = append(long, chunk...)
 			continue
 		}

@@ -29,7 +29,7 @@ func scan(dst []span, s string, want KindSet) []span {
 	if want.Has(IBAN) {
 		dst = scanIBAN(dst, s)
 	}
-	if want&Of(CreditCard, USSSN, Phone, IPv4) != 0 && strings.IndexAny(s, "0123456789") >= 0 {
+	if want&Of(CreditCard, USSSN, Phone, IPv4) != 0 && strings.ContainsAny(s, "0123456789") {
 		dst = scanNumbers(dst, s, want)
 	}
 	return dst
