@@ -19,11 +19,7 @@ func newAlerts(g *globals) *cobra.Command {
 		Use:   "alerts",
 		Short: "Print the alert history: state changes and action outcomes (llm_alerts), job requests (llm_jobs)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.load(cmd)
-			if err != nil {
-				return err
-			}
-			conn, err := openClickHouse(cmd, cfg)
+			_, conn, err := g.connect(cmd)
 			if err != nil {
 				return err
 			}

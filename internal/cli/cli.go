@@ -196,6 +196,18 @@ func openClickHouse(cmd *cobra.Command, cfg config.Config) (driver.Conn, error) 
 	return chsink.Open(cmd.Context(), app.ClickHouseOptions(cfg.ClickHouse, addr))
 }
 
+// connect loads the config and opens its ClickHouse (openClickHouse): the
+// start of every tool command that reads or writes the tables. The caller
+// closes the connection.
+func (g *globals) connect(cmd *cobra.Command) (config.Config, driver.Conn, error) {
+	cfg, err := g.load(cmd)
+	if err != nil {
+		return cfg, nil, err
+	}
+	conn, err := openClickHouse(cmd, cfg)
+	return cfg, conn, err
+}
+
 func upCommand(g *globals) *cobra.Command {
 	var otlp bool
 	cmd := &cobra.Command{

@@ -22,11 +22,7 @@ where the stages run elsewhere (without --clickhouse-addr: the local server that
 shows call content only on a loopback address or, with auth.enabled, to read
 and admin keys (each read of a call's content is audited).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.load(cmd)
-			if err != nil {
-				return err
-			}
-			conn, err := openClickHouse(cmd, cfg)
+			cfg, conn, err := g.connect(cmd)
 			if err != nil {
 				return err
 			}

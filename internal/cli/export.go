@@ -22,11 +22,7 @@ the user's calls (llm_feedback) and their re-evaluation verdicts
 (llm_evaluations). The audit trail records who exported whom (by a hash)
 before the first line is written. The counts go to stderr.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.load(cmd)
-			if err != nil {
-				return err
-			}
-			conn, err := openClickHouse(cmd, cfg)
+			_, conn, err := g.connect(cmd)
 			if err != nil {
 				return err
 			}

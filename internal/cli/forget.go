@@ -30,11 +30,7 @@ The embedded broker's log still holds calls of the last kafka.retention
 (default 24h) until it expires; a call of the user produced while forget
 runs is deleted in a further round, one produced afterwards is stored.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.load(cmd)
-			if err != nil {
-				return err
-			}
-			conn, err := openClickHouse(cmd, cfg)
+			_, conn, err := g.connect(cmd)
 			if err != nil {
 				return err
 			}

@@ -20,11 +20,7 @@ retention.interval: per table, drop the months whose rows have all expired
 and delete the other expired rows (a ClickHouse mutation, waited for).
 For a cron job where no stage runs it, or to see what it does.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.load(cmd)
-			if err != nil {
-				return err
-			}
-			conn, err := openClickHouse(cmd, cfg)
+			cfg, conn, err := g.connect(cmd)
 			if err != nil {
 				return err
 			}

@@ -22,11 +22,7 @@ func newSummary(g *globals) *cobra.Command {
 		Use:   "summary",
 		Short: "Print what is stored: events per app/model, latency quantiles, DLQ count",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.load(cmd)
-			if err != nil {
-				return err
-			}
-			conn, err := openClickHouse(cmd, cfg)
+			cfg, conn, err := g.connect(cmd)
 			if err != nil {
 				return err
 			}
