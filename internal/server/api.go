@@ -198,11 +198,11 @@ func (s *Server) signals(w http.ResponseWriter, r *http.Request) {
 }
 
 // alerts answers GET /v1/alerts?rule=&state=&kind=&app=&model=&tenant=
-// &since=&until=&limit=, in the order they were recorded.
+// &severity=&incident_id=&since=&until=&limit=, in the order they were recorded.
 func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
 	s.read(w, r, func(ctx context.Context, conn driver.Conn, tenant string) (any, error) {
 		eqs, rg, err := readQuery(r.URL.Query(), map[string]string{"rule": "rule", "state": "state", "kind": "kind",
-			"app": "app", "model": "model", "tenant": "tenant", "severity": "severity"})
+			"app": "app", "model": "model", "tenant": "tenant", "severity": "severity", "incident_id": "incident_id"})
 		if err != nil {
 			return nil, err
 		}

@@ -50,7 +50,7 @@ func TestReadAPI(t *testing.T) {
 	}), "insert signals")
 
 	b, err := conn.PrepareBatch(ctx, `INSERT INTO llm_alerts (ts, alert_id, rule, kind, state, severity, tenant, app, model,
-		signal, metric, value, threshold, n, window_start, window_seconds, action, action_type, attempt, outcome, status_code, seq)`)
+		signal, metric, value, threshold, n, window_start, window_seconds, action, action_type, attempt, outcome, status_code, seq, incident_id)`)
 	testenv.Must(t, err, "prepare alerts")
 	for i, r := range []struct{ kind, state, action, outcome string }{
 		{"state", "firing", "", ""}, {"action", "firing", "hook", "ok"}, {"state", "resolved", "", ""},
@@ -62,7 +62,7 @@ func TestReadAPI(t *testing.T) {
 		testenv.Must(t, b.Append(now.Add(time.Duration(i)*time.Second), "a1", "toxic", r.kind, r.state, "page", "acme",
 			"support-bot", "gpt-4o", "toxicity", "rate", 0.4, 0.15, uint64(50), now.Add(-2*time.Minute), uint32(60),
 			r.action, map[bool]string{true: "webhook"}[r.action != ""], uint32(map[bool]int{true: 1}[r.action != ""]),
-			r.outcome, status, uint64(i+1)), "append alert")
+			r.outcome, status, uint64(i+1), map[bool]string{true: "inc-1"}[r.state == "firing"]), "append alert")
 	}
 	testenv.Must(t, b.Send(), "send alerts")
 
@@ -138,6 +138,11 @@ func TestReadAPI(t *testing.T) {
 	al.Alerts = nil
 	if code, body := get("/v1/alerts", url.Values{"kind": {"action"}}, &al); code != 200 || len(al.Alerts) != 1 || al.Alerts[0].Action != "hook" {
 		t.Fatalf("action rows: %d %s", code, body)
+	}
+	al.Alerts = nil
+	if code, body := get("/v1/alerts", url.Values{"incident_id": {"inc-1"}}, &al); code != 200 || len(al.Alerts) != 2 ||
+		al.Alerts[0].IncidentID != "inc-1" || al.Alerts[1].IncidentID != "inc-1" {
+		t.Fatalf("rows of incident inc-1: %d %s", code, body)
 	}
 
 	var sum struct{ Apps []chsink.AppSummary }
