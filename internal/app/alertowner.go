@@ -20,22 +20,22 @@ import (
 // ownedAlerts is the alert engine of one aggregate member among several
 // (`sightline aggregate` run N times in one consumer group).
 //
-// Partials are keyed by the window key (tenant, app, model, variant:
-// aggregate.Collector), so every series of one key — and every incident
-// of a rule that groups by all four — is evaluated by the member that owns
-// that key's partials partition, one member at a time. What moves with a
-// rebalance is the partition, not the engine's memory: the member that
-// takes a key over would judge its windows from the state it loaded when
-// it started, and fire (and notify) again an incident the previous owner
-// already announced. So the engine is reloaded from llm_alerts — where
-// every engine writes its state changes before it notifies — before it
-// judges a key it has not judged the previous window of: a key new to it,
-// or one whose windows another member judged in between. The reload is a
-// new alert.Engine (alert.New loads the state); the old one finishes
-// delivering what it queued, in the background.
+// Partials are keyed by tenant and app (aggregate.PartitionKey), so every
+// series of one (tenant, app), and every incident of a rule that groups by
+// at least tenant and app (the default group_by), is evaluated by the
+// member that owns that partials partition, one member at a time. What
+// moves with a rebalance is the partition, not the engine's memory: the
+// member that takes a key over would judge its windows from the state it
+// loaded when it started, and fire (and notify) again an incident the
+// previous owner already announced. So the engine is reloaded from
+// llm_alerts — where every engine writes its state changes before it
+// notifies — before it judges a key it has not judged the previous window
+// of: a key new to it, or one whose windows another member judged in
+// between. The reload is a new alert.Engine (alert.New loads the state);
+// the old one finishes delivering what it queued, in the background.
 //
-// A rule grouped more coarsely (the default group_by is [tenant, app]) can
-// have the series of one incident on several members, each of which
+// A rule grouped more coarsely than [tenant, app] (say group_by [model])
+// can have the series of one incident on several members, each of which
 // announces the part it owns as an incident of its own: warnScaleOut says
 // so at start.
 //
@@ -188,25 +188,21 @@ func (r replacingRegisterer) MustRegister(cs ...prometheus.Collector) {
 }
 
 // warnScaleOut names the rules whose incidents several aggregate members
-// can each see part of: partials are keyed by tenant, app, model and
-// variant, so an incident grouped by less than all four (the default
-// group_by is [tenant, app]) can have members on different instances,
-// each announcing its own part; and a no_data policy other than keep is
-// applied by a member to series it judged before a rebalance moved them
-// away.
+// can each see part of: partials are partitioned by tenant and app, so an
+// incident grouped without one of them can have members on different
+// instances, each announcing its own part; and a no_data policy other than
+// keep is applied by a member to series it judged before a rebalance moved
+// them away.
 func warnScaleOut(cfg config.Config, log *slog.Logger) {
 	for _, r := range cfg.Alerts.Rules {
 		groupBy := r.GroupBy
 		if groupBy == nil {
 			groupBy = alert.DefaultGroupBy
 		}
-		for _, k := range []string{"tenant", "app", "model", "variant"} {
-			if !slices.Contains(groupBy, k) {
-				log.Warn("alert rule groups series of several partial keys; with more than one aggregate instance each instance notifies "+
-					"the series it owns as its own incident (group_by tenant, app, model and variant for one notification per incident)",
-					"rule", r.Name, "group_by", groupBy)
-				break
-			}
+		if !slices.Contains(groupBy, "tenant") || !slices.Contains(groupBy, "app") {
+			log.Warn("alert rule groups series of several apps or tenants; with more than one aggregate instance each instance notifies "+
+				"the series it owns as its own incident (group_by at least tenant and app for one notification per incident)",
+				"rule", r.Name, "group_by", groupBy)
 		}
 		if r.NoData == alert.NoDataOK || r.NoData == alert.NoDataAlerting {
 			log.Warn("alert rule acts on missing data; with more than one aggregate instance an instance can resolve or fire a series another instance took over",

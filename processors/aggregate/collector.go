@@ -63,8 +63,8 @@ func (c *Collector) Add(row *chsink.EventRow) {
 	c.events++
 }
 
-// Records implements score.Partials: one record per partial, keyed by the
-// aggregation key so one aggregate member sees all of a key's partials.
+// Records implements score.Partials: one record per partial, keyed by
+// PartitionKey so one aggregate member sees all of a key's partials.
 func (c *Collector) Records() ([]*kgo.Record, error) {
 	out := make([]*kgo.Record, 0, len(c.parts))
 	for k, p := range c.parts {
@@ -72,9 +72,21 @@ func (c *Collector) Records() ([]*kgo.Record, error) {
 		if err != nil {
 			return nil, fmt.Errorf("cannot encode partial: %w", err)
 		}
-		out = append(out, &kgo.Record{Topic: c.topic, Key: []byte(k.k.Tenant + "\x00" + k.k.App + "\x00" + k.k.Model + "\x00" + k.k.Variant), Value: b})
+		out = append(out, &kgo.Record{Topic: c.topic, Key: PartitionKey(k.k), Value: b})
 	}
 	return out, nil
+}
+
+// PartitionKey is the Kafka record key of a partial: its tenant and app,
+// not the whole window key. The partials of every model and variant of one
+// app then reach one aggregate member, which is what the things judged
+// across them need when several members share the partials topic: an
+// alert incident grouped by [tenant, app] (the default group_by) is
+// evaluated and notified by one member, and an experiment's variants are
+// compared where both are counted. The cost is coarser balancing: one
+// app's traffic cannot be spread over several aggregate members.
+func PartitionKey(k window.Key) []byte {
+	return []byte(k.Tenant + "\x00" + k.App)
 }
 
 // Reset implements score.Partials.
