@@ -57,7 +57,7 @@ bench:
 # the README); each test skips with a message when the data is absent.
 eval:
 	$(GO) test -count=1 -v -run 'TestQuality|TestLabeled|TestHeldOut' \
-	  ./processors/toxicity ./processors/injection ./processors/hallucination ./processors/pii \
+	  ./processors/detectors/toxicity ./processors/detectors/injection ./processors/detectors/hallucination ./processors/detectors/pii \
 	  | grep -vE '^(=== RUN|--- PASS|PASS$$)'
 
 # Run each fuzz target for a short while (FUZZTIME=1m for longer).

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"regexp"
 
-	"github.com/sightline-dev/sightline/processors/pii"
+	"github.com/sightline-dev/sightline/processors/detectors/pii"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 )
 

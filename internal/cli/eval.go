@@ -8,10 +8,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sightline-dev/sightline/internal/config"
-	"github.com/sightline-dev/sightline/processors/injection"
-	"github.com/sightline-dev/sightline/processors/registry"
+	"github.com/sightline-dev/sightline/processors/detectors/injection"
+	"github.com/sightline-dev/sightline/processors/detectors/registry"
+	"github.com/sightline-dev/sightline/processors/detectors/toxicity"
 	"github.com/sightline-dev/sightline/processors/scoring"
-	"github.com/sightline-dev/sightline/processors/toxicity"
 )
 
 func newEval(g *globals) *cobra.Command {

@@ -20,7 +20,7 @@
 //  1. A package under processors/detectors/<name> with a Detector whose
 //     Outputs() returns its outputs, and whose Detect writes them by their
 //     position in that list (out.Set(0, p), out.SetList(1, terms), ...).
-//  2. One entry in processors/registry (its name, outputs and how to build
+//  2. One entry in processors/detectors/registry (its name, outputs and how to build
 //     it from its detectors.<name> settings).
 //  3. One migration in schemas/migrations/sql adding each output's column
 //     to llm_events (ColumnType says which type) and recreating the

@@ -56,7 +56,7 @@ type Config struct {
 	// are listed (lag metrics, progress reports) and how often an idle
 	// stage reports progress (default 1s).
 	ProgressInterval time.Duration `yaml:"progress_interval"`
-	// Detectors score every event (processors/registry builds the list);
+	// Detectors score every event (processors/detectors/registry builds the list);
 	// none means features only.
 	Detectors []detector.Detector `yaml:"-"`
 	// OnCommitted, when set, is given each batch's stored events and their

@@ -12,7 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/sightline-dev/sightline/processors/detector"
-	"github.com/sightline-dev/sightline/processors/pii"
+	"github.com/sightline-dev/sightline/processors/detectors/pii"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 )
 

@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/sightline-dev/sightline/processors/detector"
-	"github.com/sightline-dev/sightline/processors/registry"
+	"github.com/sightline-dev/sightline/processors/detectors/registry"
 	"github.com/sightline-dev/sightline/processors/scoring"
 )
 

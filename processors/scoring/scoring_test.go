@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/sightline-dev/sightline/processors/detector"
-	"github.com/sightline-dev/sightline/processors/refusal"
-	"github.com/sightline-dev/sightline/processors/registry"
+	"github.com/sightline-dev/sightline/processors/detectors/refusal"
+	"github.com/sightline-dev/sightline/processors/detectors/registry"
 	"github.com/sightline-dev/sightline/processors/scoring"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 )

@@ -16,7 +16,7 @@ import (
 )
 
 // ScoreFunc scores one event; the offline reports take the stream's scorer
-// (processors/scoring over processors/registry) so their scores are the
+// (processors/scoring over processors/detectors/registry) so their scores are the
 // stream's.
 type ScoreFunc func(ev *eventpb.Event, out *detector.Scores)
 

@@ -2,7 +2,7 @@ package clickhouse
 
 import (
 	"github.com/sightline-dev/sightline/processors/detector"
-	"github.com/sightline-dev/sightline/processors/registry"
+	"github.com/sightline-dev/sightline/processors/detectors/registry"
 )
 
 // registrySchema is the schema of the default detectors' outputs: the

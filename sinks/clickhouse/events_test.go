@@ -6,7 +6,7 @@ import (
 
 	"github.com/sightline-dev/sightline/internal/testenv"
 	"github.com/sightline-dev/sightline/processors/detector"
-	"github.com/sightline-dev/sightline/processors/registry"
+	"github.com/sightline-dev/sightline/processors/detectors/registry"
 )
 
 // defaultScores are unset scores of the default detectors.
