@@ -29,7 +29,7 @@ import (
 	"github.com/sightline-dev/sightline/internal/server"
 	"github.com/sightline-dev/sightline/processors/aggregate"
 	"github.com/sightline-dev/sightline/processors/alert"
-	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/detectors"
 	"github.com/sightline-dev/sightline/processors/detectors/registry"
 	"github.com/sightline-dev/sightline/processors/score"
 	"github.com/sightline-dev/sightline/processors/scoring"
@@ -478,7 +478,7 @@ func Score(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 // scores as gen_ai.evaluation.result events when evaluations.otlp_endpoint
 // is set; closeEvals sends what is still queued (call it once the stage
 // has stopped).
-func scoreConfig(cfg config.Config, brokers []string, dets []detector.Detector, reg prometheus.Registerer, log *slog.Logger) (sc score.Config, closeEvals func(), err error) {
+func scoreConfig(cfg config.Config, brokers []string, dets []detectors.Detector, reg prometheus.Registerer, log *slog.Logger) (sc score.Config, closeEvals func(), err error) {
 	sc = cfg.Score
 	sc.Detectors, sc.Brokers, sc.Logger = dets, brokers, log
 	sc.Partials = aggregate.NewCollector(cfg.Aggregate.Window, cfg.Window)

@@ -17,7 +17,7 @@ import (
 
 	"github.com/sightline-dev/sightline/internal/console"
 	"github.com/sightline-dev/sightline/internal/testenv"
-	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/detectors"
 	"github.com/sightline-dev/sightline/processors/detectors/registry"
 	"github.com/sightline-dev/sightline/processors/features"
 	"github.com/sightline-dev/sightline/processors/window"
@@ -46,7 +46,7 @@ func smallData(t *testing.T, conn driver.Conn) string {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r.Scores = detector.NewScores(schema)
+			r.Scores = detectors.NewScores(schema)
 			r.Scores.Set("completion_toxicity", 0.97)
 			r.Scores.SetList("toxicity_evidence", []string{"stupid", "idiot"})
 			r.Scores.SetList("pii_kinds", []string{"credit_card"})

@@ -17,7 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sightline-dev/sightline/internal/testenv"
-	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/detectors"
 	"github.com/sightline-dev/sightline/processors/detectors/registry"
 	"github.com/sightline-dev/sightline/processors/features"
 	"github.com/sightline-dev/sightline/processors/scoring"
@@ -36,19 +36,19 @@ const (
 	outCues        // jailbreak_cues
 )
 
-func outputs(threshold float64) []detector.Output {
-	return []detector.Output{
-		outRisk: {Name: "jailbreak_risk", Kind: detector.Probability, Threshold: threshold, Rate: "jailbreak",
-			Eval: &detector.Eval{Name: "jailbreak", Positive: "jailbreak", Negative: "benign", Explanation: "jailbreak_cues"}},
-		outCues: {Name: "jailbreak_cues", Kind: detector.Evidence},
+func outputs(threshold float64) []detectors.Output {
+	return []detectors.Output{
+		outRisk: {Name: "jailbreak_risk", Kind: detectors.Probability, Threshold: threshold, Rate: "jailbreak",
+			Eval: &detectors.Eval{Name: "jailbreak", Positive: "jailbreak", Negative: "benign", Explanation: "jailbreak_cues"}},
+		outCues: {Name: "jailbreak_cues", Kind: detectors.Evidence},
 	}
 }
 
 type jailbreak struct{ threshold float64 }
 
-func (jailbreak) Name() string                 { return "jailbreak" }
-func (j jailbreak) Outputs() []detector.Output { return outputs(j.threshold) }
-func (j jailbreak) Detect(in *detector.Input, out detector.Out) error {
+func (jailbreak) Name() string                  { return "jailbreak" }
+func (j jailbreak) Outputs() []detectors.Output { return outputs(j.threshold) }
+func (j jailbreak) Detect(in *detectors.Input, out detectors.Out) error {
 	if in.Prompt == "" {
 		return nil
 	}
@@ -65,7 +65,7 @@ func (j jailbreak) Detect(in *detector.Input, out detector.Out) error {
 
 func withJailbreak() registry.Registry {
 	return append(registry.Default(), registry.Entry{Name: "jailbreak", Outputs: outputs(0.5),
-		Build: func(s registry.Settings) (detector.Detector, error) {
+		Build: func(s registry.Settings) (detectors.Detector, error) {
 			t := 0.5
 			if s.Threshold > 0 {
 				t = s.Threshold

@@ -9,7 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/detectors"
 	"github.com/sightline-dev/sightline/processors/detectors/registry"
 	"github.com/sightline-dev/sightline/processors/features"
 	"github.com/sightline-dev/sightline/processors/window"
@@ -54,7 +54,7 @@ func TestMemoryAt10kKeys(t *testing.T) {
 			Completion: []*eventpb.Message{{Role: "assistant", Content: "answer", FinishReason: "stop"}},
 			Segments:   map[string]string{"user.locale": []string{"en-US", "de-DE", "fr-FR"}[i%3]}}
 		f := features.Compute(ev)
-		sc := detector.NewScores(schema)
+		sc := detectors.NewScores(schema)
 		sc.Set("completion_toxicity", 0.1)
 		sc.Set("prompt_injection", 0.05)
 		proto.Add(ev, &f, &sc)

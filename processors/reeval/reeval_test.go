@@ -14,7 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sightline-dev/sightline/internal/testenv"
-	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/detectors"
 	"github.com/sightline-dev/sightline/processors/detectors/registry"
 	"github.com/sightline-dev/sightline/processors/features"
 	"github.com/sightline-dev/sightline/processors/scoring"
@@ -57,7 +57,7 @@ func store(t *testing.T, conn driver.Conn, specs []spec) []string {
 		if s.score {
 			r.DetectorErrors = scorer.Score(ev, &r.Scores)
 		} else {
-			r.Scores = detector.NewScores(scorer.Schema())
+			r.Scores = detectors.NewScores(scorer.Schema())
 			if s.detTox >= 0 {
 				r.Scores.Set("completion_toxicity", s.detTox)
 			}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/detectors"
 	"github.com/sightline-dev/sightline/schemas"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 )
@@ -58,7 +58,7 @@ type Config struct {
 	ProgressInterval time.Duration `yaml:"progress_interval"`
 	// Detectors score every event (processors/detectors/registry builds the list);
 	// none means features only.
-	Detectors []detector.Detector `yaml:"-"`
+	Detectors []detectors.Detector `yaml:"-"`
 	// OnCommitted, when set, is given each batch's stored events and their
 	// scores after the batch's transaction committed (so never twice for
 	// a replayed batch). It must not block or keep rows: the stage reuses

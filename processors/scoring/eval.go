@@ -7,7 +7,7 @@ import (
 	"io"
 	"strconv"
 
-	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/detectors"
 	"github.com/sightline-dev/sightline/schemas"
 )
 
@@ -16,12 +16,12 @@ import (
 // when there was nothing to check; flags as booleans; lists as arrays),
 // then detector_errors when a detector failed.
 type JSONScores struct {
-	Scores         *detector.Scores
+	Scores         *detectors.Scores
 	DetectorErrors []string
 }
 
 // ToJSONScores converts scores to their JSON form.
-func ToJSONScores(s *detector.Scores, failed []string) JSONScores {
+func ToJSONScores(s *detectors.Scores, failed []string) JSONScores {
 	return JSONScores{Scores: s, DetectorErrors: failed}
 }
 
@@ -38,7 +38,7 @@ func (j JSONScores) MarshalJSON() ([]byte, error) {
 		b = append(b, ':')
 		var val any
 		switch {
-		case o.Kind == detector.Flag:
+		case o.Kind == detectors.Flag:
 			val = v.Valid && v.Num != 0
 		case o.Kind.Numeric() && v.Valid:
 			val = v.Num
@@ -116,7 +116,7 @@ func EvalJSONL(r io.Reader, w io.Writer, s *Scorer) (Report, error) {
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
-	var scores detector.Scores
+	var scores detectors.Scores
 	for sc.Scan() {
 		rep.Lines++
 		line := sc.Bytes()
@@ -136,7 +136,7 @@ func EvalJSONL(r io.Reader, w io.Writer, s *Scorer) (Report, error) {
 		rep.Scored++
 		for k, i := range rated {
 			rc, v := &rep.Rates[k], scores.Values[i]
-			if schema.Output(i).Kind == detector.Probability {
+			if schema.Output(i).Kind == detectors.Probability {
 				if !v.Valid {
 					continue
 				}

@@ -11,22 +11,22 @@ import (
 	"strings"
 	"unsafe"
 
-	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/detectors"
 	"github.com/sightline-dev/sightline/processors/detectors/pii"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 )
 
 // Scorer scores events. It keeps scratch buffers, so use one per goroutine.
 type Scorer struct {
-	dets    []detector.Detector
-	schema  *detector.Schema
+	dets    []detectors.Detector
+	schema  *detectors.Schema
 	err     error // an invalid declaration: every detector fails
 	base    []int // dets[i] writes schema outputs base[i]:base[i+1]
 	evid    []int // the schema's Evidence outputs
 	onError func(name string, err error)
 	prompt  []byte
 	compl   []byte
-	slab    []detector.Value // values handed out to scores, a batch at a time
+	slab    []detectors.Value // values handed out to scores, a batch at a time
 }
 
 // slabEvents is how many events' values one allocation holds: scores kept
@@ -36,18 +36,18 @@ const slabEvents = 256
 // New returns a scorer running dets in order; onError (may be nil) is
 // called for each detector failure, never with event content. The scores
 // follow the schema of dets' outputs (Schema).
-func New(dets []detector.Detector, onError func(name string, err error)) *Scorer {
+func New(dets []detectors.Detector, onError func(name string, err error)) *Scorer {
 	s := &Scorer{dets: dets, onError: onError, base: make([]int, len(dets)+1)}
-	s.schema, s.err = detector.NewSchema(dets)
+	s.schema, s.err = detectors.NewSchema(dets)
 	if s.err != nil {
-		s.schema, _ = detector.SchemaOf(nil)
+		s.schema, _ = detectors.SchemaOf(nil)
 		return s
 	}
 	for i, d := range dets {
 		s.base[i+1] = s.base[i] + len(d.Outputs())
 	}
 	for i := 0; i < s.schema.Len(); i++ {
-		if s.schema.Output(i).Kind == detector.Evidence {
+		if s.schema.Output(i).Kind == detectors.Evidence {
 			s.evid = append(s.evid, i)
 		}
 	}
@@ -55,25 +55,25 @@ func New(dets []detector.Detector, onError func(name string, err error)) *Scorer
 }
 
 // Schema is the list of outputs the scores hold.
-func (s *Scorer) Schema() *detector.Schema { return s.schema }
+func (s *Scorer) Schema() *detectors.Schema { return s.schema }
 
 // Func is Score without the failures, the shape the offline reports and
 // the reference-file baseline take (window.ScoreFunc).
-func (s *Scorer) Func() func(ev *eventpb.Event, out *detector.Scores) {
-	return func(ev *eventpb.Event, out *detector.Scores) { s.Score(ev, out) }
+func (s *Scorer) Func() func(ev *eventpb.Event, out *detectors.Scores) {
+	return func(ev *eventpb.Event, out *detectors.Scores) { s.Score(ev, out) }
 }
 
 // values returns n unset values for one event's scores: out's own when it
 // already has room for this schema (a caller that reuses its scores), else
 // a slice of the slab, never shared with other scores.
-func (s *Scorer) values(out *detector.Scores, n int) []detector.Value {
+func (s *Scorer) values(out *detectors.Scores, n int) []detectors.Value {
 	if out.Schema == s.schema && cap(out.Values) >= n {
 		v := out.Values[:n]
 		clear(v)
 		return v
 	}
 	if len(s.slab) < n {
-		s.slab = make([]detector.Value, n*slabEvents)
+		s.slab = make([]detectors.Value, n*slabEvents)
 	}
 	v := s.slab[:n:n]
 	s.slab = s.slab[n:]
@@ -82,9 +82,9 @@ func (s *Scorer) values(out *detector.Scores, n int) []detector.Value {
 
 // Score fills out for ev and returns the names of detectors that failed.
 // Evidence strings in out are safe to keep; nothing else refers to ev.
-func (s *Scorer) Score(ev *eventpb.Event, out *detector.Scores) (failed []string) {
+func (s *Scorer) Score(ev *eventpb.Event, out *detectors.Scores) (failed []string) {
 	n := s.schema.Len()
-	*out = detector.Scores{Schema: s.schema, Values: s.values(out, n)}
+	*out = detectors.Scores{Schema: s.schema, Values: s.values(out, n)}
 	if len(s.dets) == 0 {
 		return nil
 	}
@@ -99,7 +99,7 @@ func (s *Scorer) Score(ev *eventpb.Event, out *detector.Scores) (failed []string
 	}
 	in := s.input(ev)
 	for i, d := range s.dets {
-		o := detector.Out(out.Values[s.base[i]:s.base[i+1]])
+		o := detectors.Out(out.Values[s.base[i]:s.base[i+1]])
 		if err := run(d, &in, o); err != nil {
 			// A failed detector's half-written outputs are dropped: they
 			// are stored as NULL and the detector is named instead.
@@ -116,7 +116,7 @@ func (s *Scorer) Score(ev *eventpb.Event, out *detector.Scores) (failed []string
 	return failed
 }
 
-func run(d detector.Detector, in *detector.Input, out detector.Out) (err error) {
+func run(d detectors.Detector, in *detectors.Input, out detectors.Out) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("detector %s panicked", d.Name())
@@ -165,8 +165,8 @@ func maskLoose(s string) string {
 
 // input builds the detectors' view of ev. The strings alias the scorer's
 // buffers and ev, valid until the next call.
-func (s *Scorer) input(ev *eventpb.Event) detector.Input {
-	in := detector.Input{Context: ev.GetContext(), Reference: ev.GetReference()}
+func (s *Scorer) input(ev *eventpb.Event) detectors.Input {
+	in := detectors.Input{Context: ev.GetContext(), Reference: ev.GetReference()}
 	in.Prompt, s.prompt = join(s.prompt, ev.GetPrompt())
 	in.Completion, s.compl = join(s.compl, ev.GetCompletion())
 	for i := len(ev.GetPrompt()) - 1; i >= 0; i-- {
@@ -179,7 +179,7 @@ func (s *Scorer) input(ev *eventpb.Event) detector.Input {
 }
 
 // InputOf builds the detectors' view of ev without reusing buffers.
-func InputOf(ev *eventpb.Event) detector.Input {
+func InputOf(ev *eventpb.Event) detectors.Input {
 	var s Scorer
 	return s.input(ev)
 }

@@ -3,7 +3,7 @@ package scoring_test
 import (
 	"testing"
 
-	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/detectors"
 	"github.com/sightline-dev/sightline/processors/detectors/registry"
 	"github.com/sightline-dev/sightline/processors/scoring"
 )
@@ -27,7 +27,7 @@ func BenchmarkScoreAll(b *testing.B) {
 	for _, c := range ev.GetContext() {
 		n += len(c)
 	}
-	var out detector.Scores
+	var out detectors.Scores
 	b.SetBytes(int64(n))
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -46,7 +46,7 @@ func BenchmarkDetector(b *testing.B) {
 	for _, d := range dets {
 		b.Run(d.Name(), func(b *testing.B) {
 			in := scoring.InputOf(benchEvent())
-			out := make(detector.Out, len(d.Outputs()))
+			out := make(detectors.Out, len(d.Outputs()))
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
 				clear(out)

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/detectors"
 	"github.com/sightline-dev/sightline/processors/detectors/refusal"
 	"github.com/sightline-dev/sightline/processors/detectors/registry"
 	"github.com/sightline-dev/sightline/processors/scoring"
@@ -37,7 +37,7 @@ func TestAllDetectorsScoreAnEvent(t *testing.T) {
 		t.Fatalf("built %d detectors of %d", len(dets), len(registry.Names()))
 	}
 	s := scoring.New(dets, nil)
-	var out detector.Scores
+	var out detectors.Scores
 	ev := benchEvent()
 	ev.Completion[0].Content += " Contact me at jane.doe@example.com."
 	if failed := s.Score(ev, &out); len(failed) > 0 {
@@ -49,7 +49,7 @@ func TestAllDetectorsScoreAnEvent(t *testing.T) {
 			t.Errorf("%s = %+v", name, o)
 		}
 	}
-	get := func(name string) detector.Value { v, _ := out.Get(name); return v }
+	get := func(name string) detectors.Value { v, _ := out.Get(name); return v }
 	if get("hallucination").Num > 0.5 || get("completion_toxicity").Num > 0.5 || get("prompt_injection").Num > 0.5 || get("refusal").Num != 0 {
 		t.Errorf("a grounded, polite answer scored %+v", out.Values)
 	}
@@ -67,9 +67,9 @@ func TestAllDetectorsScoreAnEvent(t *testing.T) {
 
 type failing struct{ panics bool }
 
-func (f failing) Name() string               { return "refusal" }
-func (f failing) Outputs() []detector.Output { return refusal.Outputs() }
-func (f failing) Detect(_ *detector.Input, out detector.Out) error {
+func (f failing) Name() string                { return "refusal" }
+func (f failing) Outputs() []detectors.Output { return refusal.Outputs() }
+func (f failing) Detect(_ *detectors.Input, out detectors.Out) error {
 	out.SetFlag(refusal.OutRefusal, true)
 	if f.panics {
 		panic("boom")
@@ -80,8 +80,8 @@ func (f failing) Detect(_ *detector.Input, out detector.Out) error {
 func TestFailingDetectorMarksScoreMissing(t *testing.T) {
 	for _, panics := range []bool{false, true} {
 		var seen []string
-		s := scoring.New([]detector.Detector{failing{panics}}, func(name string, _ error) { seen = append(seen, name) })
-		var out detector.Scores
+		s := scoring.New([]detectors.Detector{failing{panics}}, func(name string, _ error) { seen = append(seen, name) })
+		var out detectors.Scores
 		failed := s.Score(benchEvent(), &out)
 		if r, _ := out.Get("refusal"); len(failed) != 1 || len(seen) != 1 || r.Valid || r.Num != 0 {
 			t.Fatalf("panics=%v: failed %v seen %v scores %+v", panics, failed, seen, out)
@@ -91,7 +91,7 @@ func TestFailingDetectorMarksScoreMissing(t *testing.T) {
 
 func TestNothingToCheckIsNull(t *testing.T) {
 	dets, _ := registry.Build(nil)
-	var out detector.Scores
+	var out detectors.Scores
 	scoring.New(dets, nil).Score(&eventpb.Event{Completion: []*eventpb.Message{{Content: "hello"}}}, &out)
 	h, _ := out.Get("hallucination")
 	r, _ := out.Get("rouge_l")

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/detectors"
 	"github.com/sightline-dev/sightline/processors/detectors/registry"
 	"github.com/sightline-dev/sightline/processors/stats"
 )
@@ -32,7 +32,7 @@ type Outcome struct {
 
 // OutcomesOf are the outcomes of detector outputs (each with a Rate, in
 // order, with its threshold), then errors.
-func OutcomesOf(outputs []detector.Output) []Outcome {
+func OutcomesOf(outputs []detectors.Output) []Outcome {
 	var out []Outcome
 	for _, o := range outputs {
 		if o.Rate != "" {

@@ -9,7 +9,7 @@ import (
 	"slices"
 	"sort"
 
-	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/detectors"
 	"github.com/sightline-dev/sightline/processors/stats/decide"
 	"github.com/sightline-dev/sightline/schemas"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
@@ -18,7 +18,7 @@ import (
 // ScoreFunc scores one event; the offline reports take the stream's scorer
 // (processors/scoring over processors/detectors/registry) so their scores are the
 // stream's.
-type ScoreFunc func(ev *eventpb.Event, out *detector.Scores)
+type ScoreFunc func(ev *eventpb.Event, out *detectors.Scores)
 
 // LoadOptions selects what LoadJSONL keeps.
 type LoadOptions struct {
@@ -51,7 +51,7 @@ func LoadJSONL(r io.Reader, cfg Config, score ScoreFunc, opt LoadOptions) (*Data
 	d := &Dataset{Partials: map[string]*Partial{}, Columns: map[string][]float64{}}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), schemas.MaxEncodedBytes+1)
-	var s detector.Scores
+	var s detectors.Scores
 	for sc.Scan() {
 		line := bytes.TrimSpace(sc.Bytes())
 		if len(line) == 0 {
@@ -93,7 +93,7 @@ func LoadJSONL(r io.Reader, cfg Config, score ScoreFunc, opt LoadOptions) (*Data
 			p = NewPartial(Key{Variant: name}, 0, 0, cfg)
 			d.Partials[name] = p
 		}
-		var sp *detector.Scores
+		var sp *detectors.Scores
 		if score != nil {
 			score(ev, &s)
 			sp = &s

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/detectors"
 	"github.com/sightline-dev/sightline/schemas"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 )
@@ -37,8 +37,8 @@ func jsonl(t *testing.T, g *gen, n int, extra func(i int, m map[string]any)) str
 }
 
 // toxicScore marks events whose completion says "toxic" (a stand-in scorer).
-func toxicScore(ev *eventpb.Event, out *detector.Scores) {
-	*out = detector.NewScores(testSchema)
+func toxicScore(ev *eventpb.Event, out *detectors.Scores) {
+	*out = detectors.NewScores(testSchema)
 	v := 0.1
 	for _, m := range ev.GetCompletion() {
 		if strings.Contains(m.GetContent(), "toxic") {

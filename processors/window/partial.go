@@ -12,7 +12,7 @@ import (
 	"github.com/DataDog/sketches-go/ddsketch/mapping"
 	"github.com/DataDog/sketches-go/ddsketch/store"
 
-	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/detectors"
 	"github.com/sightline-dev/sightline/processors/features"
 	"github.com/sightline-dev/sightline/processors/stats"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
@@ -267,7 +267,7 @@ type Partial struct {
 	scratch []float32 // per-event embedding, not part of the state
 	// src maps outcomes and score features to the outputs of srcSchema,
 	// the schema of the scores last added (not part of the state).
-	srcSchema *detector.Schema
+	srcSchema *detectors.Schema
 	src       sources
 }
 
@@ -284,7 +284,7 @@ const (
 	errorOutput = -2
 )
 
-func (l *layout) sources(schema *detector.Schema) sources {
+func (l *layout) sources(schema *detectors.Schema) sources {
 	var s sources
 	for j, name := range l.outs.names {
 		s.outcome[j] = noOutput
@@ -356,7 +356,7 @@ func (p *Partial) addSketch(i int, x float64) {
 // only the score-independent outcomes count it). Feedback events are
 // ignored. Add allocates only when the partial grows (a new group or
 // category, a sketch's first value or wider range, a sample filling up).
-func (p *Partial) Add(ev *eventpb.Event, f *features.Features, s *detector.Scores) {
+func (p *Partial) Add(ev *eventpb.Event, f *features.Features, s *detectors.Scores) {
 	if ev == nil || ev.GetKind() == eventpb.Kind_KIND_FEEDBACK {
 		return
 	}
@@ -389,11 +389,11 @@ func (p *Partial) Add(ev *eventpb.Event, f *features.Features, s *detector.Score
 		case k >= 0 && int(k) < len(s.Values):
 			v := &s.Values[k]
 			switch s.Schema.Output(int(k)).Kind {
-			case detector.Probability:
+			case detectors.Probability:
 				trial[j], pos[j] = v.Valid, v.Num >= l.outs.thresholds[j]
-			case detector.Flag:
+			case detectors.Flag:
 				trial[j], pos[j] = true, v.Valid && v.Num != 0
-			case detector.Kinds:
+			case detectors.Kinds:
 				trial[j], pos[j] = true, len(v.List) > 0
 			}
 		}

@@ -7,13 +7,13 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/detectors"
 	"github.com/sightline-dev/sightline/processors/detectors/registry"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 )
 
 // testSchema is the schema of the default detectors' outputs.
-var testSchema = func() *detector.Schema {
+var testSchema = func() *detectors.Schema {
 	s, err := registry.Schema(nil)
 	if err != nil {
 		panic(err)
@@ -38,7 +38,7 @@ func newGen(seed uint64) *gen {
 		groups: []string{"en", "de"}, topics: []string{"how do I reset my password", "what is the refund policy for orders"}}
 }
 
-func (g *gen) next() (*eventpb.Event, *detector.Scores) {
+func (g *gen) next() (*eventpb.Event, *detectors.Scores) {
 	g.seq++
 	group := g.groups[g.seq%len(g.groups)]
 	ttft := 100 + g.rng.Float64()*50
@@ -58,7 +58,7 @@ func (g *gen) next() (*eventpb.Event, *detector.Scores) {
 	if g.rng.Float64() < 0.02 {
 		ev.Error = &eventpb.Error{Type: "timeout"}
 	}
-	sc := detector.NewScores(testSchema)
+	sc := detectors.NewScores(testSchema)
 	s := &sc
 	rate := g.toxRate
 	if r, ok := g.groupRates[group]; ok {

@@ -5,7 +5,7 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/detectors"
 	"github.com/sightline-dev/sightline/processors/features"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 )
@@ -13,7 +13,7 @@ import (
 type scored struct {
 	ev *eventpb.Event
 	f  features.Features
-	s  *detector.Scores
+	s  *detectors.Scores
 }
 
 func scoredEvents(n int, seed uint64) []scored {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/detectors"
 	"github.com/sightline-dev/sightline/processors/features"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 )
@@ -19,7 +19,7 @@ import (
 type EventRow struct {
 	Event    *eventpb.Event
 	Features features.Features
-	Scores   detector.Scores
+	Scores   detectors.Scores
 	// DetectorErrors names the detectors that failed on this event (their
 	// scores are NULL).
 	DetectorErrors []string
@@ -101,15 +101,15 @@ var detectorErrorsColumn = Col("detector_errors", func(r *EventRow) any { return
 // outputColumn is the column of output i of a schema: the output's name,
 // its value by kind (ColumnType). Rows scored with that schema fill it;
 // rows without scores leave it NULL (or empty).
-func outputColumn(o *detector.Output, i int) Column[EventRow] {
-	value := func(r *EventRow) *detector.Value {
+func outputColumn(o *detectors.Output, i int) Column[EventRow] {
+	value := func(r *EventRow) *detectors.Value {
 		if i < len(r.Scores.Values) {
 			return &r.Scores.Values[i]
 		}
-		return &detector.Value{}
+		return &detectors.Value{}
 	}
 	switch o.Kind {
-	case detector.Probability, detector.Metric:
+	case detectors.Probability, detectors.Metric:
 		return Col(o.Name, func(r *EventRow) any {
 			v := value(r)
 			if !v.Valid {
@@ -118,7 +118,7 @@ func outputColumn(o *detector.Output, i int) Column[EventRow] {
 			f := float32(v.Num)
 			return &f
 		})
-	case detector.Flag:
+	case detectors.Flag:
 		return Col(o.Name, func(r *EventRow) any { v := value(r); return b2u(v.Valid && v.Num != 0) })
 	default:
 		return Col(o.Name, func(r *EventRow) any { return strs(value(r).List) })
@@ -129,7 +129,7 @@ var eventTables sync.Map // schemaKey -> *Table[EventRow]
 
 // schemaKey identifies a schema by its outputs' names and kinds: equal
 // schemas share one table whatever scorer made them.
-func schemaKey(schema *detector.Schema) string {
+func schemaKey(schema *detectors.Schema) string {
 	var b strings.Builder
 	for i := 0; i < schema.Len(); i++ {
 		o := schema.Output(i)
@@ -141,10 +141,10 @@ func schemaKey(schema *detector.Schema) string {
 
 // EventsTable is the llm_events insert of rows scored with schema: the
 // event's columns, one column per detector output (named as the output;
-// a migration adds it, see detector.Kind.ColumnType) and detector_errors.
+// a migration adds it, see detectors.Kind.ColumnType) and detector_errors.
 // Detectors that are not in the schema (disabled) are left out of the
 // column list, so their columns take their defaults (NULL, [], 0).
-func EventsTable(schema *detector.Schema) *Table[EventRow] {
+func EventsTable(schema *detectors.Schema) *Table[EventRow] {
 	key := schemaKey(schema)
 	if t, ok := eventTables.Load(key); ok {
 		return t.(*Table[EventRow])
@@ -173,7 +173,7 @@ func InsertEvents(ctx context.Context, conn driver.Conn, rows []EventRow) error 
 		rows[i].ingestedAt = now
 	}
 	for len(rows) > 0 {
-		var schema *detector.Schema
+		var schema *detectors.Schema
 		for i := range rows {
 			if rows[i].Scores.Schema.Len() > 0 {
 				schema = rows[i].Scores.Schema

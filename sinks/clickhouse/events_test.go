@@ -5,15 +5,15 @@ import (
 	"testing"
 
 	"github.com/sightline-dev/sightline/internal/testenv"
-	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/detectors"
 	"github.com/sightline-dev/sightline/processors/detectors/registry"
 )
 
 // defaultScores are unset scores of the default detectors.
-func defaultScores(tb testing.TB) detector.Scores {
+func defaultScores(tb testing.TB) detectors.Scores {
 	s, err := registry.Schema(nil)
 	testenv.Must(tb, err, "default schema")
-	return detector.NewScores(s)
+	return detectors.NewScores(s)
 }
 
 // Every output a detector declares has its llm_events column, of the type

@@ -36,7 +36,7 @@ import (
 
 	"github.com/sightline-dev/sightline/internal/redact"
 	"github.com/sightline-dev/sightline/internal/retry"
-	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/detectors"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 )
 
@@ -322,8 +322,8 @@ type evaluation struct {
 }
 
 // appendEvaluations appends the outputs of an event that its schema
-// exports (detector.Eval), in schema order, for those it has.
-func appendEvaluations(out []evaluation, sc *detector.Scores) []evaluation {
+// exports (detectors.Eval), in schema order, for those it has.
+func appendEvaluations(out []evaluation, sc *detectors.Scores) []evaluation {
 	for i := 0; i < sc.Schema.Len() && i < len(sc.Values); i++ {
 		o, v := sc.Schema.Output(i), &sc.Values[i]
 		e := o.Eval
@@ -332,14 +332,14 @@ func appendEvaluations(out []evaluation, sc *detector.Scores) []evaluation {
 		}
 		ev := evaluation{name: e.Name, value: v.Num}
 		switch o.Kind {
-		case detector.Kinds:
+		case detectors.Kinds:
 			if len(v.List) == 0 {
 				continue
 			}
 			kinds := append([]string(nil), v.List...)
 			sort.Strings(kinds)
 			ev.value, ev.label = float64(len(kinds)), strings.Join(kinds, ",")
-		case detector.Metric:
+		case detectors.Metric:
 			if !v.Valid {
 				continue
 			}

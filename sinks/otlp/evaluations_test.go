@@ -18,7 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/detectors"
 	"github.com/sightline-dev/sightline/processors/detectors/registry"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
@@ -56,12 +56,12 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 }
 
 // scores are empty scores of the default detectors.
-func scores() detector.Scores {
+func scores() detectors.Scores {
 	schema, err := registry.Schema(nil)
 	if err != nil {
 		panic(err)
 	}
-	return detector.NewScores(schema)
+	return detectors.NewScores(schema)
 }
 
 func rows() []chsink.EventRow {

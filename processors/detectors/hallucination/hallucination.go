@@ -4,7 +4,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/detectors"
 	"github.com/sightline-dev/sightline/processors/detectors/internal/textnorm"
 	"github.com/sightline-dev/sightline/schemas"
 )
@@ -57,7 +57,7 @@ type Detector struct {
 	pool sync.Pool
 }
 
-var _ detector.Detector = (*Detector)(nil)
+var _ detectors.Detector = (*Detector)(nil)
 
 // New returns a detector with cfg (zero fields take their defaults).
 func New(cfg Config) *Detector {
@@ -78,20 +78,20 @@ const (
 const DefaultThreshold = 0.5
 
 // Outputs declares the detector's outputs with the default threshold.
-func Outputs() []detector.Output { return outputs(DefaultThreshold) }
+func Outputs() []detectors.Output { return outputs(DefaultThreshold) }
 
-func outputs(threshold float64) []detector.Output {
-	return []detector.Output{
-		OutRisk: {Name: "hallucination", Kind: detector.Probability, Threshold: threshold, Rate: "hallucination",
+func outputs(threshold float64) []detectors.Output {
+	return []detectors.Output{
+		OutRisk: {Name: "hallucination", Kind: detectors.Probability, Threshold: threshold, Rate: "hallucination",
 			// Spans quote the completion: only their number is exported.
-			Eval: &detector.Eval{Name: "hallucination", Positive: "unsupported", Negative: "supported", Explanation: "unsupported_spans", CountOnly: true}},
-		OutGrounding:   {Name: "grounding", Kind: detector.Metric},
-		OutUnsupported: {Name: "unsupported_spans", Kind: detector.Evidence},
+			Eval: &detectors.Eval{Name: "hallucination", Positive: "unsupported", Negative: "supported", Explanation: "unsupported_spans", CountOnly: true}},
+		OutGrounding:   {Name: "grounding", Kind: detectors.Metric},
+		OutUnsupported: {Name: "unsupported_spans", Kind: detectors.Evidence},
 	}
 }
 
 // Outputs declares the outputs with the detector's threshold.
-func (d *Detector) Outputs() []detector.Output { return outputs(d.cfg.Threshold) }
+func (d *Detector) Outputs() []detectors.Output { return outputs(d.cfg.Threshold) }
 
 // Name returns "hallucination".
 func (d *Detector) Name() string { return "hallucination" }
@@ -138,9 +138,9 @@ type Result struct {
 	Valid bool
 }
 
-// Detect implements detector.Detector. It fills hallucination, grounding
+// Detect implements detectors.Detector. It fills hallucination, grounding
 // and unsupported_spans when there is something to check against.
-func (d *Detector) Detect(in *detector.Input, out detector.Out) error {
+func (d *Detector) Detect(in *detectors.Input, out detectors.Out) error {
 	if d.cfg.Disabled || in == nil || len(out) < len(Outputs()) {
 		return nil
 	}

@@ -4,37 +4,37 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/detectors"
 )
 
 func TestDetect(t *testing.T) {
 	ctx := []string{"House of Anubis is a mystery television series developed for Nickelodeon. It first aired in September 2006 and the last episode was broadcast on December 4, 2009. The show had 1,000 extras."}
 	tests := []struct {
 		name       string
-		in         detector.Input
+		in         detectors.Input
 		valid      bool
 		minRisk    float64
 		maxRisk    float64
 		wantSpan   string
 		noSpansFor bool
 	}{
-		{name: "no evidence", in: detector.Input{Completion: "2006"}},
-		{name: "blank evidence", in: detector.Input{Completion: "2006", Context: []string{"  "}}},
-		{name: "supported short", in: detector.Input{Question: "When did it first air?", Completion: "2006", Context: ctx}, valid: true, maxRisk: 0.05},
-		{name: "supported long", in: detector.Input{Question: "When did House of Anubis first air?",
+		{name: "no evidence", in: detectors.Input{Completion: "2006"}},
+		{name: "blank evidence", in: detectors.Input{Completion: "2006", Context: []string{"  "}}},
+		{name: "supported short", in: detectors.Input{Question: "When did it first air?", Completion: "2006", Context: ctx}, valid: true, maxRisk: 0.05},
+		{name: "supported long", in: detectors.Input{Question: "When did House of Anubis first air?",
 			Completion: "House of Anubis first aired in September 2006 on Nickelodeon.", Context: ctx}, valid: true, maxRisk: 0.1},
-		{name: "number formats", in: detector.Input{Question: "How many extras?", Completion: "It had one thousand extras, 1000 in all.", Context: ctx}, valid: true, maxRisk: 0.35},
-		{name: "wrong year", in: detector.Input{Question: "When did House of Anubis first air?",
+		{name: "number formats", in: detectors.Input{Question: "How many extras?", Completion: "It had one thousand extras, 1000 in all.", Context: ctx}, valid: true, maxRisk: 0.35},
+		{name: "wrong year", in: detectors.Input{Question: "When did House of Anubis first air?",
 			Completion: "House of Anubis first aired in 2008.", Context: ctx}, valid: true, minRisk: 0.5, wantSpan: "2008"},
-		{name: "invented entity", in: detector.Input{Question: "Who developed it?", Completion: "It was developed by Warner Bros Discovery.", Context: ctx},
+		{name: "invented entity", in: detectors.Input{Question: "Who developed it?", Completion: "It was developed by Warner Bros Discovery.", Context: ctx},
 			valid: true, minRisk: 0.6, wantSpan: "Warner Bros Discovery"},
-		{name: "reference only", in: detector.Input{Completion: "Paris", Reference: "Paris"}, valid: true, maxRisk: 0.05},
-		{name: "echo only", in: detector.Input{Question: "Was it Nickelodeon or Disney?", Completion: "Disney", Context: ctx}, valid: true, maxRisk: 0.2},
+		{name: "reference only", in: detectors.Input{Completion: "Paris", Reference: "Paris"}, valid: true, maxRisk: 0.05},
+		{name: "echo only", in: detectors.Input{Question: "Was it Nickelodeon or Disney?", Completion: "Disney", Context: ctx}, valid: true, maxRisk: 0.2},
 	}
 	d := New(Config{})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out := make(detector.Out, len(Outputs()))
+			out := make(detectors.Out, len(Outputs()))
 			if err := d.Detect(&tt.in, out); err != nil {
 				t.Fatal(err)
 			}
@@ -83,8 +83,8 @@ func TestSpansBounded(t *testing.T) {
 
 func TestDisabled(t *testing.T) {
 	d := New(Config{Disabled: true})
-	out := make(detector.Out, len(Outputs()))
-	if err := d.Detect(&detector.Input{Completion: "x", Reference: "y"}, out); err != nil || out[OutRisk].Valid {
+	out := make(detectors.Out, len(Outputs()))
+	if err := d.Detect(&detectors.Input{Completion: "x", Reference: "y"}, out); err != nil || out[OutRisk].Valid {
 		t.Fatalf("disabled detector scored: %+v, %v", out[OutRisk], err)
 	}
 }
@@ -95,11 +95,11 @@ func FuzzHallucination(f *testing.F) {
 	f.Add(strings.Repeat("word. ", 1000), "q", strings.Repeat("x", 5000), "ref", 2)
 	d := New(Config{MaxInputBytes: 4096})
 	f.Fuzz(func(t *testing.T, comp, q, ctx, ref string, n int) {
-		in := detector.Input{Completion: comp, Question: q, Prompt: q, Reference: ref}
+		in := detectors.Input{Completion: comp, Question: q, Prompt: q, Reference: ref}
 		for i := 0; i < n%4; i++ {
 			in.Context = append(in.Context, ctx)
 		}
-		out := make(detector.Out, len(Outputs()))
+		out := make(detectors.Out, len(Outputs()))
 		if err := d.Detect(&in, out); err != nil {
 			t.Fatal(err)
 		}

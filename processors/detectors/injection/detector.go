@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/detectors"
 	"github.com/sightline-dev/sightline/processors/detectors/internal/hashing"
 )
 
@@ -55,13 +55,13 @@ const (
 )
 
 // Outputs declares the detector's outputs with the default threshold.
-func Outputs() []detector.Output { return outputs(DefaultThreshold) }
+func Outputs() []detectors.Output { return outputs(DefaultThreshold) }
 
-func outputs(threshold float64) []detector.Output {
-	return []detector.Output{
-		OutScore: {Name: "prompt_injection", Kind: detector.Probability, Threshold: threshold, Rate: "prompt_injection",
-			Eval: &detector.Eval{Name: "prompt_injection", Positive: "injection", Negative: "benign", Explanation: "injection_evidence"}},
-		OutEvidence: {Name: "injection_evidence", Kind: detector.Evidence},
+func outputs(threshold float64) []detectors.Output {
+	return []detectors.Output{
+		OutScore: {Name: "prompt_injection", Kind: detectors.Probability, Threshold: threshold, Rate: "prompt_injection",
+			Eval: &detectors.Eval{Name: "prompt_injection", Positive: "injection", Negative: "benign", Explanation: "injection_evidence"}},
+		OutEvidence: {Name: "injection_evidence", Kind: detectors.Evidence},
 	}
 }
 
@@ -73,7 +73,7 @@ type Detector struct {
 	maxEvidence int
 }
 
-var _ detector.Detector = (*Detector)(nil)
+var _ detectors.Detector = (*Detector)(nil)
 
 // New returns a detector for cfg. Out-of-range fields (see Validate) fall
 // back to their defaults, so New never fails; call Validate first to report
@@ -99,10 +99,10 @@ func New(cfg Config) *Detector {
 func (d *Detector) Name() string { return "prompt_injection" }
 
 // Outputs declares the outputs with the detector's threshold.
-func (d *Detector) Outputs() []detector.Output { return outputs(d.cfg.Threshold) }
+func (d *Detector) Outputs() []detectors.Output { return outputs(d.cfg.Threshold) }
 
 // Detect scores the prompt. An empty prompt is not scored.
-func (d *Detector) Detect(in *detector.Input, out detector.Out) error {
+func (d *Detector) Detect(in *detectors.Input, out detectors.Out) error {
 	if in == nil || len(out) < len(Outputs()) {
 		return errors.New("cannot detect prompt injection: nil input or scores")
 	}

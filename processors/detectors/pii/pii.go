@@ -5,7 +5,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/detectors"
 )
 
 // Config configures the detector. The zero value is the default.
@@ -36,7 +36,7 @@ type Detector struct {
 	pool sync.Pool
 }
 
-var _ detector.Detector = (*Detector)(nil)
+var _ detectors.Detector = (*Detector)(nil)
 
 // New returns a detector with cfg (zero fields take their defaults).
 func New(cfg Config) *Detector {
@@ -53,16 +53,16 @@ const OutKinds = 0
 
 // Outputs declares the detector's output: the kinds found (the eval key
 // stays "pii"), a windowed rate, exported with the kinds as its label.
-func Outputs() []detector.Output {
-	return []detector.Output{OutKinds: {Name: "pii_kinds", Key: "pii", Kind: detector.Kinds, Rate: "pii", Eval: &detector.Eval{Name: "pii"}}}
+func Outputs() []detectors.Output {
+	return []detectors.Output{OutKinds: {Name: "pii_kinds", Key: "pii", Kind: detectors.Kinds, Rate: "pii", Eval: &detectors.Eval{Name: "pii"}}}
 }
 
 // Outputs declares the output.
-func (d *Detector) Outputs() []detector.Output { return Outputs() }
+func (d *Detector) Outputs() []detectors.Output { return Outputs() }
 
-// Detect implements detector.Detector: it sets pii_kinds to the sorted,
+// Detect implements detectors.Detector: it sets pii_kinds to the sorted,
 // unique names of the kinds found (none: an empty list). Values are never stored.
-func (d *Detector) Detect(in *detector.Input, out detector.Out) error {
+func (d *Detector) Detect(in *detectors.Input, out detectors.Out) error {
 	if d.cfg.Disabled || in == nil || len(out) < len(Outputs()) {
 		return nil
 	}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/detectors"
 )
 
 type labeled struct {
@@ -54,8 +54,8 @@ func TestLabeled(t *testing.T) {
 		stats[n] = &pr{}
 	}
 	for _, r := range rows {
-		out := make(detector.Out, len(Outputs()))
-		if err := d.Detect(&detector.Input{Completion: r.text}, out); err != nil {
+		out := make(detectors.Out, len(Outputs()))
+		if err := d.Detect(&detectors.Input{Completion: r.text}, out); err != nil {
 			t.Fatal(err)
 		}
 		for _, k := range out[OutKinds].List {
@@ -109,8 +109,8 @@ func TestRedact(t *testing.T) {
 }
 
 func TestNeverValues(t *testing.T) {
-	out := make(detector.Out, len(Outputs()))
-	in := &detector.Input{Prompt: "jane@example.com", Completion: "SSN 123-45-6789"}
+	out := make(detectors.Out, len(Outputs()))
+	in := &detectors.Input{Prompt: "jane@example.com", Completion: "SSN 123-45-6789"}
 	if err := New(Config{}).Detect(in, out); err != nil {
 		t.Fatal(err)
 	}
@@ -126,8 +126,8 @@ func FuzzPII(f *testing.F) {
 	f.Add("eyJa.eyJb.cccccccccc DE89 3704 0044 0532 0130 00")
 	d := New(Config{})
 	f.Fuzz(func(t *testing.T, s string) {
-		out := make(detector.Out, len(Outputs()))
-		if err := d.Detect(&detector.Input{Prompt: s, Completion: s}, out); err != nil {
+		out := make(detectors.Out, len(Outputs()))
+		if err := d.Detect(&detectors.Input{Prompt: s, Completion: s}, out); err != nil {
 			t.Fatal(err)
 		}
 		if !slices.IsSorted(out[OutKinds].List) || len(slices.Compact(slices.Clone(out[OutKinds].List))) != len(out[OutKinds].List) {

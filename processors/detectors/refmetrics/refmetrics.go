@@ -9,7 +9,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/detectors"
 	"github.com/sightline-dev/sightline/processors/detectors/internal/textnorm"
 )
 
@@ -37,7 +37,7 @@ type Detector struct {
 	pool sync.Pool
 }
 
-var _ detector.Detector = (*Detector)(nil)
+var _ detectors.Detector = (*Detector)(nil)
 
 // New returns a detector with cfg (zero fields take their defaults).
 func New(cfg Config) *Detector {
@@ -59,15 +59,15 @@ const (
 
 // Outputs declares the detector's outputs: metrics without a decision,
 // exported labelled "reference".
-func Outputs() []detector.Output {
-	m := func(name string) detector.Output {
-		return detector.Output{Name: name, Kind: detector.Metric, Eval: &detector.Eval{Name: name, Positive: "reference"}}
+func Outputs() []detectors.Output {
+	m := func(name string) detectors.Output {
+		return detectors.Output{Name: name, Kind: detectors.Metric, Eval: &detectors.Eval{Name: name, Positive: "reference"}}
 	}
-	return []detector.Output{OutRougeL: m("rouge_l"), OutBLEU: m("bleu"), OutTokenF1: m("token_f1"), OutExactMatch: m("exact_match")}
+	return []detectors.Output{OutRougeL: m("rouge_l"), OutBLEU: m("bleu"), OutTokenF1: m("token_f1"), OutExactMatch: m("exact_match")}
 }
 
 // Outputs declares the outputs.
-func (d *Detector) Outputs() []detector.Output { return Outputs() }
+func (d *Detector) Outputs() []detectors.Output { return Outputs() }
 
 type state struct {
 	tk            textnorm.Tokenizer
@@ -88,9 +88,9 @@ type Metrics struct {
 	RougeL, BLEU, TokenF1, ExactMatch float64
 }
 
-// Detect implements detector.Detector: with a non-blank reference it sets
+// Detect implements detectors.Detector: with a non-blank reference it sets
 // rouge_l, bleu, token_f1 and exact_match; without one it leaves them unset.
-func (d *Detector) Detect(in *detector.Input, out detector.Out) error {
+func (d *Detector) Detect(in *detectors.Input, out detectors.Out) error {
 	if d.cfg.Disabled || in == nil || len(out) < len(Outputs()) || strings.TrimSpace(in.Reference) == "" {
 		return nil
 	}

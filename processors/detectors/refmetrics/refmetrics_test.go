@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/detectors"
 )
 
 // The expected values were computed once by testdata/reference_values.py
@@ -101,8 +101,8 @@ func lcsTable(a, b []uint64) int {
 }
 
 func TestDetectNoReference(t *testing.T) {
-	out := make(detector.Out, len(Outputs()))
-	if err := New(Config{}).Detect(&detector.Input{Completion: "x", Reference: " \n"}, out); err != nil {
+	out := make(detectors.Out, len(Outputs()))
+	if err := New(Config{}).Detect(&detectors.Input{Completion: "x", Reference: " \n"}, out); err != nil {
 		t.Fatal(err)
 	}
 	if out[OutRougeL].Valid || out[OutBLEU].Valid || out[OutTokenF1].Valid || out[OutExactMatch].Valid {
@@ -118,11 +118,11 @@ func FuzzRefMetrics(f *testing.F) {
 	f.Add(strings.Repeat("a b ", 3000), strings.Repeat("b a ", 2000))
 	d := New(Config{MaxTokens: 512})
 	f.Fuzz(func(t *testing.T, cand, ref string) {
-		out := make(detector.Out, len(Outputs()))
-		if err := d.Detect(&detector.Input{Completion: cand, Reference: ref}, out); err != nil {
+		out := make(detectors.Out, len(Outputs()))
+		if err := d.Detect(&detectors.Input{Completion: cand, Reference: ref}, out); err != nil {
 			t.Fatal(err)
 		}
-		for _, o := range []detector.Value{out[OutRougeL], out[OutBLEU], out[OutTokenF1], out[OutExactMatch]} {
+		for _, o := range []detectors.Value{out[OutRougeL], out[OutBLEU], out[OutTokenF1], out[OutExactMatch]} {
 			if o.Valid && !(o.Num >= 0 && o.Num <= 1+1e-12) {
 				t.Fatalf("value %v out of [0,1]", o.Num)
 			}

@@ -6,7 +6,7 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
-	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/detectors"
 	"github.com/sightline-dev/sightline/schemas"
 )
 
@@ -40,13 +40,13 @@ const (
 )
 
 // Outputs declares the detector's outputs with the default threshold.
-func Outputs() []detector.Output { return outputs(Config{}.withDefaults().Threshold) }
+func Outputs() []detectors.Output { return outputs(Config{}.withDefaults().Threshold) }
 
-func outputs(threshold float64) []detector.Output {
-	return []detector.Output{
-		OutRefusal: {Name: "refusal", Kind: detector.Flag, Rate: "refusal"},
-		OutConfidence: {Name: "refusal_confidence", Kind: detector.Probability, Threshold: threshold,
-			Eval: &detector.Eval{Name: "refusal", Positive: "refused", Negative: "answered"}},
+func outputs(threshold float64) []detectors.Output {
+	return []detectors.Output{
+		OutRefusal: {Name: "refusal", Kind: detectors.Flag, Rate: "refusal"},
+		OutConfidence: {Name: "refusal_confidence", Kind: detectors.Probability, Threshold: threshold,
+			Eval: &detectors.Eval{Name: "refusal", Positive: "refused", Negative: "answered"}},
 	}
 }
 
@@ -57,7 +57,7 @@ type Detector struct {
 	pool sync.Pool
 }
 
-var _ detector.Detector = (*Detector)(nil)
+var _ detectors.Detector = (*Detector)(nil)
 
 // New returns a detector with cfg (zero fields take their defaults).
 func New(cfg Config) *Detector {
@@ -70,11 +70,11 @@ func New(cfg Config) *Detector {
 func (d *Detector) Name() string { return "refusal" }
 
 // Outputs declares the outputs with the detector's threshold.
-func (d *Detector) Outputs() []detector.Output { return outputs(d.cfg.Threshold) }
+func (d *Detector) Outputs() []detectors.Output { return outputs(d.cfg.Threshold) }
 
-// Detect implements detector.Detector: it sets refusal and
+// Detect implements detectors.Detector: it sets refusal and
 // refusal_confidence (whenever there is a completion).
-func (d *Detector) Detect(in *detector.Input, out detector.Out) error {
+func (d *Detector) Detect(in *detectors.Input, out detectors.Out) error {
 	if d.cfg.Disabled || in == nil || len(out) < len(Outputs()) {
 		return nil
 	}

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/detectors"
 )
 
 func BenchmarkRefusal(b *testing.B) {
@@ -14,8 +14,8 @@ func BenchmarkRefusal(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			d := New(Config{})
-			in := &detector.Input{Completion: c.text}
-			out := make(detector.Out, len(Outputs()))
+			in := &detectors.Input{Completion: c.text}
+			out := make(detectors.Out, len(Outputs()))
 			b.ReportAllocs()
 			b.SetBytes(int64(len(c.text)))
 			for b.Loop() {

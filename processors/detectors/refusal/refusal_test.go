@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/detectors"
 )
 
 func TestRefusal(t *testing.T) {
@@ -55,8 +55,8 @@ func TestRefusal(t *testing.T) {
 	}
 	d := New(Config{})
 	for _, s := range positives {
-		out := make(detector.Out, len(Outputs()))
-		if err := d.Detect(&detector.Input{Completion: s}, out); err != nil {
+		out := make(detectors.Out, len(Outputs()))
+		if err := d.Detect(&detectors.Input{Completion: s}, out); err != nil {
 			t.Fatal(err)
 		}
 		if !(out[OutRefusal].Num != 0) {
@@ -64,8 +64,8 @@ func TestRefusal(t *testing.T) {
 		}
 	}
 	for _, s := range negatives {
-		out := make(detector.Out, len(Outputs()))
-		if err := d.Detect(&detector.Input{Completion: s}, out); err != nil {
+		out := make(detectors.Out, len(Outputs()))
+		if err := d.Detect(&detectors.Input{Completion: s}, out); err != nil {
 			t.Fatal(err)
 		}
 		if out[OutRefusal].Num != 0 {
@@ -88,8 +88,8 @@ func TestConfidenceOrder(t *testing.T) {
 }
 
 func TestEmptyInvalid(t *testing.T) {
-	out := make(detector.Out, len(Outputs()))
-	if err := New(Config{}).Detect(&detector.Input{}, out); err != nil || out[OutConfidence].Valid {
+	out := make(detectors.Out, len(Outputs()))
+	if err := New(Config{}).Detect(&detectors.Input{}, out); err != nil || out[OutConfidence].Valid {
 		t.Fatalf("empty completion scored: %+v %v", out[OutConfidence], err)
 	}
 }
@@ -100,8 +100,8 @@ func FuzzRefusal(f *testing.F) {
 	}
 	d := New(Config{})
 	f.Fuzz(func(t *testing.T, s string) {
-		out := make(detector.Out, len(Outputs()))
-		if err := d.Detect(&detector.Input{Completion: s}, out); err != nil {
+		out := make(detectors.Out, len(Outputs()))
+		if err := d.Detect(&detectors.Input{Completion: s}, out); err != nil {
 			t.Fatal(err)
 		}
 		if v := out[OutConfidence].Num; !(v >= 0 && v <= 1) {

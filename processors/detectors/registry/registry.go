@@ -1,6 +1,6 @@
 // Package registry is the list of detectors the binaries build: adding a
 // detector is one package under processors/detectors/ and one entry in
-// Default (see processors/detector for the whole path). The list is a
+// Default (see processors/detectors for the whole path). The list is a
 // value built by the caller, never an init() side effect.
 package registry
 
@@ -9,7 +9,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/detectors"
 	"github.com/sightline-dev/sightline/processors/detectors/hallucination"
 	"github.com/sightline-dev/sightline/processors/detectors/injection"
 	"github.com/sightline-dev/sightline/processors/detectors/pii"
@@ -38,11 +38,11 @@ type Entry struct {
 	Name string
 	// Outputs are the detector's outputs with their default thresholds
 	// (what the detector built with default settings declares).
-	Outputs []detector.Output
+	Outputs []detectors.Output
 	// Kinds: the detector takes detectors.<name>.kinds.
 	Kinds bool
 	// Build makes the detector from its settings, which Validate checked.
-	Build func(Settings) (detector.Detector, error)
+	Build func(Settings) (detectors.Detector, error)
 }
 
 func (e Entry) hasThreshold() bool {
@@ -61,26 +61,26 @@ type Registry []Entry
 // Default is the list of detectors the binaries build.
 func Default() Registry {
 	return Registry{
-		{Name: "toxicity", Outputs: toxicity.Outputs(), Build: func(s Settings) (detector.Detector, error) {
+		{Name: "toxicity", Outputs: toxicity.Outputs(), Build: func(s Settings) (detectors.Detector, error) {
 			return toxicity.New(toxicity.Config{Threshold: s.Threshold}), nil
 		}},
-		{Name: "hallucination", Outputs: hallucination.Outputs(), Build: func(s Settings) (detector.Detector, error) {
+		{Name: "hallucination", Outputs: hallucination.Outputs(), Build: func(s Settings) (detectors.Detector, error) {
 			return hallucination.New(hallucination.Config{Threshold: s.Threshold}), nil
 		}},
-		{Name: "refmetrics", Outputs: refmetrics.Outputs(), Build: func(Settings) (detector.Detector, error) {
+		{Name: "refmetrics", Outputs: refmetrics.Outputs(), Build: func(Settings) (detectors.Detector, error) {
 			return refmetrics.New(refmetrics.Config{}), nil
 		}},
-		{Name: "pii", Outputs: pii.Outputs(), Kinds: true, Build: func(s Settings) (detector.Detector, error) {
+		{Name: "pii", Outputs: pii.Outputs(), Kinds: true, Build: func(s Settings) (detectors.Detector, error) {
 			set, err := piiKinds(s.Kinds)
 			if err != nil {
 				return nil, err
 			}
 			return pii.New(pii.Config{Kinds: set}), nil
 		}},
-		{Name: "prompt_injection", Outputs: injection.Outputs(), Build: func(s Settings) (detector.Detector, error) {
+		{Name: "prompt_injection", Outputs: injection.Outputs(), Build: func(s Settings) (detectors.Detector, error) {
 			return injection.New(injection.Config{Threshold: s.Threshold}), nil
 		}},
-		{Name: "refusal", Outputs: refusal.Outputs(), Build: func(s Settings) (detector.Detector, error) {
+		{Name: "refusal", Outputs: refusal.Outputs(), Build: func(s Settings) (detectors.Detector, error) {
 			return refusal.New(refusal.Config{Threshold: s.Threshold}), nil
 		}},
 	}
@@ -107,7 +107,7 @@ func piiKinds(names []string) (pii.KindSet, error) {
 // settings without building anything: settings for unknown names, bad
 // thresholds and unknown PII kinds are errors that name the config key.
 func (r Registry) Validate(settings map[string]Settings) error {
-	if _, err := detector.SchemaOf(r.Outputs(nil)); err != nil {
+	if _, err := detectors.SchemaOf(r.Outputs(nil)); err != nil {
 		return err
 	}
 	known := map[string]Entry{}
@@ -144,8 +144,8 @@ func (r Registry) Validate(settings map[string]Settings) error {
 // Outputs lists every detector's outputs in order, disabled detectors'
 // too (their columns exist and stay NULL), with the thresholds settings
 // give: the layout of llm_events rows and of window outcomes.
-func (r Registry) Outputs(settings map[string]Settings) []detector.Output {
-	var out []detector.Output
+func (r Registry) Outputs(settings map[string]Settings) []detectors.Output {
+	var out []detectors.Output
 	for _, e := range r {
 		t := settings[e.Name].Threshold
 		for _, o := range e.Outputs {
@@ -160,16 +160,16 @@ func (r Registry) Outputs(settings map[string]Settings) []detector.Output {
 
 // Schema is the schema of Outputs(settings): the layout of llm_events
 // rows of scores by these detectors.
-func (r Registry) Schema(settings map[string]Settings) (*detector.Schema, error) {
-	return detector.SchemaOf(r.Outputs(settings))
+func (r Registry) Schema(settings map[string]Settings) (*detectors.Schema, error) {
+	return detectors.SchemaOf(r.Outputs(settings))
 }
 
 // Build returns the enabled detectors, after Validate.
-func (r Registry) Build(settings map[string]Settings) ([]detector.Detector, error) {
+func (r Registry) Build(settings map[string]Settings) ([]detectors.Detector, error) {
 	if err := r.Validate(settings); err != nil {
 		return nil, err
 	}
-	var out []detector.Detector
+	var out []detectors.Detector
 	for _, e := range r {
 		s := settings[e.Name]
 		if !s.enabled() {
@@ -194,14 +194,14 @@ func Names() []string { return Default().Names() }
 func Validate(settings map[string]Settings) error { return Default().Validate(settings) }
 
 // Build is Default().Build.
-func Build(settings map[string]Settings) ([]detector.Detector, error) {
+func Build(settings map[string]Settings) ([]detectors.Detector, error) {
 	return Default().Build(settings)
 }
 
 // Schema is Default().Schema.
-func Schema(settings map[string]Settings) (*detector.Schema, error) {
+func Schema(settings map[string]Settings) (*detectors.Schema, error) {
 	return Default().Schema(settings)
 }
 
 // Outputs is Default().Outputs.
-func Outputs(settings map[string]Settings) []detector.Output { return Default().Outputs(settings) }
+func Outputs(settings map[string]Settings) []detectors.Output { return Default().Outputs(settings) }

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/detectors"
 	"github.com/sightline-dev/sightline/processors/detectors/registry"
 )
 
@@ -34,7 +34,7 @@ func TestEntriesDeclareWhatTheirDetectorsWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var built []detector.Output
+	var built []detectors.Output
 	for _, d := range dets {
 		built = append(built, d.Outputs()...)
 	}
@@ -94,11 +94,11 @@ func TestValidate(t *testing.T) {
 		}
 	}
 	// A declaration that cannot be stored or counted is refused.
-	bad := append(registry.Default(), registry.Entry{Name: "dup", Outputs: []detector.Output{{Name: "refusal", Kind: detector.Flag}}})
+	bad := append(registry.Default(), registry.Entry{Name: "dup", Outputs: []detectors.Output{{Name: "refusal", Kind: detectors.Flag}}})
 	if err := bad.Validate(nil); err == nil || !strings.Contains(err.Error(), "twice") {
 		t.Errorf("an output named like another: %v", err)
 	}
-	bad = append(registry.Default(), registry.Entry{Name: "norate", Outputs: []detector.Output{{Name: "x", Kind: detector.Metric, Rate: "x"}}})
+	bad = append(registry.Default(), registry.Entry{Name: "norate", Outputs: []detectors.Output{{Name: "x", Kind: detectors.Metric, Rate: "x"}}})
 	if err := bad.Validate(nil); err == nil || !strings.Contains(err.Error(), "rate needs a decision") {
 		t.Errorf("a rate without a decision: %v", err)
 	}

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/detectors"
 	"github.com/sightline-dev/sightline/processors/detectors/internal/hashing"
 )
 
@@ -61,15 +61,15 @@ const (
 )
 
 // Outputs declares the detector's outputs with the default threshold.
-func Outputs() []detector.Output { return outputs(DefaultThreshold) }
+func Outputs() []detectors.Output { return outputs(DefaultThreshold) }
 
-func outputs(threshold float64) []detector.Output {
-	return []detector.Output{
-		OutCompletion: {Name: "completion_toxicity", Kind: detector.Probability, Threshold: threshold, Rate: "toxicity",
-			Eval: &detector.Eval{Name: "toxicity", Positive: "toxic", Negative: "not_toxic", Explanation: "toxicity_evidence"}},
-		OutPrompt: {Name: "prompt_toxicity", Kind: detector.Probability, Threshold: threshold,
-			Eval: &detector.Eval{Name: "prompt_toxicity", Positive: "toxic", Negative: "not_toxic"}},
-		OutEvidence: {Name: "toxicity_evidence", Kind: detector.Evidence},
+func outputs(threshold float64) []detectors.Output {
+	return []detectors.Output{
+		OutCompletion: {Name: "completion_toxicity", Kind: detectors.Probability, Threshold: threshold, Rate: "toxicity",
+			Eval: &detectors.Eval{Name: "toxicity", Positive: "toxic", Negative: "not_toxic", Explanation: "toxicity_evidence"}},
+		OutPrompt: {Name: "prompt_toxicity", Kind: detectors.Probability, Threshold: threshold,
+			Eval: &detectors.Eval{Name: "prompt_toxicity", Positive: "toxic", Negative: "not_toxic"}},
+		OutEvidence: {Name: "toxicity_evidence", Kind: detectors.Evidence},
 	}
 }
 
@@ -81,7 +81,7 @@ type Detector struct {
 	maxEvidence int
 }
 
-var _ detector.Detector = (*Detector)(nil)
+var _ detectors.Detector = (*Detector)(nil)
 
 // New returns a detector for cfg. Out-of-range fields (see Validate) fall
 // back to their defaults, so New never fails; call Validate first to report
@@ -107,11 +107,11 @@ func New(cfg Config) *Detector {
 func (d *Detector) Name() string { return "toxicity" }
 
 // Outputs declares the outputs with the detector's threshold.
-func (d *Detector) Outputs() []detector.Output { return outputs(d.cfg.Threshold) }
+func (d *Detector) Outputs() []detectors.Output { return outputs(d.cfg.Threshold) }
 
 // Detect scores the prompt and the completion. Empty texts are not scored
 // (their fields stay invalid): there is nothing to judge.
-func (d *Detector) Detect(in *detector.Input, out detector.Out) error {
+func (d *Detector) Detect(in *detectors.Input, out detectors.Out) error {
 	if in == nil || len(out) < len(Outputs()) {
 		return errors.New("cannot detect toxicity: nil input or scores")
 	}

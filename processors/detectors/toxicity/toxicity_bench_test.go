@@ -4,16 +4,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/detectors"
 )
 
 // benchInput is the event size of the performance budget: about 1 KB of
 // prompt and completion together and 2 KB of retrieved context.
-func benchInput() *detector.Input {
+func benchInput() *detectors.Input {
 	prompt := strings.Repeat("Could you explain how the billing cycle works for my account? ", 9)[:500]
 	completion := strings.Repeat("Sure! Your billing cycle starts on the day you subscribed and renews monthly. ", 8)[:524]
 	ctx := strings.Repeat("Billing renews monthly on the subscription date; invoices are emailed. ", 30)[:2048]
-	return &detector.Input{Prompt: prompt, Question: prompt, Completion: completion, Context: []string{ctx}}
+	return &detectors.Input{Prompt: prompt, Question: prompt, Completion: completion, Context: []string{ctx}}
 }
 
 // BenchmarkToxicity scores the prompt and the completion of one event; the
@@ -21,7 +21,7 @@ func benchInput() *detector.Input {
 func BenchmarkToxicity(b *testing.B) {
 	d := New(Config{})
 	in := benchInput()
-	out := make(detector.Out, len(Outputs()))
+	out := make(detectors.Out, len(Outputs()))
 	b.ReportAllocs()
 	b.SetBytes(int64(len(in.Prompt) + len(in.Completion)))
 	for b.Loop() {
@@ -38,7 +38,7 @@ func BenchmarkToxicityEvidence(b *testing.B) {
 	d := New(Config{})
 	in := benchInput()
 	in.Completion = strings.Repeat("you are a stupid worthless idiot and everyone hates you. ", 10)[:524]
-	out := make(detector.Out, len(Outputs()))
+	out := make(detectors.Out, len(Outputs()))
 	b.ReportAllocs()
 	b.SetBytes(int64(len(in.Prompt) + len(in.Completion)))
 	for b.Loop() {

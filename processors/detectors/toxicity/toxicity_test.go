@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/sightline-dev/sightline/internal/devdata"
-	"github.com/sightline-dev/sightline/processors/detector"
+	"github.com/sightline-dev/sightline/processors/detectors"
 	"github.com/sightline-dev/sightline/processors/detectors/internal/hashing"
 )
 
@@ -205,19 +205,19 @@ func TestDetector(t *testing.T) {
 	}
 	tests := []struct {
 		name        string
-		in          detector.Input
+		in          detectors.Input
 		wantPrompt  bool
 		wantCompl   bool
 		wantToxic   bool
 		wantEvident bool
 	}{
-		{"empty", detector.Input{}, false, false, false, false},
-		{"benign", detector.Input{Prompt: "What is a good pasta recipe?", Completion: "Try spaghetti with garlic and olive oil."}, true, true, false, false},
-		{"toxic completion", detector.Input{Prompt: "hi", Completion: "Shut up, you stupid worthless bitch."}, true, true, true, true},
+		{"empty", detectors.Input{}, false, false, false, false},
+		{"benign", detectors.Input{Prompt: "What is a good pasta recipe?", Completion: "Try spaghetti with garlic and olive oil."}, true, true, false, false},
+		{"toxic completion", detectors.Input{Prompt: "hi", Completion: "Shut up, you stupid worthless bitch."}, true, true, true, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out := make(detector.Out, len(Outputs()))
+			out := make(detectors.Out, len(Outputs()))
 			if err := d.Detect(&tt.in, out); err != nil {
 				t.Fatal(err)
 			}
@@ -233,12 +233,12 @@ func TestDetector(t *testing.T) {
 			t.Logf("evidence %q", out[OutEvidence].List)
 		})
 	}
-	if err := d.Detect(nil, make(detector.Out, len(Outputs()))); err == nil {
+	if err := d.Detect(nil, make(detectors.Out, len(Outputs()))); err == nil {
 		t.Error("nil input accepted")
 	}
-	out := make(detector.Out, len(Outputs()))
+	out := make(detectors.Out, len(Outputs()))
 	off := New(Config{DisablePrompt: true, DisableCompletion: true})
-	if err := off.Detect(&detector.Input{Prompt: "x", Completion: "y"}, out); err != nil || out[OutPrompt].Valid || out[OutCompletion].Valid {
+	if err := off.Detect(&detectors.Input{Prompt: "x", Completion: "y"}, out); err != nil || out[OutPrompt].Valid || out[OutCompletion].Valid {
 		t.Error("disabled detector scored")
 	}
 }
@@ -276,11 +276,11 @@ func FuzzToxicity(f *testing.F) {
 	}
 	d := New(Config{Threshold: 0.01})
 	f.Fuzz(func(t *testing.T, prompt, completion string) {
-		out := make(detector.Out, len(Outputs()))
-		if err := d.Detect(&detector.Input{Prompt: prompt, Completion: completion}, out); err != nil {
+		out := make(detectors.Out, len(Outputs()))
+		if err := d.Detect(&detectors.Input{Prompt: prompt, Completion: completion}, out); err != nil {
 			t.Fatal(err)
 		}
-		for _, o := range []detector.Value{out[OutPrompt], out[OutCompletion]} {
+		for _, o := range []detectors.Value{out[OutPrompt], out[OutCompletion]} {
 			if o.Valid && (o.Num < 0 || o.Num > 1 || math.IsNaN(o.Num)) {
 				t.Fatalf("score %v outside [0,1]", o.Num)
 			}
@@ -293,8 +293,8 @@ func FuzzToxicity(f *testing.F) {
 
 func TestHugeInput(t *testing.T) {
 	big := strings.Repeat("you are an idiot \xff ", 1<<16)
-	out := make(detector.Out, len(Outputs()))
-	if err := New(Config{}).Detect(&detector.Input{Prompt: big, Completion: big}, out); err != nil {
+	out := make(detectors.Out, len(Outputs()))
+	if err := New(Config{}).Detect(&detectors.Input{Prompt: big, Completion: big}, out); err != nil {
 		t.Fatal(err)
 	}
 	if p := Default().Score(big); p < 0 || p > 1 {

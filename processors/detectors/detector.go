@@ -1,5 +1,8 @@
-// Package detector defines the contract between the score stage and the
+// Package detectors defines the contract between the score stage and the
 // per-event detectors, and the declaration of what each detector produces.
+// The detectors themselves are its subpackages (processors/detectors/<name>),
+// registry lists them and processors/scoring runs them over one event; this package
+// imports none of them.
 //
 // A detector is one package implementing Detector. It declares its outputs
 // once (Output: name, kind, ClickHouse column, default threshold, windowed
@@ -20,8 +23,8 @@
 //  1. A package under processors/detectors/<name> with a Detector whose
 //     Outputs() returns its outputs, and whose Detect writes them by their
 //     position in that list (out.Set(0, p), out.SetList(1, terms), ...).
-//  2. One entry in processors/detectors/registry (its name, outputs and how to build
-//     it from its detectors.<name> settings).
+//  2. One entry in processors/detectors/registry (its name, outputs and how
+//     to build it from its detectors.<name> settings).
 //  3. One migration in schemas/migrations/sql adding each output's column
 //     to llm_events (ColumnType says which type) and recreating the
 //     llm_events_dedup view.
@@ -31,9 +34,9 @@
 // gen_ai.evaluation.result events, and outputs with a Rate become windowed
 // rates (with bias and A/B tests) whose threshold is detectors.<name>.threshold.
 // A declared output without its column fails the tests of sinks/clickhouse.
-// registry's TestExampleDetector walks this path with a detector that
-// exists only in the test.
-package detector
+// TestExampleDetector in internal/newdetector walks this path with a
+// detector that exists only in the test.
+package detectors
 
 import (
 	"fmt"
