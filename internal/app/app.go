@@ -31,8 +31,8 @@ import (
 	"github.com/sightline-dev/sightline/processors/alert"
 	"github.com/sightline-dev/sightline/processors/detectors"
 	"github.com/sightline-dev/sightline/processors/detectors/registry"
+	"github.com/sightline-dev/sightline/processors/detectors/runner"
 	"github.com/sightline-dev/sightline/processors/score"
-	"github.com/sightline-dev/sightline/processors/scoring"
 	"github.com/sightline-dev/sightline/processors/window"
 	"github.com/sightline-dev/sightline/schemas/kafkaconf"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
@@ -360,7 +360,7 @@ func referenceScorer(cfg config.Config) window.ScoreFunc {
 	if err != nil {
 		return nil // Validate reported it already
 	}
-	return scoring.New(dets, nil).Func()
+	return runner.New(dets, nil).Func()
 }
 
 // Aggregate runs the aggregate stage alone until ctx ends.

@@ -10,8 +10,8 @@ import (
 	"github.com/sightline-dev/sightline/internal/config"
 	"github.com/sightline-dev/sightline/processors/detectors/injection"
 	"github.com/sightline-dev/sightline/processors/detectors/registry"
+	"github.com/sightline-dev/sightline/processors/detectors/runner"
 	"github.com/sightline-dev/sightline/processors/detectors/toxicity"
-	"github.com/sightline-dev/sightline/processors/scoring"
 )
 
 func newEval(g *globals) *cobra.Command {
@@ -49,7 +49,7 @@ func newEval(g *globals) *cobra.Command {
 				defer f.Close()
 				w = f
 			}
-			rep, err := scoring.EvalJSONL(r, w, scoring.New(dets, nil))
+			rep, err := runner.EvalJSONL(r, w, runner.New(dets, nil))
 			errw := cmd.ErrOrStderr()
 			fmt.Fprintf(errw, "eval: %d lines, %d events scored, %d malformed lines\n", rep.Lines, rep.Scored, rep.Errors)
 			// One line per decision the detectors declare (the rates the

@@ -14,7 +14,7 @@ import (
 
 	"github.com/sightline-dev/sightline/internal/config"
 	"github.com/sightline-dev/sightline/processors/detectors/registry"
-	"github.com/sightline-dev/sightline/processors/scoring"
+	"github.com/sightline-dev/sightline/processors/detectors/runner"
 	"github.com/sightline-dev/sightline/processors/stats/decide"
 	"github.com/sightline-dev/sightline/processors/window"
 )
@@ -47,7 +47,7 @@ func configScorer(cfg config.Config) (window.ScoreFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	return scoring.New(dets, nil).Func(), nil
+	return runner.New(dets, nil).Func(), nil
 }
 
 func loadFile(path, flag string, cfg window.Config, score window.ScoreFunc, opt window.LoadOptions, errw io.Writer) (*window.Dataset, error) {

@@ -19,8 +19,8 @@ import (
 	"github.com/sightline-dev/sightline/internal/testenv"
 	"github.com/sightline-dev/sightline/processors/detectors"
 	"github.com/sightline-dev/sightline/processors/detectors/registry"
+	"github.com/sightline-dev/sightline/processors/detectors/runner"
 	"github.com/sightline-dev/sightline/processors/features"
-	"github.com/sightline-dev/sightline/processors/scoring"
 	"github.com/sightline-dev/sightline/processors/window"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
@@ -99,7 +99,7 @@ func TestExampleDetector(t *testing.T) {
 	settings := map[string]registry.Settings{"jailbreak": {Threshold: 0.6}}
 	dets, err := reg.Build(settings)
 	testenv.Must(t, err, "build the detectors")
-	scorer := scoring.New(dets, nil)
+	scorer := runner.New(dets, nil)
 	var rows []chsink.EventRow
 	for _, ev := range events() {
 		r := chsink.EventRow{Event: ev, Features: features.Compute(ev)}
@@ -140,14 +140,14 @@ func TestExampleDetector(t *testing.T) {
 			fmt.Fprintf(&in, `{"prompt":[{"role":"user","content":%q}]}`+"\n", p)
 		}
 		var out bytes.Buffer
-		rep, err := scoring.EvalJSONL(&in, &out, scorer)
+		rep, err := runner.EvalJSONL(&in, &out, scorer)
 		testenv.Must(t, err, "eval")
 		var first struct{ Scores map[string]any }
 		testenv.Must(t, json.Unmarshal(bytes.Split(out.Bytes(), []byte("\n"))[0], &first), "decode")
 		if first.Scores["jailbreak_risk"] != 0.9 || fmt.Sprint(first.Scores["jailbreak_cues"]) != "[dan mode]" {
 			t.Errorf("eval scores %v", first.Scores)
 		}
-		var rate *scoring.RateCount
+		var rate *runner.RateCount
 		for i := range rep.Rates {
 			if rep.Rates[i].Rate == "jailbreak" {
 				rate = &rep.Rates[i]

@@ -1,7 +1,7 @@
 // Package detectors defines the contract between the score stage and the
 // per-event detectors, and the declaration of what each detector produces.
 // The detectors themselves are its subpackages (processors/detectors/<name>),
-// registry lists them and processors/scoring runs them over one event; this package
+// registry lists them and runner runs them over one event; this package
 // imports none of them.
 //
 // A detector is one package implementing Detector. It declares its outputs
@@ -13,7 +13,7 @@
 // A detector must be safe for concurrent use, must never panic on any input
 // (invalid UTF-8, huge strings, empty fields), must not log event content,
 // and must never put a raw PII value into its outputs. A detector that
-// cannot score an event returns an error; the scorer then drops what it
+// cannot score an event returns an error; the runner then drops what it
 // wrote for that event (stored as NULL) and counts it.
 //
 // # Adding a detector

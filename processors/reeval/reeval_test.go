@@ -16,8 +16,8 @@ import (
 	"github.com/sightline-dev/sightline/internal/testenv"
 	"github.com/sightline-dev/sightline/processors/detectors"
 	"github.com/sightline-dev/sightline/processors/detectors/registry"
+	detrunner "github.com/sightline-dev/sightline/processors/detectors/runner"
 	"github.com/sightline-dev/sightline/processors/features"
-	"github.com/sightline-dev/sightline/processors/scoring"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 )
@@ -42,7 +42,7 @@ func store(t *testing.T, conn driver.Conn, specs []spec) []string {
 	t.Helper()
 	dets, err := registry.Build(nil)
 	testenv.Must(t, err, "detectors")
-	scorer := scoring.New(dets, nil)
+	scorer := detrunner.New(dets, nil)
 	var rows []chsink.EventRow
 	var ids []string
 	for i, s := range specs {

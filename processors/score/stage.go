@@ -16,9 +16,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sightline-dev/sightline/internal/retry"
+	"github.com/sightline-dev/sightline/processors/detectors/runner"
 	"github.com/sightline-dev/sightline/processors/features"
 	"github.com/sightline-dev/sightline/processors/internal/offsets"
-	"github.com/sightline-dev/sightline/processors/scoring"
 	"github.com/sightline-dev/sightline/schemas"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
@@ -37,7 +37,7 @@ const (
 type Stage struct {
 	cfg    Config
 	conn   driver.Conn
-	scorer *scoring.Scorer
+	scorer *runner.Scorer
 	sess   *kgo.GroupTransactSession
 	kcl    *kgo.Client
 	m      *metrics
@@ -102,7 +102,7 @@ func New(cfg Config, conn driver.Conn, reg prometheus.Registerer) (*Stage, error
 	for _, d := range cfg.Detectors {
 		m.detectorErrors.WithLabelValues(d.Name())
 	}
-	scorer := scoring.New(cfg.Detectors, func(name string, _ error) { m.detectorErrors.WithLabelValues(name).Inc() })
+	scorer := runner.New(cfg.Detectors, func(name string, _ error) { m.detectorErrors.WithLabelValues(name).Inc() })
 	return &Stage{cfg: cfg, conn: conn, sess: sess, kcl: sess.Client(), m: m, scorer: scorer, prog: prog, lagParts: map[int32]bool{}}, nil
 }
 

@@ -9,7 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sightline-dev/sightline/processors/detectors/registry"
-	"github.com/sightline-dev/sightline/processors/scoring"
+	"github.com/sightline-dev/sightline/processors/detectors/runner"
 	"github.com/sightline-dev/sightline/schemas"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 )
@@ -42,7 +42,7 @@ func BenchmarkStagePerEvent(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := &Stage{scorer: scoring.New(dets, nil)}
+	s := &Stage{scorer: runner.New(dets, nil)}
 	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -16,8 +16,8 @@ import (
 )
 
 // ScoreFunc scores one event; the offline reports take the stream's scorer
-// (processors/scoring over processors/detectors/registry) so their scores are the
-// stream's.
+// (processors/detectors/runner over processors/detectors/registry) so their
+// scores are the stream's.
 type ScoreFunc func(ev *eventpb.Event, out *detectors.Scores)
 
 // LoadOptions selects what LoadJSONL keeps.

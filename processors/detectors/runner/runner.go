@@ -1,10 +1,10 @@
-// Package scoring runs the detectors over one event: it builds the
+// Package runner runs the detectors over one event: it builds the
 // detectors' text view of the event, isolates each detector's failures
 // (an error or a panic marks that detector's scores missing for the event
 // and is counted), and redacts personal data out of the evidence before it
 // is stored. The score stage and `sightline eval` share it, so offline and
 // streaming scores are the same.
-package scoring
+package runner
 
 import (
 	"fmt"

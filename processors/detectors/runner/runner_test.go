@@ -1,4 +1,4 @@
-package scoring_test
+package runner_test
 
 import (
 	"errors"
@@ -8,7 +8,7 @@ import (
 	"github.com/sightline-dev/sightline/processors/detectors"
 	"github.com/sightline-dev/sightline/processors/detectors/refusal"
 	"github.com/sightline-dev/sightline/processors/detectors/registry"
-	"github.com/sightline-dev/sightline/processors/scoring"
+	"github.com/sightline-dev/sightline/processors/detectors/runner"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 )
 
@@ -36,7 +36,7 @@ func TestAllDetectorsScoreAnEvent(t *testing.T) {
 	if len(dets) != len(registry.Names()) {
 		t.Fatalf("built %d detectors of %d", len(dets), len(registry.Names()))
 	}
-	s := scoring.New(dets, nil)
+	s := runner.New(dets, nil)
 	var out detectors.Scores
 	ev := benchEvent()
 	ev.Completion[0].Content += " Contact me at jane.doe@example.com."
@@ -80,7 +80,7 @@ func (f failing) Detect(_ *detectors.Input, out detectors.Out) error {
 func TestFailingDetectorMarksScoreMissing(t *testing.T) {
 	for _, panics := range []bool{false, true} {
 		var seen []string
-		s := scoring.New([]detectors.Detector{failing{panics}}, func(name string, _ error) { seen = append(seen, name) })
+		s := runner.New([]detectors.Detector{failing{panics}}, func(name string, _ error) { seen = append(seen, name) })
 		var out detectors.Scores
 		failed := s.Score(benchEvent(), &out)
 		if r, _ := out.Get("refusal"); len(failed) != 1 || len(seen) != 1 || r.Valid || r.Num != 0 {
@@ -92,7 +92,7 @@ func TestFailingDetectorMarksScoreMissing(t *testing.T) {
 func TestNothingToCheckIsNull(t *testing.T) {
 	dets, _ := registry.Build(nil)
 	var out detectors.Scores
-	scoring.New(dets, nil).Score(&eventpb.Event{Completion: []*eventpb.Message{{Content: "hello"}}}, &out)
+	runner.New(dets, nil).Score(&eventpb.Event{Completion: []*eventpb.Message{{Content: "hello"}}}, &out)
 	h, _ := out.Get("hallucination")
 	r, _ := out.Get("rouge_l")
 	b, _ := out.Get("bleu")

@@ -1,4 +1,4 @@
-package scoring_test
+package runner_test
 
 import (
 	"bytes"
@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/sightline-dev/sightline/processors/detectors/registry"
-	"github.com/sightline-dev/sightline/processors/scoring"
+	"github.com/sightline-dev/sightline/processors/detectors/runner"
 )
 
 func TestEvalJSONL(t *testing.T) {
@@ -20,11 +20,11 @@ this line is not JSON
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	rep, err := scoring.EvalJSONL(strings.NewReader(in), &out, scoring.New(dets, nil))
+	rep, err := runner.EvalJSONL(strings.NewReader(in), &out, runner.New(dets, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rates := map[string]scoring.RateCount{}
+	rates := map[string]runner.RateCount{}
 	for _, r := range rep.Rates {
 		rates[r.Rate] = r
 	}

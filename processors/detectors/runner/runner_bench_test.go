@@ -1,11 +1,11 @@
-package scoring_test
+package runner_test
 
 import (
 	"testing"
 
 	"github.com/sightline-dev/sightline/processors/detectors"
 	"github.com/sightline-dev/sightline/processors/detectors/registry"
-	"github.com/sightline-dev/sightline/processors/scoring"
+	"github.com/sightline-dev/sightline/processors/detectors/runner"
 )
 
 // BenchmarkScoreAll: every detector on one event with ~1 KB of prompt and
@@ -15,7 +15,7 @@ func BenchmarkScoreAll(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := scoring.New(dets, nil)
+	s := runner.New(dets, nil)
 	ev := benchEvent()
 	n := len(ev.GetReference())
 	for _, m := range ev.GetPrompt() {
@@ -45,7 +45,7 @@ func BenchmarkDetector(b *testing.B) {
 	}
 	for _, d := range dets {
 		b.Run(d.Name(), func(b *testing.B) {
-			in := scoring.InputOf(benchEvent())
+			in := runner.InputOf(benchEvent())
 			out := make(detectors.Out, len(d.Outputs()))
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
