@@ -11,7 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sightline-dev/sightline/internal/testenv"
-	"github.com/sightline-dev/sightline/processors/features"
+	"github.com/sightline-dev/sightline/processors/eventfeatures"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 )
@@ -34,7 +34,7 @@ func TestLifecycleCommands(t *testing.T) {
 	}{{"u-1", time.Hour}, {"u-1", 50 * 24 * time.Hour}, {"u-2", time.Hour}, {"u-2", 100 * 24 * time.Hour}} {
 		ev := &eventpb.Event{SchemaVersion: 1, EventId: "0190c8e4-5a2b-7c3d-8e4f-00000000000" + string(rune('0'+i)), Tenant: "acme", App: "a",
 			Model: "m", UserId: c.user, Ts: timestamppb.New(now.Add(-c.age)), Prompt: []*eventpb.Message{{Role: "user", Content: "hi"}}}
-		rows = append(rows, chsink.EventRow{Event: ev, Features: features.Compute(ev)})
+		rows = append(rows, chsink.EventRow{Event: ev, Features: eventfeatures.Compute(ev)})
 	}
 	testenv.Must(t, chsink.InsertEvents(ctx, conn, rows), "insert")
 	ch := []string{"--clickhouse-addr", opts.Addrs[0], "--clickhouse-database", opts.Database}

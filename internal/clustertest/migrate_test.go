@@ -16,7 +16,7 @@ import (
 
 	"github.com/sightline-dev/sightline/internal/cli"
 	"github.com/sightline-dev/sightline/internal/testenv"
-	"github.com/sightline-dev/sightline/processors/features"
+	features "github.com/sightline-dev/sightline/processors/eventfeatures"
 	"github.com/sightline-dev/sightline/processors/window"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 	"github.com/sightline-dev/sightline/schemas/migrations"

@@ -16,7 +16,7 @@ import (
 	"github.com/sightline-dev/sightline/internal/auth"
 	"github.com/sightline-dev/sightline/internal/console"
 	"github.com/sightline-dev/sightline/internal/testenv"
-	"github.com/sightline-dev/sightline/processors/features"
+	"github.com/sightline-dev/sightline/processors/eventfeatures"
 	"github.com/sightline-dev/sightline/processors/window"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
@@ -37,7 +37,7 @@ func twoTenants(t *testing.T, conn driver.Conn) (alphaCall, bravoCall string) {
 				DurationMs: 100, Prompt: []*eventpb.Message{{Role: "user", Content: "question of " + tenant}},
 				Completion: []*eventpb.Message{{Role: "assistant", Content: "secret answer of " + tenant}}}
 			r := chsink.EventRow{Event: ev, Offset: int64(i)}
-			r.Features = features.Compute(ev)
+			r.Features = eventfeatures.Compute(ev)
 			rows = append(rows, r)
 		}
 		key := window.Key{Tenant: tenant, App: tenant + "-app", Model: "m", Variant: "control"}

@@ -9,7 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sightline-dev/sightline/processors/detectors"
-	"github.com/sightline-dev/sightline/processors/features"
+	"github.com/sightline-dev/sightline/processors/eventfeatures"
 	"github.com/sightline-dev/sightline/processors/window"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 )
@@ -22,7 +22,7 @@ func TestFeatureDistribution(t *testing.T) {
 		ev := &eventpb.Event{EventId: "e" + string(rune('a'+i%26)) + string(rune('a'+i/26)), App: "a", Model: "m",
 			Ts: timestamppb.New(time.Unix(10, 0)), DurationMs: float64(100 + 10*i),
 			Completion: []*eventpb.Message{{Role: "assistant", Content: "ok", FinishReason: []string{"stop", "length"}[i%2]}}}
-		p.Add(ev, ptr(features.Compute(ev)), &detectors.Scores{})
+		p.Add(ev, ptr(eventfeatures.Compute(ev)), &detectors.Scores{})
 	}
 	d, err := featureDistribution(p, "latency_ms")
 	if err != nil {

@@ -19,7 +19,7 @@ import (
 	"github.com/sightline-dev/sightline/internal/testenv"
 	"github.com/sightline-dev/sightline/processors/detectors"
 	"github.com/sightline-dev/sightline/processors/detectors/registry"
-	"github.com/sightline-dev/sightline/processors/features"
+	"github.com/sightline-dev/sightline/processors/eventfeatures"
 	"github.com/sightline-dev/sightline/processors/window"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
@@ -51,7 +51,7 @@ func smallData(t *testing.T, conn driver.Conn) string {
 			r.Scores.SetList("toxicity_evidence", []string{"stupid", "idiot"})
 			r.Scores.SetList("pii_kinds", []string{"credit_card"})
 		}
-		r.Features = features.Compute(ev)
+		r.Features = eventfeatures.Compute(ev)
 		rows = append(rows, r)
 	}
 	testenv.Must(t, chsink.InsertEvents(ctx, conn, rows), "insert events")

@@ -12,7 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sightline-dev/sightline/internal/testenv"
-	"github.com/sightline-dev/sightline/processors/features"
+	"github.com/sightline-dev/sightline/processors/eventfeatures"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 )
@@ -55,7 +55,7 @@ func writeCalls(t *testing.T, conn driver.Conn, calls []call, replayed bool) {
 			Completion: []*eventpb.Message{{Role: "assistant", Content: "here it is", FinishReason: "stop"}},
 			Attributes: map[string]string{"note": "call " + c.id},
 		}
-		events = append(events, chsink.EventRow{Event: ev, Features: features.Compute(ev), Offset: int64(i)})
+		events = append(events, chsink.EventRow{Event: ev, Features: eventfeatures.Compute(ev), Offset: int64(i)})
 		feedback = append(feedback, &eventpb.Event{SchemaVersion: 1, EventId: eventID(), Tenant: c.tenant, App: "support-bot",
 			Ts: timestamppb.New(c.ts), Feedback: &eventpb.Feedback{EventId: c.id, Score: 1, Comment: "thanks " + c.user}})
 		verdicts = append(verdicts, chsink.EvaluationRow{JobID: "job-1", EventID: c.id, Tenant: c.tenant, App: "support-bot", Model: "m",

@@ -20,7 +20,7 @@ import (
 	"github.com/sightline-dev/sightline/processors/detectors"
 	"github.com/sightline-dev/sightline/processors/detectors/registry"
 	"github.com/sightline-dev/sightline/processors/detectors/runner"
-	"github.com/sightline-dev/sightline/processors/features"
+	"github.com/sightline-dev/sightline/processors/eventfeatures"
 	"github.com/sightline-dev/sightline/processors/window"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
@@ -102,7 +102,7 @@ func TestExampleDetector(t *testing.T) {
 	scorer := runner.New(dets, nil)
 	var rows []chsink.EventRow
 	for _, ev := range events() {
-		r := chsink.EventRow{Event: ev, Features: features.Compute(ev)}
+		r := chsink.EventRow{Event: ev, Features: eventfeatures.Compute(ev)}
 		if failed := scorer.Score(ev, &r.Scores); len(failed) > 0 {
 			t.Fatalf("detectors failed: %v", failed)
 		}

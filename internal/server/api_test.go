@@ -17,7 +17,7 @@ import (
 
 	"github.com/sightline-dev/sightline/internal/server"
 	"github.com/sightline-dev/sightline/internal/testenv"
-	"github.com/sightline-dev/sightline/processors/features"
+	"github.com/sightline-dev/sightline/processors/eventfeatures"
 	"github.com/sightline-dev/sightline/processors/window"
 	"github.com/sightline-dev/sightline/schemas"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
@@ -75,7 +75,7 @@ func TestReadAPI(t *testing.T) {
 		if i == 0 {
 			ev.Error = &eventpb.Error{Type: "timeout"}
 		}
-		rows = append(rows, chsink.EventRow{Event: ev, Features: features.Compute(ev), Offset: int64(i)})
+		rows = append(rows, chsink.EventRow{Event: ev, Features: eventfeatures.Compute(ev), Offset: int64(i)})
 	}
 	testenv.Must(t, chsink.InsertEvents(ctx, conn, rows), "insert events")
 

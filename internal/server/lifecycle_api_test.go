@@ -17,7 +17,7 @@ import (
 	"github.com/sightline-dev/sightline/internal/lifecycle"
 	"github.com/sightline-dev/sightline/internal/server"
 	"github.com/sightline-dev/sightline/internal/testenv"
-	"github.com/sightline-dev/sightline/processors/features"
+	"github.com/sightline-dev/sightline/processors/eventfeatures"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 )
@@ -34,7 +34,7 @@ func TestLifecycleAPI(t *testing.T) {
 		ev := &eventpb.Event{SchemaVersion: 1, EventId: "0190c8e4-5a2b-7c3d-8e4f-00000000000" + string(rune('0'+i)), Tenant: "acme", App: "a",
 			Model: "m", UserId: u, Ts: timestamppb.New(time.Now().Add(-time.Duration(i) * 40 * 24 * time.Hour)),
 			Prompt: []*eventpb.Message{{Role: "user", Content: "hello from " + u}}}
-		rows = append(rows, chsink.EventRow{Event: ev, Features: features.Compute(ev)})
+		rows = append(rows, chsink.EventRow{Event: ev, Features: eventfeatures.Compute(ev)})
 	}
 	testenv.Must(t, chsink.InsertEvents(ctx, conn, rows), "insert")
 

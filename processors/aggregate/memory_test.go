@@ -11,7 +11,7 @@ import (
 
 	"github.com/sightline-dev/sightline/processors/detectors"
 	"github.com/sightline-dev/sightline/processors/detectors/registry"
-	"github.com/sightline-dev/sightline/processors/features"
+	"github.com/sightline-dev/sightline/processors/eventfeatures"
 	"github.com/sightline-dev/sightline/processors/window"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 )
@@ -53,7 +53,7 @@ func TestMemoryAt10kKeys(t *testing.T) {
 			Prompt:     []*eventpb.Message{{Role: "user", Content: fmt.Sprintf("question number %d about orders and refunds", i)}},
 			Completion: []*eventpb.Message{{Role: "assistant", Content: "answer", FinishReason: "stop"}},
 			Segments:   map[string]string{"user.locale": []string{"en-US", "de-DE", "fr-FR"}[i%3]}}
-		f := features.Compute(ev)
+		f := eventfeatures.Compute(ev)
 		sc := detectors.NewScores(schema)
 		sc.Set("completion_toxicity", 0.1)
 		sc.Set("prompt_injection", 0.05)

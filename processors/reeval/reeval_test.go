@@ -17,7 +17,7 @@ import (
 	"github.com/sightline-dev/sightline/processors/detectors"
 	"github.com/sightline-dev/sightline/processors/detectors/registry"
 	detrunner "github.com/sightline-dev/sightline/processors/detectors/runner"
-	"github.com/sightline-dev/sightline/processors/features"
+	"github.com/sightline-dev/sightline/processors/eventfeatures"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 )
@@ -53,7 +53,7 @@ func store(t *testing.T, conn driver.Conn, specs []spec) []string {
 			Completion: []*eventpb.Message{{Role: "assistant", Content: s.completion, FinishReason: "stop"}},
 			Context:    s.context,
 		}
-		r := chsink.EventRow{Event: ev, Features: features.Compute(ev), Offset: int64(i)}
+		r := chsink.EventRow{Event: ev, Features: eventfeatures.Compute(ev), Offset: int64(i)}
 		if s.score {
 			r.DetectorErrors = scorer.Score(ev, &r.Scores)
 		} else {

@@ -17,7 +17,7 @@ import (
 
 	"github.com/sightline-dev/sightline/internal/retry"
 	"github.com/sightline-dev/sightline/processors/detectors/runner"
-	"github.com/sightline-dev/sightline/processors/features"
+	"github.com/sightline-dev/sightline/processors/eventfeatures"
 	"github.com/sightline-dev/sightline/processors/internal/offsets"
 	"github.com/sightline-dev/sightline/schemas"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
@@ -251,7 +251,7 @@ func (s *Stage) process(r *kgo.Record) {
 // Score computes everything stored beside one valid event: the cheap
 // features and every detector's scores.
 func (s *Stage) Score(ev *eventpb.Event, partition int32, offset int64) chsink.EventRow {
-	row := chsink.EventRow{Event: ev, Features: features.Compute(ev), Partition: partition, Offset: offset}
+	row := chsink.EventRow{Event: ev, Features: eventfeatures.Compute(ev), Partition: partition, Offset: offset}
 	row.DetectorErrors = s.scorer.Score(ev, &row.Scores)
 	return row
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/DataDog/sketches-go/ddsketch/store"
 
 	"github.com/sightline-dev/sightline/processors/detectors"
-	"github.com/sightline-dev/sightline/processors/features"
+	"github.com/sightline-dev/sightline/processors/eventfeatures"
 	"github.com/sightline-dev/sightline/processors/stats"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 )
@@ -356,16 +356,16 @@ func (p *Partial) addSketch(i int, x float64) {
 // only the score-independent outcomes count it). Feedback events are
 // ignored. Add allocates only when the partial grows (a new group or
 // category, a sketch's first value or wider range, a sample filling up).
-func (p *Partial) Add(ev *eventpb.Event, f *features.Features, s *detectors.Scores) {
+func (p *Partial) Add(ev *eventpb.Event, f *eventfeatures.Features, s *detectors.Scores) {
 	if ev == nil || ev.GetKind() == eventpb.Kind_KIND_FEEDBACK {
 		return
 	}
 	if p.lay == nil {
 		*p = *NewPartial(p.Key, p.WindowStart, p.WindowSeconds, DefaultConfig())
 	}
-	var local features.Features
+	var local eventfeatures.Features
 	if f == nil {
-		local = features.Compute(ev)
+		local = eventfeatures.Compute(ev)
 		f = &local
 	}
 	l := p.lay

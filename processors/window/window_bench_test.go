@@ -6,13 +6,13 @@ import (
 	"testing"
 
 	"github.com/sightline-dev/sightline/processors/detectors"
-	"github.com/sightline-dev/sightline/processors/features"
+	"github.com/sightline-dev/sightline/processors/eventfeatures"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 )
 
 type scored struct {
 	ev *eventpb.Event
-	f  features.Features
+	f  eventfeatures.Features
 	s  *detectors.Scores
 }
 
@@ -21,7 +21,7 @@ func scoredEvents(n int, seed uint64) []scored {
 	out := make([]scored, n)
 	for i := range out {
 		ev, s := g.next()
-		out[i] = scored{ev, features.Compute(ev), s}
+		out[i] = scored{ev, eventfeatures.Compute(ev), s}
 	}
 	return out
 }

@@ -9,7 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sightline-dev/sightline/internal/testenv"
-	"github.com/sightline-dev/sightline/processors/features"
+	"github.com/sightline-dev/sightline/processors/eventfeatures"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
 )
@@ -44,7 +44,7 @@ func TestReplayedInsertDeduplicates(t *testing.T) {
 			Segments:   map[string]string{"user.locale": "de-DE", "tier": "pro"},
 			Context:    []string{"doc"}, Embedding: []float32{0.1, 0.2},
 		}
-		rows = append(rows, chsink.EventRow{Event: ev, Features: features.Compute(ev), Partition: 0, Offset: int64(i)})
+		rows = append(rows, chsink.EventRow{Event: ev, Features: eventfeatures.Compute(ev), Partition: 0, Offset: int64(i)})
 	}
 	testenv.Must(t, chsink.InsertEvents(ctx, conn, rows), "insert")
 	testenv.Must(t, chsink.InsertEvents(ctx, conn, rows[:60]), "replayed insert")

@@ -11,7 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sightline-dev/sightline/internal/testenv"
-	"github.com/sightline-dev/sightline/processors/features"
+	"github.com/sightline-dev/sightline/processors/eventfeatures"
 	"github.com/sightline-dev/sightline/processors/window"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 	chsink "github.com/sightline-dev/sightline/sinks/clickhouse"
@@ -41,7 +41,7 @@ func consoleEvents(t *testing.T, n int, t0 time.Time) []chsink.EventRow {
 			Completion: []*eventpb.Message{{Role: "assistant", Content: "answer"}},
 			Segments:   map[string]string{"user.locale": []string{"de-DE", "hi-IN"}[i%2]},
 		}
-		r := chsink.EventRow{Event: ev, Features: features.Compute(ev), Offset: int64(i)}
+		r := chsink.EventRow{Event: ev, Features: eventfeatures.Compute(ev), Offset: int64(i)}
 		if i%3 != 0 { // some calls have no toxicity score (NULL sorts last)
 			r.Scores = defaultScores(t)
 			r.Scores.Set("completion_toxicity", float64(i%4)/4)

@@ -11,14 +11,14 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/sightline-dev/sightline/processors/detectors"
-	"github.com/sightline-dev/sightline/processors/features"
+	"github.com/sightline-dev/sightline/processors/eventfeatures"
 	"github.com/sightline-dev/sightline/schemas/eventpb"
 )
 
 // EventRow is one scored event ready for llm_events.
 type EventRow struct {
 	Event    *eventpb.Event
-	Features features.Features
+	Features eventfeatures.Features
 	Scores   detectors.Scores
 	// DetectorErrors names the detectors that failed on this event (their
 	// scores are NULL).

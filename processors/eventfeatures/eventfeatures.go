@@ -1,7 +1,7 @@
-// Package features computes the cheap per-event features every event gets
+// Package eventfeatures computes the cheap per-event features every event gets
 // in the score stage: sizes, token totals, throughput, flags. It must stay
 // allocation-free and never fail.
-package features
+package eventfeatures
 
 import (
 	"unicode/utf8"
