@@ -105,7 +105,7 @@ type kustomization struct {
 
 // object is one document of a manifest file, decoded into its type.
 type object struct {
-	metav1.Object     // the typed object: *appsv1.Deployment, *scaledObject, ...
+	metav1.Object // the typed object: *appsv1.Deployment, *scaledObject, ...
 	file          string
 	doc           int    // document number in file, from 1
 	kind          string // apiVersion and kind, "apps/v1 Deployment"
