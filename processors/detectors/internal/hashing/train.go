@@ -49,13 +49,11 @@ func Fit(samples []Sample, feats Features, opt TrainOptions) (*Linear, error) {
 	if opt.L2 <= 0 || opt.Iterations <= 0 {
 		return nil, errors.New("cannot train model: L2 and Iterations must be positive")
 	}
-	var totalW float64
 	var pos, neg bool
 	for _, s := range samples {
 		if s.Weight < 0 || math.IsNaN(s.Weight) || math.IsInf(s.Weight, 0) {
 			return nil, errors.New("cannot train model: sample weight must be finite and non-negative")
 		}
-		totalW += s.Weight
 		pos = pos || (s.Label && s.Weight > 0)
 		neg = neg || (!s.Label && s.Weight > 0)
 	}
@@ -72,89 +70,134 @@ func Fit(samples []Sample, feats Features, opt TrainOptions) (*Linear, error) {
 			}
 		}
 	}
-	l2Extra := opt.L2Extra
-	if l2Extra <= 0 {
-		l2Extra = opt.L2
+	o := newObjective(samples, feats, opt)
+	x := make([]float64, o.bias+1)
+	minimize(o, x, opt.Iterations)
+	return o.model(x), nil
+}
+
+// minimize moves x to the minimum of o, or as far as iters iterations get.
+func minimize(o *objective, x []float64, iters int) { lbfgs(x, o.fg, iters) }
+
+// objective is what Fit minimizes over x = (hashed weights, dense weights,
+// bias): the weighted mean log-loss plus the L2 penalties. Fit has checked
+// its samples.
+type objective struct {
+	samples     []Sample
+	inv         []float64 // 1/sqrt(len(Feats)) of each sample
+	totalW      float64
+	dim, bias   int // number of hashed weights; index of the bias in x
+	numExtra    int
+	mask        uint32
+	feats       Features
+	l2, l2Extra float64
+
+	lastX, lastG []float64
+	lastF        float64
+	evals        int // points evaluated, for the benchmark
+}
+
+func newObjective(samples []Sample, feats Features, opt TrainOptions) *objective {
+	o := &objective{samples: samples, feats: feats, numExtra: opt.NumExtra, l2: opt.L2, l2Extra: opt.L2Extra}
+	if o.l2Extra <= 0 {
+		o.l2Extra = opt.L2
 	}
-	dim := 1 << feats.Bits
-	bias := dim + opt.NumExtra // index of the bias in x
-	inv := make([]float64, len(samples))
+	for _, s := range samples {
+		o.totalW += s.Weight
+	}
+	o.dim = 1 << feats.Bits
+	o.bias = o.dim + opt.NumExtra
+	o.mask = uint32(o.dim - 1)
+	o.inv = make([]float64, len(samples))
 	for i, s := range samples {
 		if len(s.Feats) > 0 {
-			inv[i] = 1 / math.Sqrt(float64(len(s.Feats)))
+			o.inv[i] = 1 / math.Sqrt(float64(len(s.Feats)))
 		}
 	}
-	mask := uint32(dim - 1)
+	return o
+}
 
-	// Func and Grad are called at the same points; one pass computes both.
-	var lastX, lastG []float64
-	var lastF float64
-	eval := func(x []float64) {
-		if lastX != nil && slices.Equal(lastX, x) {
-			return
-		}
-		if lastX == nil {
-			lastX = make([]float64, len(x))
-			lastG = make([]float64, len(x))
-		}
-		copy(lastX, x)
-		g := lastG
-		clear(g)
-		w, b, ex := x[:dim], x[bias], x[dim:bias]
-		var f float64
-		for i, s := range samples {
-			if s.Weight == 0 {
-				continue
-			}
-			z := b
-			for _, k := range s.Feats {
-				z += w[k&mask] * inv[i]
-			}
-			for _, e := range s.Extra {
-				z += ex[e]
-			}
-			// Stable log(1+exp(-y·z)) and its derivative.
-			y := -1.0
-			if s.Label {
-				y = 1
-			}
-			m := y * z
-			var loss float64
-			if m > 0 {
-				loss = math.Log1p(math.Exp(-m))
-			} else {
-				loss = -m + math.Log1p(math.Exp(m))
-			}
-			f += s.Weight * loss
-			d := s.Weight * -y * Sigmoid(-m) / totalW
-			for _, k := range s.Feats {
-				g[k&mask] += d * inv[i]
-			}
-			for _, e := range s.Extra {
-				g[dim+int(e)] += d
-			}
-			g[bias] += d
-		}
-		f /= totalW
-		var r float64
-		for j := 0; j < dim; j++ {
-			r += x[j] * x[j]
-			g[j] += opt.L2 * x[j]
-		}
-		var re float64
-		for j := dim; j < bias; j++ { // the bias is not penalized
-			re += x[j] * x[j]
-			g[j] += l2Extra * x[j]
-		}
-		lastF = f + opt.L2/2*r + l2Extra/2*re
+// fg returns the value and the gradient at x. The gradient slice is
+// overwritten by the next call at another point.
+func (o *objective) fg(x []float64) (float64, []float64) {
+	o.eval(x)
+	return o.lastF, o.lastG
+}
+
+// eval computes the value and the gradient at x in one pass over the
+// samples, once per point: a minimizer asking for the value and the
+// gradient at the same point separately gets the second from the cache.
+func (o *objective) eval(x []float64) {
+	if o.lastX != nil && slices.Equal(o.lastX, x) {
+		return
 	}
-	x := make([]float64, bias+1)
-	lbfgs(x, func(x []float64) (float64, []float64) { eval(x); return lastF, lastG }, opt.Iterations)
+	if o.lastX == nil {
+		o.lastX = make([]float64, len(x))
+		o.lastG = make([]float64, len(x))
+	}
+	o.evals++
+	copy(o.lastX, x)
+	g := o.lastG
+	clear(g)
+	dim, bias, mask, inv := o.dim, o.bias, o.mask, o.inv
+	w, b, ex := x[:dim], x[bias], x[dim:bias]
+	var f float64
+	for i, s := range o.samples {
+		if s.Weight == 0 {
+			continue
+		}
+		z := b
+		for _, k := range s.Feats {
+			z += w[k&mask] * inv[i]
+		}
+		for _, e := range s.Extra {
+			z += ex[e]
+		}
+		// Stable log(1+exp(-y·z)) and its derivative.
+		y := -1.0
+		if s.Label {
+			y = 1
+		}
+		m := y * z
+		var loss float64
+		if m > 0 {
+			loss = math.Log1p(math.Exp(-m))
+		} else {
+			loss = -m + math.Log1p(math.Exp(m))
+		}
+		f += s.Weight * loss
+		d := s.Weight * -y * Sigmoid(-m) / o.totalW
+		for _, k := range s.Feats {
+			g[k&mask] += d * inv[i]
+		}
+		for _, e := range s.Extra {
+			g[dim+int(e)] += d
+		}
+		g[bias] += d
+	}
+	f /= o.totalW
+	var r float64
+	for j := 0; j < dim; j++ {
+		r += x[j] * x[j]
+		g[j] += o.l2 * x[j]
+	}
+	var re float64
+	for j := dim; j < bias; j++ { // the bias is not penalized
+		re += x[j] * x[j]
+		g[j] += o.l2Extra * x[j]
+	}
+	o.lastF = f + o.l2/2*r + o.l2Extra/2*re
+}
+
+// model quantizes x into a Linear: hashed weights to int16 with one scale
+// (the largest weight maps to ±MaxInt16), dense weights and bias to float32.
+func (o *objective) model(x []float64) *Linear {
+	dim, bias := o.dim, o.bias
 	var maxAbs float64
 	for _, v := range x[:dim] {
 		maxAbs = max(maxAbs, math.Abs(v))
 	}
-	m := &Linear{Features: feats, Bias: float32(x[bias]), W: make([]int16, dim), Extra: make([]float32, opt.NumExtra)}
+	m := &Linear{Features: o.feats, Bias: float32(x[bias]), W: make([]int16, dim), Extra: make([]float32, o.numExtra)}
 	for j := range m.Extra {
 		m.Extra[j] = float32(x[dim+j])
 	}
@@ -165,7 +208,7 @@ func Fit(samples []Sample, feats Features, opt TrainOptions) (*Linear, error) {
 			m.W[j] = int16(math.Round(v / scale))
 		}
 	}
-	return m, nil
+	return m
 }
 
 // AUC returns the area under the ROC curve of scores against labels (the
