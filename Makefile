@@ -3,7 +3,7 @@ export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
 GO ?= go
 GOFLAGS_TEST ?= -count=1 -timeout 25m
 
-.PHONY: all build deps test lint demo bench eval fuzz faults generate vet clean
+.PHONY: all build deps test lint demo bench eval fuzz faults generate vet clean test-cluster scale-bench
 
 all: build
 
@@ -19,7 +19,19 @@ vet:
 # The whole suite: unit, fuzz seeds, integration against a real ClickHouse
 # (started by the tests) and the in-process Kafka broker.
 test: deps vet lint
-	$(GO) test $(GOFLAGS_TEST) ./...
+	env -u SIGHTLINE_CLUSTER $(GO) test $(GOFLAGS_TEST) ./...
+	@if [ "$$SIGHTLINE_CLUSTER" = 1 ]; then $(MAKE) test-cluster; fi
+
+# Scale out (README): 200,000 events through 3 score and 2 aggregate
+# processes on a 2x2 ClickHouse cluster with faults, against a
+# single-instance run; `make test` runs it (once, after the rest) when
+# SIGHTLINE_CLUSTER=1.
+test-cluster: deps
+	SIGHTLINE_CLUSTER=1 $(GO) test -count=1 -v -timeout 60m -run 'TestScaleOut' ./internal/clustertest/
+
+# Events/s and CPU per event with 1, 2 and 3 score processes.
+scale-bench: deps
+	SIGHTLINE_SCALE_BENCH=1 $(GO) test -count=1 -v -timeout 60m -run 'TestScaleOutBench' ./internal/clustertest/
 
 # Static checks (.golangci.yml: staticcheck, errorlint, gocritic, depguard
 # for the layering) and a go.mod that go mod tidy leaves as it is. The
