@@ -616,6 +616,18 @@ func newHooks(t *testing.T) *hooks {
 	return h
 }
 
+// firing reports whether a firing notification arrived.
+func (h *hooks) firing() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, n := range h.got {
+		if n.State == "firing" {
+			return true
+		}
+	}
+	return false
+}
+
 // incidents summarises the notifications: per alert, its states in
 // arrival order with the incident's start relative to base, e.g.
 // "toxic-support@+20s: firing resolved".
