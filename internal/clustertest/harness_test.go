@@ -38,32 +38,24 @@ import (
 // subprocesses, as an operator runs them past one machine: each can be
 // SIGKILLed alone, and each one's CPU time is its own.
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
+// bins holds the binary each test built (in its temporary directory,
+// removed with it).
+var bins sync.Map // *testing.T -> path
 
-// binary builds the sightline binary once per test binary.
+// binary builds the sightline binary once per test.
 func binary(t *testing.T) string {
 	t.Helper()
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "sightline-clustertest-bin-")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "sightline")
-		cmd := exec.Command("go", "build", "-o", binPath, "github.com/sightline-dev/sightline/cmd/sightline")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("%w\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatalf("cannot build sightline: %v", binErr)
+	if p, ok := bins.Load(t); ok {
+		return p.(string)
 	}
-	return binPath
+	path := filepath.Join(t.TempDir(), "sightline")
+	cmd := exec.Command("go", "build", "-o", path, "github.com/sightline-dev/sightline/cmd/sightline")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("cannot build sightline: %v\n%s", err, out)
+	}
+	bins.Store(t, path)
+	return path
 }
 
 func freeAddr(t *testing.T) string {

@@ -81,15 +81,21 @@ func (r *run) finish(t *testing.T, p *pipeline, conn driver.Conn, h *hooks, begi
 
 // 200,000 events through 3 `sightline score` and 2 `sightline aggregate`
 // processes on a 2 shards x 2 replicas ClickHouse cluster, while one score
-// process and one aggregate process are SIGKILLed and restarted and one
-// ClickHouse replica is down for 30 s: every event stored once, and the
-// same signals and alert notifications as one score and one aggregate
-// process on one ClickHouse server given the same events with no fault.
-// It logs the figures of the README's sizing guide.
+// process is SIGKILLed and restarted, one ClickHouse replica (the first
+// address of every process) is down for 30 s, and the aggregate process
+// judging the toxicity incident is SIGKILLed and restarted once the
+// incident was notified: exactly 200,000 distinct events in llm_events
+// FINAL through the Distributed table, both replicas of each shard
+// holding the same events, every window's signals counting exactly its
+// stored events, and the same signal rows (n, value, interval, p-value,
+// decision) and the same notifications (one firing, one resolved) as one
+// score and one aggregate process on one ClickHouse server given the same
+// events without a fault. It logs the figures of the README's sizing
+// guide.
 func TestScaleOut(t *testing.T) {
 	if os.Getenv(EnvCluster) != "1" {
 		t.Skipf("skipped: set %s=1 (make test-cluster) to run 200,000 events through 3 score and 2 aggregate processes on a 2x2 ClickHouse cluster "+
-			"(about 6 minutes of both cores of a 2-core machine)", EnvCluster)
+			"(about 5 minutes of both cores of a 2-core machine)", EnvCluster)
 	}
 	testStart := time.Now()
 	c := testenv.StartCluster(t, 2, 2)
