@@ -27,8 +27,15 @@ func TestEntriesDeclareWhatTheirDetectorsWrite(t *testing.T) {
 		}
 	}
 	settings := map[string]registry.Settings{}
-	for _, name := range []string{"toxicity", "hallucination", "prompt_injection", "refusal"} {
-		settings[name] = registry.Settings{Threshold: 0.7}
+	for _, e := range reg {
+		for _, o := range e.Outputs {
+			if o.Threshold > 0 { // the entries with a threshold to set
+				settings[e.Name] = registry.Settings{Threshold: 0.7}
+			}
+		}
+	}
+	if len(settings) < 4 {
+		t.Fatalf("thresholds found in %d entries, want at least toxicity, hallucination, prompt_injection and refusal", len(settings))
 	}
 	dets, err = reg.Build(settings)
 	if err != nil {
@@ -50,7 +57,8 @@ func TestEntriesDeclareWhatTheirDetectorsWrite(t *testing.T) {
 
 // The outputs keep the columns, eval keys and rates they had before they
 // were declared (the llm_events columns of migration 0002, the keys of
-// `sightline eval`, the window's rates).
+// `sightline eval`, the window's rates), in their order. A detector added
+// later adds its own among them without failing this test.
 func TestDefaultOutputs(t *testing.T) {
 	s, err := registry.Schema(nil)
 	if err != nil {
@@ -63,17 +71,34 @@ func TestDefaultOutputs(t *testing.T) {
 			rates = append(rates, o.Rate)
 		}
 	}
-	for _, c := range []struct{ got, want string }{
-		{strings.Join(names, " "), "completion_toxicity prompt_toxicity toxicity_evidence hallucination grounding unsupported_spans " +
+	for _, c := range []struct {
+		got  []string
+		want string
+	}{
+		{names, "completion_toxicity prompt_toxicity toxicity_evidence hallucination grounding unsupported_spans " +
 			"rouge_l bleu token_f1 exact_match pii_kinds prompt_injection injection_evidence refusal refusal_confidence"},
-		{strings.Join(keys, " "), "completion_toxicity prompt_toxicity toxicity_evidence hallucination grounding unsupported_spans " +
+		{keys, "completion_toxicity prompt_toxicity toxicity_evidence hallucination grounding unsupported_spans " +
 			"rouge_l bleu token_f1 exact_match pii prompt_injection injection_evidence refusal refusal_confidence"},
-		{strings.Join(rates, " "), "toxicity hallucination pii prompt_injection refusal"},
+		{rates, "toxicity hallucination pii prompt_injection refusal"},
 	} {
-		if c.got != c.want {
-			t.Errorf("got  %s\nwant %s", c.got, c.want)
+		if !inOrder(c.got, strings.Fields(c.want)) {
+			t.Errorf("got  %s\nwant %s among them, in this order", strings.Join(c.got, " "), c.want)
 		}
 	}
+	if got := []string{"a", "c", "b"}; inOrder(got, []string{"a", "b", "c"}) || !inOrder(got, []string{"a", "b"}) {
+		t.Fatal("inOrder is wrong")
+	}
+}
+
+// inOrder reports whether want is a subsequence of got.
+func inOrder(got, want []string) bool {
+	i := 0
+	for _, g := range got {
+		if i < len(want) && g == want[i] {
+			i++
+		}
+	}
+	return i == len(want)
 }
 
 func TestValidate(t *testing.T) {

@@ -31,8 +31,8 @@ this line is not JSON
 	if h := rates["hallucination"]; rep.Lines != 3 || rep.Scored != 2 || rep.Errors != 1 || h.Trials != 1 || h.Positives != 1 || h.Threshold != 0.5 {
 		t.Fatalf("report %+v", rep)
 	}
-	if r := rates["refusal"]; r.Trials != 2 || len(rep.Rates) != 5 {
-		t.Fatalf("every scored event is a refusal trial; rates of toxicity, hallucination, pii, prompt_injection, refusal: %+v", rep.Rates)
+	if r := rates["refusal"]; r.Trials != 2 || len(rep.Rates) != len(rateNames()) {
+		t.Fatalf("every scored event is a refusal trial; one rate per declared rate %v: %+v", rateNames(), rep.Rates)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != 3 {
@@ -66,4 +66,20 @@ this line is not JSON
 	if third.Scores["hallucination"] != nil || third.Scores["rouge_l"] != nil {
 		t.Errorf("no context or reference: hallucination and reference metrics must be null: %s", lines[2])
 	}
+}
+
+// rateNames are the windowed rates the default registry declares (today
+// toxicity, hallucination, pii, prompt_injection and refusal).
+func rateNames() []string {
+	s, err := registry.Schema(nil)
+	if err != nil {
+		panic(err)
+	}
+	var out []string
+	for _, o := range s.Outputs() {
+		if o.Rate != "" {
+			out = append(out, o.Rate)
+		}
+	}
+	return out
 }
