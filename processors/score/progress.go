@@ -30,24 +30,38 @@ func newProgress() *progress {
 		batchPos: map[int32]int64{}, batchMax: map[int32]int64{}}
 }
 
-func (p *progress) assigned(parts []int32) {
+// own makes parts the owned partitions (the member's whole assignment)
+// and forgets the progress of every other partition.
+func (p *progress) own(parts []int32) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	keep := make(map[int32]bool, len(parts))
 	for _, i := range parts {
-		p.owned[i] = true
+		keep[i] = true
 	}
+	for i := range p.owned {
+		if !keep[i] {
+			p.forgetLocked(i)
+		}
+	}
+	p.owned = keep
 }
 
+// revoked forgets parts (given away, or lost with the group session).
 func (p *progress) revoked(parts []int32) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, i := range parts {
-		delete(p.owned, i)
-		delete(p.pos, i)
-		delete(p.maxTS, i)
-		delete(p.batchPos, i)
-		delete(p.batchMax, i)
+		p.forgetLocked(i)
 	}
+}
+
+func (p *progress) forgetLocked(i int32) {
+	delete(p.owned, i)
+	delete(p.pos, i)
+	delete(p.maxTS, i)
+	delete(p.batchPos, i)
+	delete(p.batchMax, i)
 }
 
 func (p *progress) numOwned() int {

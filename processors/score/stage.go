@@ -86,10 +86,7 @@ func New(cfg Config, conn driver.Conn, reg prometheus.Registerer) (*Stage, error
 		kgo.RecordPartitioner(newPartitioner(cfg.ProgressTopic)),
 	}
 	prog := newProgress()
-	onGone := func(_ context.Context, _ *kgo.Client, m map[string][]int32) { prog.revoked(m[cfg.Topic]) }
-	opts = append(opts,
-		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { prog.assigned(m[cfg.Topic]) }),
-		kgo.OnPartitionsRevoked(onGone), kgo.OnPartitionsLost(onGone))
+	opts = append(opts, ownershipOpts(cfg.Topic, prog)...)
 	if cfg.InstanceID != "" {
 		opts = append(opts, kgo.InstanceID(cfg.InstanceID))
 	}
@@ -97,6 +94,10 @@ func New(cfg Config, conn driver.Conn, reg prometheus.Registerer) (*Stage, error
 	sess, err := kgo.NewGroupTransactSession(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot create kafka client: %w", err)
+	}
+	if err := checkBalancer(sess.Client()); err != nil {
+		sess.Close()
+		return nil, err
 	}
 	m := newMetrics(reg)
 	for _, d := range cfg.Detectors {
@@ -150,7 +151,7 @@ func (s *Stage) updateLag() {
 // Run consumes until ctx ends, then stores and commits what it holds and
 // leaves the group.
 func (s *Stage) Run(ctx context.Context) error {
-	defer s.sess.Close()
+	defer s.leave()
 	log := s.cfg.Logger
 	topics := []string{s.cfg.Topic}
 	if s.cfg.Partials != nil {
@@ -221,6 +222,19 @@ func (s *Stage) Run(ctx context.Context) error {
 		cancel()
 	}
 	return nil
+}
+
+// leave closes the session (leaving the group) and shows that the
+// member owns nothing any more: the revoke of leaving may be one the
+// transact session holds back. Run's watcher has stopped by then.
+func (s *Stage) leave() {
+	s.sess.Close()
+	s.prog.own(nil)
+	s.m.assigned.Set(0)
+	for p := range s.lagParts {
+		s.m.lag.DeleteLabelValues(strconv.Itoa(int(p)))
+		delete(s.lagParts, p)
+	}
 }
 
 func (s *Stage) process(r *kgo.Record) {
@@ -329,7 +343,13 @@ func (s *Stage) flush(ctx context.Context) error {
 		// the session rewinds to the committed offsets and the batch is
 		// consumed again. What reached ClickHouse collapses by event id.
 		s.m.aborts.Inc()
-		s.cfg.Logger.Warn("transaction aborted; the batch will be consumed again", "err", err)
+		if err != nil {
+			s.cfg.Logger.Warn("transaction aborted; the batch will be consumed again", "err", err)
+		} else {
+			// End chose to abort: the group rebalanced (or this member
+			// lost its partitions) since the transaction began.
+			s.cfg.Logger.Warn("transaction aborted; the batch will be consumed again", "reason", "the group rebalanced since the transaction began")
+		}
 		s.prog.abort()
 		s.reset()
 		if err != nil && ctx.Err() == nil && !isRetriable(err) {
