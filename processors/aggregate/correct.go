@@ -82,7 +82,7 @@ func (s *Stage) correct(ctx context.Context) error {
 		for _, p := range byVariant {
 			group = append(group, p)
 		}
-		r, err := s.signalRows(ctx, mine, group, true)
+		r, err := s.signalRows(ctx, mine, group, true, nil)
 		if err != nil {
 			return err
 		}

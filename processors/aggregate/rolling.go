@@ -67,3 +67,70 @@ func (r *rolling) block(windowStart int64) *window.Partial {
 	}
 	return r.blocks[r.blockOf(windowStart)]
 }
+
+// pendingBlocks is what the rolling baselines would hold had the windows
+// of one emit been stored and added one at a time: the windows added so
+// far, per key, window size and block, over the stage's blocks, which
+// advance only once the whole batch is stored (a failed store leaves them
+// as they were, so a retry computes the same rows). A window whose base
+// block has earlier windows of the same batch is compared with that block
+// merged with them; the merge is built once per block, on first use, and
+// windows are added in order of their start, so every window of a block
+// is in before a window of the next block asks for it. A nil
+// *pendingBlocks holds nothing (corrections).
+type pendingBlocks struct {
+	wins   map[rollBlock][]*window.Partial
+	merged map[rollBlock]*window.Partial
+}
+
+type rollBlock struct {
+	rk    rollKey
+	start int64
+}
+
+func newPendingBlocks() *pendingBlocks {
+	return &pendingBlocks{wins: map[rollBlock][]*window.Partial{}, merged: map[rollBlock]*window.Partial{}}
+}
+
+// add records a window of the batch whose signals are computed (p is not
+// modified).
+func (pb *pendingBlocks) add(r *rolling, p *window.Partial) {
+	if pb == nil {
+		return
+	}
+	b := rollBlock{rollKey{p.Key, p.WindowSeconds}, r.blockOf(p.WindowStart)}
+	pb.wins[b] = append(pb.wins[b], p)
+	delete(pb.merged, b)
+}
+
+// has reports whether the batch added windows to the block.
+func (pb *pendingBlocks) has(rk rollKey, start int64) bool {
+	return pb != nil && len(pb.wins[rollBlock{rk, start}]) > 0
+}
+
+// partial is r.Partial(windowStart) with the batch's windows of the base
+// block merged in as rolling.Add would merge them (same order, so the
+// same sums).
+func (pb *pendingBlocks) partial(r *rolling, rk rollKey, windowStart int64) *window.Partial {
+	bb := r.baseBlock(windowStart)
+	b := rollBlock{rk, bb}
+	if !pb.has(rk, bb) {
+		return r.Partial(windowStart)
+	}
+	if m := pb.merged[b]; m != nil {
+		return m
+	}
+	var m *window.Partial
+	if cur := r.blocks[bb]; cur != nil {
+		m = cur.Clone()
+	}
+	for _, p := range pb.wins[b] {
+		if m == nil {
+			m = p.Clone()
+		} else {
+			_ = m.Merge(p)
+		}
+	}
+	pb.merged[b] = m
+	return m
+}

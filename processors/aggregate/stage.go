@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -649,7 +650,16 @@ func keyLess(a, b window.Key) bool {
 
 // emit computes and stores the signals of closed windows, then forgets
 // them; the partitions' written watermarks advance once they are stored.
+//
+// Several windows of one key can close in one call (catch-up after a
+// restart, a jump of the watermark, a replay): they are taken in order of
+// their start, and each one's baseline holds the earlier ones as if they
+// had closed one call at a time (pendingBlocks), so the rows do not depend
+// on how windows were batched. The rolling baselines themselves advance
+// only once the whole batch is stored, in one store call.
 func (s *Stage) emit(ctx context.Context, ids []winID) error {
+	ids = slices.Clone(ids)
+	sort.SliceStable(ids, func(i, j int) bool { return idLess(ids[i], ids[j]) })
 	s.mu.Lock()
 	parts := make([]*window.Partial, 0, len(ids))
 	for _, id := range ids {
@@ -659,7 +669,11 @@ func (s *Stage) emit(ctx context.Context, ids []winID) error {
 	}
 	s.mu.Unlock()
 	if len(parts) > 0 {
-		rows, err := s.signalRows(ctx, parts, parts, false)
+		var pend *pendingBlocks
+		if s.cfg.Baseline == "rolling" {
+			pend = newPendingBlocks()
+		}
+		rows, err := s.signalRows(ctx, parts, parts, false, pend)
 		if err != nil {
 			return err
 		}
@@ -705,17 +719,24 @@ func (s *Stage) rollingLocked(k window.Key, secs uint32) *rolling {
 
 // signalRows computes the signals of parts (with their baselines) and the
 // A/B comparisons among group (parts plus, for corrections, the other
-// variants of their windows).
-func (s *Stage) signalRows(ctx context.Context, parts, group []*window.Partial, corrected bool) ([]chsink.SignalRow, error) {
+// variants of their windows). With pend (closing windows), parts are in
+// order of their start and each is added to pend once computed, so the
+// later windows of its key are compared with a baseline that holds it.
+func (s *Stage) signalRows(ctx context.Context, parts, group []*window.Partial, corrected bool, pend *pendingBlocks) ([]chsink.SignalRow, error) {
 	var rows []chsink.SignalRow
 	start := time.Now()
 	for _, p := range parts {
-		base, name, err := s.baseline(ctx, p)
+		base, name, err := s.baseline(ctx, p, pend)
 		if err != nil {
 			return nil, err
 		}
 		for _, sig := range window.Signals(p, base, name, s.cfg.WindowConfig) {
 			rows = append(rows, chsink.SignalRow{Key: p.Key, WindowStart: p.WindowStart, WindowSeconds: p.WindowSeconds, Signal: sig, Corrected: corrected})
+		}
+		if pend != nil {
+			s.mu.Lock()
+			pend.add(s.rollingLocked(p.Key, p.WindowSeconds), p)
+			s.mu.Unlock()
 		}
 	}
 	mine := map[*window.Partial]bool{}
@@ -797,8 +818,9 @@ func (s *Stage) exportSignals(rows []chsink.SignalRow) {
 // baseline returns what a window's drift is measured against (see
 // Config.Baseline). The rolling baseline is the previous K closed windows,
 // loaded from llm_windows the first time a key is seen so a restart gives
-// the same baseline.
-func (s *Stage) baseline(ctx context.Context, p *window.Partial) (*window.Partial, string, error) {
+// the same baseline, plus the windows of the batch in pend (emit) that
+// belong to it.
+func (s *Stage) baseline(ctx context.Context, p *window.Partial, pend *pendingBlocks) (*window.Partial, string, error) {
 	if s.reference != nil {
 		if b := s.reference.Partials[keyName(p.Key)]; b != nil {
 			return b, s.cfg.Baseline, nil
@@ -828,13 +850,11 @@ func (s *Stage) baseline(ctx context.Context, p *window.Partial) (*window.Partia
 	}
 	rk := rollKey{p.Key, p.WindowSeconds}
 	s.mu.Lock()
-	r := s.rolling[rk]
-	if r == nil {
-		r = newRolling(s.cfg.BaselineWindows, p.WindowSeconds)
-		s.rolling[rk] = r
-	}
+	r := s.rollingLocked(p.Key, p.WindowSeconds)
 	bb := r.baseBlock(p.WindowStart)
-	known := r.Has(bb)
+	// A block the batch added windows to is one rolling.Add would have
+	// built had they closed one at a time: not loaded either.
+	known := r.Has(bb) || pend.has(rk, bb)
 	s.mu.Unlock()
 	if !known {
 		// First use of this block by this process: load its windows.
@@ -861,7 +881,7 @@ func (s *Stage) baseline(ctx context.Context, p *window.Partial) (*window.Partia
 		s.mu.Unlock()
 	}
 	s.mu.Lock()
-	base := r.Partial(p.WindowStart)
+	base := pend.partial(r, rk, p.WindowStart)
 	s.mu.Unlock()
 	if base == nil || base.Count() == 0 {
 		return nil, "", nil
