@@ -71,6 +71,7 @@ const (
 	OutRisk        = iota // hallucination
 	OutGrounding          // grounding
 	OutUnsupported        // unsupported_spans
+	numOutputs            // how many (Detect checks out against it without building Outputs)
 )
 
 // DefaultThreshold is the risk at or above which a completion counts as a
@@ -141,7 +142,7 @@ type Result struct {
 // Detect implements detectors.Detector. It fills hallucination, grounding
 // and unsupported_spans when there is something to check against.
 func (d *Detector) Detect(in *detectors.Input, out detectors.Out) error {
-	if d.cfg.Disabled || in == nil || len(out) < len(Outputs()) {
+	if d.cfg.Disabled || in == nil || len(out) < numOutputs {
 		return nil
 	}
 	r := d.Score(in.Completion, in.Question, in.Prompt, in.Context, in.Reference)

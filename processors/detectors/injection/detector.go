@@ -52,6 +52,7 @@ func (c Config) Validate() error {
 const (
 	OutScore    = iota // prompt_injection
 	OutEvidence        // injection_evidence
+	numOutputs         // how many (Detect checks out against it without building Outputs)
 )
 
 // Outputs declares the detector's outputs with the default threshold.
@@ -103,7 +104,7 @@ func (d *Detector) Outputs() []detectors.Output { return outputs(d.cfg.Threshold
 
 // Detect scores the prompt. An empty prompt is not scored.
 func (d *Detector) Detect(in *detectors.Input, out detectors.Out) error {
-	if in == nil || len(out) < len(Outputs()) {
+	if in == nil || len(out) < numOutputs {
 		return errors.New("cannot detect prompt injection: nil input or scores")
 	}
 	if d.cfg.Disabled || in.Prompt == "" {

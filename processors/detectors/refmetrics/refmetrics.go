@@ -55,6 +55,7 @@ const (
 	OutBLEU
 	OutTokenF1
 	OutExactMatch
+	numOutputs // how many (Detect checks out against it without building Outputs)
 )
 
 // Outputs declares the detector's outputs: metrics without a decision,
@@ -91,7 +92,7 @@ type Metrics struct {
 // Detect implements detectors.Detector: with a non-blank reference it sets
 // rouge_l, bleu, token_f1 and exact_match; without one it leaves them unset.
 func (d *Detector) Detect(in *detectors.Input, out detectors.Out) error {
-	if d.cfg.Disabled || in == nil || len(out) < len(Outputs()) || strings.TrimSpace(in.Reference) == "" {
+	if d.cfg.Disabled || in == nil || len(out) < numOutputs || strings.TrimSpace(in.Reference) == "" {
 		return nil
 	}
 	m := d.Compute(in.Completion, in.Reference)

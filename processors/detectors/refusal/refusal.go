@@ -37,6 +37,7 @@ func (c Config) withDefaults() Config {
 const (
 	OutRefusal    = iota // refusal
 	OutConfidence        // refusal_confidence
+	numOutputs           // how many (Detect checks out against it without building Outputs)
 )
 
 // Outputs declares the detector's outputs with the default threshold.
@@ -75,7 +76,7 @@ func (d *Detector) Outputs() []detectors.Output { return outputs(d.cfg.Threshold
 // Detect implements detectors.Detector: it sets refusal and
 // refusal_confidence (whenever there is a completion).
 func (d *Detector) Detect(in *detectors.Input, out detectors.Out) error {
-	if d.cfg.Disabled || in == nil || len(out) < len(Outputs()) {
+	if d.cfg.Disabled || in == nil || len(out) < numOutputs {
 		return nil
 	}
 	if strings.TrimSpace(in.Completion) == "" {

@@ -58,6 +58,7 @@ const (
 	OutCompletion = iota // completion_toxicity
 	OutPrompt            // prompt_toxicity
 	OutEvidence          // toxicity_evidence
+	numOutputs           // how many (Detect checks out against it without building Outputs)
 )
 
 // Outputs declares the detector's outputs with the default threshold.
@@ -112,7 +113,7 @@ func (d *Detector) Outputs() []detectors.Output { return outputs(d.cfg.Threshold
 // Detect scores the prompt and the completion. Empty texts are not scored
 // (their fields stay invalid): there is nothing to judge.
 func (d *Detector) Detect(in *detectors.Input, out detectors.Out) error {
-	if in == nil || len(out) < len(Outputs()) {
+	if in == nil || len(out) < numOutputs {
 		return errors.New("cannot detect toxicity: nil input or scores")
 	}
 	s := hashing.GetScratch()
