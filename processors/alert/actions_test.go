@@ -145,8 +145,10 @@ func TestFailingReceivers(t *testing.T) {
 
 	// Many windows while the receivers misbehave: each Evaluate stays fast.
 	// Were Evaluate to wait for the receivers, each call would take about a
-	// second (three 300 ms attempts) and the 20 calls 20 s; the bound is on
-	// the total, loose enough for a loaded CI machine's llm_alerts inserts.
+	// second (three 300 ms attempts plus backoff) and the 20 calls at least
+	// 18 s; the bound is on the total, below that but loose enough for the
+	// llm_alerts inserts on a loaded machine (8 s was exceeded at a load
+	// average of 7 on two cores).
 	var worst, total time.Duration
 	for w := range 20 {
 		v := 0.5
@@ -159,7 +161,7 @@ func TestFailingReceivers(t *testing.T) {
 		total += time.Since(start)
 	}
 	t.Logf("slowest Evaluate while receivers hang/fail: %s, all 20: %s (includes the llm_alerts inserts)", worst, total)
-	if total > 8*time.Second {
+	if total > 15*time.Second {
 		t.Fatalf("20 Evaluate calls took %s with failing receivers: they must not wait for them", total)
 	}
 	// Every action: attempts 1 and 2 are retries, 3 failed — for the
