@@ -435,6 +435,12 @@ func (s *Stage) heartbeat(ctx context.Context) error {
 		if err != nil && ctx.Err() == nil && !isRetriable(err) {
 			return fmt.Errorf("cannot commit kafka transaction: %w", err)
 		}
+		// Only progress reports were in it: the next heartbeat sends them again.
+		if err != nil {
+			s.cfg.Logger.Info("progress report transaction aborted; the next heartbeat reports again", "err", err)
+		} else {
+			s.cfg.Logger.Info("progress report transaction aborted; the next heartbeat reports again", "reason", "the group rebalanced since the transaction began")
+		}
 	}
 	return nil
 }
