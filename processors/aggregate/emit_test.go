@@ -64,6 +64,13 @@ func emitWindows(t *testing.T, k window.Key, start int64, n int) []*window.Parti
 func emitStage(t *testing.T, k int) (*Stage, *[]chsink.SignalRow) {
 	t.Helper()
 	conn, _ := testenv.Database(t)
+	return emitStageOn(t, conn, k)
+}
+
+// emitStageOn is emitStage on an existing database: a restarted process,
+// or another member of the group.
+func emitStageOn(t *testing.T, conn driver.Conn, k int) (*Stage, *[]chsink.SignalRow) {
+	t.Helper()
 	rows := new([]chsink.SignalRow)
 	s, err := New(Config{Brokers: []string{"127.0.0.1:1"}, Window: 10 * time.Second, Rollup: -1, BaselineWindows: k,
 		RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler),
@@ -171,4 +178,88 @@ func TestEmitBatchSameAsOneAtATime(t *testing.T) {
 			}
 		})
 	}
+}
+
+// diffRows reports the rows of got that differ from want.
+func diffRows(t *testing.T, what string, want, got []chsink.SignalRow) {
+	t.Helper()
+	w, g := rowStrings(t, want), rowStrings(t, got)
+	if len(w) != len(g) {
+		t.Errorf("%s: %d signal rows, uninterrupted %d", what, len(g), len(w))
+	}
+	diff := 0
+	for i := 0; i < len(w) && i < len(g); i++ {
+		if w[i] != g[i] {
+			if diff < 3 {
+				t.Errorf("%s: row %d differs:\nuninterrupted: %s\n%s: %s", what, i, w[i], what, g[i])
+			}
+			diff++
+		}
+	}
+	if diff > 0 {
+		t.Errorf("%s: %d of %d rows differ", what, diff, len(w))
+	}
+}
+
+// A restart (a new stage on the same database) between any two windows of
+// a key, or a partition that moves to another member and back, gives the
+// signal rows of an uninterrupted run: the block being filled when the
+// state was lost is reloaded with the windows closed before, not rebuilt
+// from the windows closed after only (which made the next block's drift
+// compare with part of a block).
+func TestRestartMidBlockSameSignals(t *testing.T) {
+	const k, n = 3, 9
+	key := window.Key{Tenant: "t", App: "search-rag", Model: "m", Variant: "control"}
+	ctx := context.Background()
+	start := time.Now().Add(-3*time.Hour).Unix() / 30 * 30 // aligned to the block size
+	wins := emitWindows(t, key, start, n)
+
+	one, want := emitStage(t, k)
+	for i, p := range wins {
+		testenv.Must(t, one.emit(ctx, []winID{one.openForTest(p, int64(i))}), "emit one window")
+	}
+
+	for cut := 1; cut < n; cut++ {
+		for _, batch := range []bool{false, true} {
+			t.Run(fmt.Sprintf("restart_after=%d/batch=%v", cut, batch), func(t *testing.T) {
+				conn, _ := testenv.Database(t)
+				first, rows := emitStageOn(t, conn, k)
+				for i, p := range wins[:cut] {
+					testenv.Must(t, first.emit(ctx, []winID{first.openForTest(p, int64(i))}), "emit before the restart")
+				}
+				second, after := emitStageOn(t, conn, k)
+				if batch {
+					var ids []winID
+					for i, p := range wins[cut:] {
+						ids = append(ids, second.openForTest(p, int64(cut+i)))
+					}
+					testenv.Must(t, second.emit(ctx, ids), "emit after the restart")
+				} else {
+					for i, p := range wins[cut:] {
+						testenv.Must(t, second.emit(ctx, []winID{second.openForTest(p, int64(cut+i))}), "emit after the restart")
+					}
+				}
+				diffRows(t, "restarted", *want, append(*rows, *after...))
+			})
+		}
+	}
+
+	// Windows 3 and 4 are closed by this member, 5 and 6 by another one
+	// while the partition is away, 7 and 8 by this member again.
+	t.Run("partition_away_and_back", func(t *testing.T) {
+		conn, _ := testenv.Database(t)
+		a, rows := emitStageOn(t, conn, k)
+		b, other := emitStageOn(t, conn, k)
+		for i, p := range wins {
+			s := a
+			if i == 5 || i == 6 {
+				s = b
+			}
+			if i == 5 {
+				a.onRevoked(ctx, nil, map[string][]int32{a.cfg.Topic: {0}})
+			}
+			testenv.Must(t, s.emit(ctx, []winID{s.openForTest(p, int64(i))}), "emit")
+		}
+		diffRows(t, "moved", *want, append(*rows, *other...))
+	})
 }

@@ -9,14 +9,22 @@ import "github.com/sightline-dev/sightline/processors/window"
 // before), not k, and the block boundaries do not depend on when the stage
 // started, so a restart that reloads the block from llm_windows gives the
 // same baseline.
+//
+// The block being filled when the state is created (a restart, a partition
+// newly assigned, a key forgotten while idle) also holds windows closed
+// before, by an earlier process or another member: the first window the
+// stage closes for the key loads them (filled), so the next block's
+// baseline is the whole block, not the windows closed since.
 type rolling struct {
 	k      int
 	secs   int64
 	blocks map[int64]*window.Partial // block start -> merged closed windows
+	filled bool                      // the block being filled at creation was loaded
+	parts  map[int32]bool            // partials partitions the closed windows came from
 }
 
 func newRolling(k int, secs uint32) *rolling {
-	return &rolling{k: k, secs: int64(secs), blocks: map[int64]*window.Partial{}}
+	return &rolling{k: k, secs: int64(secs), blocks: map[int64]*window.Partial{}, parts: map[int32]bool{}}
 }
 
 func (r *rolling) span() int64 { return int64(r.k) * r.secs }

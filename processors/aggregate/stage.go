@@ -395,6 +395,17 @@ func (s *Stage) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string][
 			}
 		}
 	}
+	// Rolling baselines of keys on those partitions are dropped too: the
+	// new owner closes their next windows, so kept blocks would lack them
+	// if the partition came back; recreated, they are loaded again.
+	for rk, r := range s.rolling {
+		for p := range r.parts {
+			if gone[p] {
+				delete(s.rolling, rk)
+				break
+			}
+		}
+	}
 	s.m.openWindows.Set(float64(len(s.open)))
 	s.m.assigned.Set(float64(len(s.owned)))
 }
@@ -683,10 +694,14 @@ func (s *Stage) emit(ctx context.Context, ids []winID) error {
 		s.exportSignals(rows)
 		s.m.closed.Add(float64(len(parts)))
 		s.mu.Lock()
-		for _, p := range parts {
-			s.rollingLocked(p.Key, p.WindowSeconds).Add(p)
-		}
 		for _, id := range ids {
+			if w := s.open[id]; w != nil {
+				r := s.rollingLocked(w.p.Key, w.p.WindowSeconds)
+				r.Add(w.p)
+				for part := range w.minOff {
+					r.parts[part] = true
+				}
+			}
 			delete(s.open, id)
 		}
 		s.forgetIdleKeysLocked()
@@ -819,7 +834,9 @@ func (s *Stage) exportSignals(rows []chsink.SignalRow) {
 // Config.Baseline). The rolling baseline is the previous K closed windows,
 // loaded from llm_windows the first time a key is seen so a restart gives
 // the same baseline, plus the windows of the batch in pend (emit) that
-// belong to it.
+// belong to it. The first window closed for a key (pend != nil) also
+// loads the windows of its own block that closed before it, in the same
+// query, so the block the next one is compared with is complete too.
 func (s *Stage) baseline(ctx context.Context, p *window.Partial, pend *pendingBlocks) (*window.Partial, string, error) {
 	if s.reference != nil {
 		if b := s.reference.Partials[keyName(p.Key)]; b != nil {
@@ -851,32 +868,54 @@ func (s *Stage) baseline(ctx context.Context, p *window.Partial, pend *pendingBl
 	rk := rollKey{p.Key, p.WindowSeconds}
 	s.mu.Lock()
 	r := s.rollingLocked(p.Key, p.WindowSeconds)
-	bb := r.baseBlock(p.WindowStart)
+	bb, cb := r.baseBlock(p.WindowStart), r.blockOf(p.WindowStart)
 	// A block the batch added windows to is one rolling.Add would have
 	// built had they closed one at a time: not loaded either.
 	known := r.Has(bb) || pend.has(rk, bb)
+	// Once per key and process (or assignment): the windows of the block
+	// being filled that closed before this one. Later windows of the key
+	// are added as they close; windows from p on are never loaded, even if
+	// stored before a restart, since they are closed (again) here.
+	fill := pend != nil && !r.filled
 	s.mu.Unlock()
-	if !known {
-		// First use of this block by this process: load its windows.
-		var prev []*window.Partial
-		if err := s.retry(ctx, func(ctx context.Context) error {
-			var err error
-			prev, err = chsink.WindowsBetween(ctx, s.conn, p.Key, p.WindowSeconds, bb, bb+r.span())
-			return err
-		}); err != nil {
-			return nil, "", err
+	if !known || fill {
+		from, to := bb, cb
+		if known {
+			from = cb
 		}
-		var merged *window.Partial
+		if fill {
+			to = p.WindowStart
+		}
+		var prev []*window.Partial
+		if from < to {
+			if err := s.retry(ctx, func(ctx context.Context) error {
+				var err error
+				prev, err = chsink.WindowsBetween(ctx, s.conn, p.Key, p.WindowSeconds, from, to)
+				return err
+			}); err != nil {
+				return nil, "", err
+			}
+		}
+		// In order of their start, as rolling.Add merges them.
+		var base, cur *window.Partial
 		for _, w := range prev {
-			if merged == nil {
-				merged = w
-			} else if err := merged.Merge(w); err != nil {
+			m := &base
+			if w.WindowStart >= cb {
+				m = &cur
+			}
+			if *m == nil {
+				*m = w
+			} else if err := (*m).Merge(w); err != nil {
 				continue
 			}
 		}
 		s.mu.Lock()
-		if !r.Has(bb) {
-			r.Set(bb, merged)
+		if !known && !r.Has(bb) {
+			r.Set(bb, base)
+		}
+		if fill && !r.filled {
+			r.Set(cb, cur)
+			r.filled = true
 		}
 		s.mu.Unlock()
 	}
