@@ -16,6 +16,12 @@ import (
 // windows), with a version above every stored one, so the signal tables
 // (ReplacingMergeTree on computed_at) keep the corrected rows. The alert
 // engine sees the rows marked Corrected.
+//
+// Windows are taken in order of their start, and each one's rolling
+// baseline holds the late partials of the windows corrected before it in
+// the same poll (pendingBlocks), so the rows do not depend on how late
+// partials were batched. The rolling baselines themselves take the late
+// partials only once the corrections are stored.
 func (s *Stage) correct(ctx context.Context) error {
 	s.mu.Lock()
 	if len(s.late) == 0 {
@@ -48,7 +54,11 @@ func (s *Stage) correct(ctx context.Context) error {
 		rows    []chsink.SignalRow
 		parts   []*window.Partial
 		version time.Time
+		pend    *pendingBlocks
 	)
+	if s.cfg.Baseline == "rolling" {
+		pend = newLateBlocks()
+	}
 	for _, g := range order {
 		var stored []chsink.StoredWindow
 		if err := s.retry(ctx, func(ctx context.Context) error {
@@ -65,7 +75,7 @@ func (s *Stage) correct(ctx context.Context) error {
 				version = w.ComputedAt
 			}
 		}
-		var mine []*window.Partial
+		var mine, lateMine []*window.Partial
 		for _, id := range groups[g] {
 			merged := byVariant[id.k.Variant]
 			if merged == nil {
@@ -77,14 +87,24 @@ func (s *Stage) correct(ctx context.Context) error {
 			}
 			byVariant[id.k.Variant] = merged
 			mine = append(mine, merged)
+			lateMine = append(lateMine, late[id])
 		}
 		group := make([]*window.Partial, 0, len(byVariant))
 		for _, p := range byVariant {
 			group = append(group, p)
 		}
-		r, err := s.signalRows(ctx, mine, group, true, nil)
+		r, err := s.signalRows(ctx, mine, group, true, pend)
 		if err != nil {
 			return err
+		}
+		// The windows of a group share a start: none is in another's
+		// baseline, so their late partials are added after all of them.
+		if pend != nil {
+			s.mu.Lock()
+			for _, p := range lateMine {
+				pend.add(s.rollingLocked(p.Key, p.WindowSeconds), p)
+			}
+			s.mu.Unlock()
 		}
 		rows = append(rows, r...)
 		parts = append(parts, mine...)
@@ -107,11 +127,10 @@ func (s *Stage) correct(ctx context.Context) error {
 	s.m.corrections.Add(float64(len(parts)))
 	s.mu.Lock()
 	for _, id := range ids {
-		// A rolling baseline block already built from the window gets
-		// the late events too.
-		r := s.rolling[rollKey{id.k, id.secs}]
-		if b := r.block(id.start); b != nil {
-			_ = b.Merge(late[id])
+		// A rolling baseline block already in memory gets the late
+		// events too (as pend had them).
+		if r := s.rolling[rollKey{id.k, id.secs}]; r != nil {
+			r.AddLate(late[id])
 		}
 	}
 	s.late = map[winID]*window.Partial{}

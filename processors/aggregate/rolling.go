@@ -56,6 +56,22 @@ func (r *rolling) Add(p *window.Partial) {
 	}
 }
 
+// AddLate merges late events of a written window into its block if the
+// block is known (loaded or built; a known empty block becomes them). An
+// unknown block is not built here: loaded from llm_windows when needed,
+// it holds the corrected window stored there.
+func (r *rolling) AddLate(p *window.Partial) {
+	b := r.blockOf(p.WindowStart)
+	cur, ok := r.blocks[b]
+	switch {
+	case !ok:
+	case cur == nil:
+		r.blocks[b] = p.Clone()
+	default:
+		_ = cur.Merge(p)
+	}
+}
+
 // Set installs a block loaded from storage.
 func (r *rolling) Set(start int64, p *window.Partial) { r.blocks[start] = p }
 
@@ -67,15 +83,6 @@ func (r *rolling) Partial(windowStart int64) *window.Partial {
 	return r.blocks[r.baseBlock(windowStart)]
 }
 
-// block is the merged block holding a window (nil when not built or
-// loaded; r may be nil).
-func (r *rolling) block(windowStart int64) *window.Partial {
-	if r == nil {
-		return nil
-	}
-	return r.blocks[r.blockOf(windowStart)]
-}
-
 // pendingBlocks is what the rolling baselines would hold had the windows
 // of one emit been stored and added one at a time: the windows added so
 // far, per key, window size and block, over the stage's blocks, which
@@ -85,8 +92,17 @@ func (r *rolling) block(windowStart int64) *window.Partial {
 // merged with them; the merge is built once per block, on first use, and
 // windows are added in order of their start, so every window of a block
 // is in before a window of the next block asks for it. A nil
-// *pendingBlocks holds nothing (corrections).
+// *pendingBlocks holds nothing (baselines other than rolling).
+//
+// For a correction (late) it holds the late partials of the windows
+// corrected so far, as rolling.AddLate would merge them after the store,
+// so the corrected signals do not depend on how late partials were
+// batched either. They are merged only into blocks the baseline takes
+// from memory (known, or loaded from llm_windows in this batch, before
+// the corrections are stored there), and a block holding late events
+// is not built by them: unknown, it is still loaded.
 type pendingBlocks struct {
+	late   bool
 	wins   map[rollBlock][]*window.Partial
 	merged map[rollBlock]*window.Partial
 }
@@ -100,8 +116,19 @@ func newPendingBlocks() *pendingBlocks {
 	return &pendingBlocks{wins: map[rollBlock][]*window.Partial{}, merged: map[rollBlock]*window.Partial{}}
 }
 
-// add records a window of the batch whose signals are computed (p is not
-// modified).
+// newLateBlocks is a pendingBlocks for the late partials of a correction.
+func newLateBlocks() *pendingBlocks {
+	pb := newPendingBlocks()
+	pb.late = true
+	return pb
+}
+
+// closing reports whether pb holds closed windows (emit), whose blocks
+// rolling.Add would have built.
+func (pb *pendingBlocks) closing() bool { return pb != nil && !pb.late }
+
+// add records a window of the batch whose signals are computed, or the
+// late partial of a corrected window (p is not modified).
 func (pb *pendingBlocks) add(r *rolling, p *window.Partial) {
 	if pb == nil {
 		return
@@ -116,9 +143,9 @@ func (pb *pendingBlocks) has(rk rollKey, start int64) bool {
 	return pb != nil && len(pb.wins[rollBlock{rk, start}]) > 0
 }
 
-// partial is r.Partial(windowStart) with the batch's windows of the base
-// block merged in as rolling.Add would merge them (same order, so the
-// same sums).
+// partial is r.Partial(windowStart) with the batch's windows (or late
+// partials) of the base block merged in as rolling.Add (AddLate) would
+// merge them (same order, so the same sums).
 func (pb *pendingBlocks) partial(r *rolling, rk rollKey, windowStart int64) *window.Partial {
 	bb := r.baseBlock(windowStart)
 	b := rollBlock{rk, bb}

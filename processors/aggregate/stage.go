@@ -736,7 +736,8 @@ func (s *Stage) rollingLocked(k window.Key, secs uint32) *rolling {
 // A/B comparisons among group (parts plus, for corrections, the other
 // variants of their windows). With pend (closing windows), parts are in
 // order of their start and each is added to pend once computed, so the
-// later windows of its key are compared with a baseline that holds it.
+// later windows of its key are compared with a baseline that holds it;
+// corrections add their late partials themselves.
 func (s *Stage) signalRows(ctx context.Context, parts, group []*window.Partial, corrected bool, pend *pendingBlocks) ([]chsink.SignalRow, error) {
 	var rows []chsink.SignalRow
 	start := time.Now()
@@ -748,7 +749,7 @@ func (s *Stage) signalRows(ctx context.Context, parts, group []*window.Partial, 
 		for _, sig := range window.Signals(p, base, name, s.cfg.WindowConfig) {
 			rows = append(rows, chsink.SignalRow{Key: p.Key, WindowStart: p.WindowStart, WindowSeconds: p.WindowSeconds, Signal: sig, Corrected: corrected})
 		}
-		if pend != nil {
+		if pend.closing() {
 			s.mu.Lock()
 			pend.add(s.rollingLocked(p.Key, p.WindowSeconds), p)
 			s.mu.Unlock()
@@ -833,8 +834,9 @@ func (s *Stage) exportSignals(rows []chsink.SignalRow) {
 // baseline returns what a window's drift is measured against (see
 // Config.Baseline). The rolling baseline is the previous K closed windows,
 // loaded from llm_windows the first time a key is seen so a restart gives
-// the same baseline, plus the windows of the batch in pend (emit) that
-// belong to it. The first window closed for a key (pend != nil) also
+// the same baseline, plus the windows of the batch in pend (emit), or the
+// late partials of the windows corrected before it in the same batch
+// (correct), that belong to it. The first window closed for a key (emit) also
 // loads the windows of its own block that closed before it, in the same
 // query, so the block the next one is compared with is complete too.
 func (s *Stage) baseline(ctx context.Context, p *window.Partial, pend *pendingBlocks) (*window.Partial, string, error) {
@@ -870,13 +872,14 @@ func (s *Stage) baseline(ctx context.Context, p *window.Partial, pend *pendingBl
 	r := s.rollingLocked(p.Key, p.WindowSeconds)
 	bb, cb := r.baseBlock(p.WindowStart), r.blockOf(p.WindowStart)
 	// A block the batch added windows to is one rolling.Add would have
-	// built had they closed one at a time: not loaded either.
-	known := r.Has(bb) || pend.has(rk, bb)
+	// built had they closed one at a time: not loaded either. (Late
+	// partials do not build a block.)
+	known := r.Has(bb) || (pend.closing() && pend.has(rk, bb))
 	// Once per key and process (or assignment): the windows of the block
 	// being filled that closed before this one. Later windows of the key
 	// are added as they close; windows from p on are never loaded, even if
 	// stored before a restart, since they are closed (again) here.
-	fill := pend != nil && !r.filled
+	fill := pend.closing() && !r.filled
 	s.mu.Unlock()
 	if !known || fill {
 		from, to := bb, cb
