@@ -343,13 +343,7 @@ func (s *Stage) flush(ctx context.Context) error {
 		// the session rewinds to the committed offsets and the batch is
 		// consumed again. What reached ClickHouse collapses by event id.
 		s.m.aborts.Inc()
-		if err != nil {
-			s.cfg.Logger.Warn("transaction aborted; the batch will be consumed again", "err", err)
-		} else {
-			// End chose to abort: the group rebalanced (or this member
-			// lost its partitions) since the transaction began.
-			s.cfg.Logger.Warn("transaction aborted; the batch will be consumed again", "reason", "the group rebalanced since the transaction began")
-		}
+		s.cfg.Logger.Warn("transaction aborted; the batch will be consumed again", abortCause(err)...)
 		s.prog.abort()
 		s.reset()
 		if err != nil && ctx.Err() == nil && !isRetriable(err) {
@@ -412,6 +406,16 @@ func (s *Stage) progressRecords() ([]*kgo.Record, error) {
 	return progressRecords(s.cfg.ProgressTopic, pl.Partitions, s.prog.report(l, committedOffsets(s.kcl, s.cfg.Topic)))
 }
 
+// abortCause is the log attribute of an aborted transaction: End's error,
+// or, when End chose to abort, the reason (the group rebalanced, or this
+// member lost its partitions, since the transaction began).
+func abortCause(err error) []any {
+	if err != nil {
+		return []any{"err", err}
+	}
+	return []any{"reason", "the group rebalanced since the transaction began"}
+}
+
 // heartbeat reports progress while no records arrive, in a transaction of
 // its own, so windows close when the events topic is drained and quiet.
 func (s *Stage) heartbeat(ctx context.Context) error {
@@ -436,11 +440,7 @@ func (s *Stage) heartbeat(ctx context.Context) error {
 			return fmt.Errorf("cannot commit kafka transaction: %w", err)
 		}
 		// Only progress reports were in it: the next heartbeat sends them again.
-		if err != nil {
-			s.cfg.Logger.Info("progress report transaction aborted; the next heartbeat reports again", "err", err)
-		} else {
-			s.cfg.Logger.Info("progress report transaction aborted; the next heartbeat reports again", "reason", "the group rebalanced since the transaction began")
-		}
+		s.cfg.Logger.Info("progress report transaction aborted; the next heartbeat reports again", abortCause(err)...)
 	}
 	return nil
 }
